@@ -1,0 +1,355 @@
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from obligations import packs as packs_module
+from obligations.deadlines import BeforeAnchor, DayInLastMonth, Xun
+from obligations.packs import PackError, check_dir, load_pack, load_packs
+from obligations.schedules import HalfYearlySchedule, QuarterlySchedule
+
+GOOD = """\
+name = "demo"
+title = "示例规则包"
+source = "002_e020950e72e664f2.txt"
+issued = "2020-12-28"
+
+[reminders]
+first = "7d"
+
+[scorecard]
+total = 100
+
+[[obligation]]
+key = "demo.1.2"
+clause = "1.2"
+title = "向党委宣传部书面汇报意识形态工作（半年）"
+applies_to = ["branch", "dept_branch"]
+responsible = "secretary"
+evidence = ["书面汇报材料"]
+scorecard = "1.2"
+
+[obligation.citation]
+clause = "考核评分体系 1.2"
+quote = "支部每半年末15日前向党委宣传部书面汇报1次意识形态工作情况"
+
+[obligation.schedule]
+kind = "half_yearly"
+
+[obligation.deadline]
+rule = "day_in_last_month"
+day = 15
+
+[[obligation]]
+key = "demo.meeting"
+clause = "9"
+title = "联席会议（季度）"
+applies_to = ["propaganda"]
+times = 1
+
+[obligation.citation]
+source = "004_7de5d04c64a363aa.txt"
+clause = "九 4"
+quote = "联席会议每季度召开一次"
+
+[obligation.schedule]
+kind = "quarterly"
+
+[obligation.deadline]
+rule = "xun"
+xun = "mid"
+
+[obligation.reminders]
+escalate_after = 3
+
+[[obligation]]
+key = "demo.before"
+clause = "9.a"
+title = "会前报送本领域意识形态情况"
+applies_to = ["office"]
+anchor = "demo.meeting"
+default = true
+notes = "the seed gives no deadline: one day before the meeting"
+
+[obligation.citation]
+clause = "九"
+quote = "会前报送"
+
+[obligation.schedule]
+kind = "quarterly"
+
+[obligation.deadline]
+rule = "before_anchor"
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "demo.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def line_of(text: str, needle: str, start_at: str | None = None) -> int:
+    """1-based line of the first line containing `needle` (after the line containing `start_at`)."""
+    lines = text.splitlines()
+    first = 0 if start_at is None else next(i for i, ln in enumerate(lines) if start_at in ln)
+    return next(i for i in range(first, len(lines)) if needle in lines[i]) + 1
+
+
+def error_for(tmp_path: Path, text: str) -> PackError:
+    path = write(tmp_path, text)
+    with pytest.raises(PackError) as exc:
+        load_pack(path)
+    return exc.value
+
+
+# ---------------------------------------------------------------------------------------------
+# A good pack
+
+
+def test_good_pack_builds_obligations_with_citations_schedules_and_rules(tmp_path):
+    pack = load_pack(write(tmp_path, GOOD))
+    assert (pack.name, pack.title, pack.issued) == ("demo", "示例规则包", date(2020, 12, 28))
+    assert [ob.key for ob in pack.obligations] == ["demo.1.2", "demo.meeting", "demo.before"]
+    report, meeting, before = pack.obligations
+    assert report.pack == "demo"
+    assert report.citation.source == "002_e020950e72e664f2.txt"  # the pack's source by default
+    assert meeting.citation.source == "004_7de5d04c64a363aa.txt"
+    assert report.applies_to == ("branch", "dept_branch")
+    assert report.schedule == HalfYearlySchedule()
+    assert report.deadline == DayInLastMonth(day=15)
+    assert meeting.deadline == Xun(xun="mid")
+    assert isinstance(meeting.schedule, QuarterlySchedule)
+    assert before.deadline == BeforeAnchor()
+    assert before.anchor == "demo.meeting"
+    assert (before.default_date, report.default_date) == (True, False)
+    assert before.responsible == "secretary"  # default
+    assert (report.times, report.evidence, report.scorecard) == (1, ("书面汇报材料",), "1.2")
+
+
+def test_reminders_and_scorecard_tables_are_kept_raw(tmp_path):
+    pack = load_pack(write(tmp_path, GOOD))
+    assert pack.reminders == {"first": "7d"}
+    assert pack.scorecard == {"total": 100}
+    assert pack.obligations[1].reminders == {"escalate_after": 3}
+    assert pack.obligations[0].reminders is None
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors name file, line, obligation key and field
+
+
+def test_error_message_names_file_line_key_and_field(tmp_path):
+    text = GOOD.replace("day = 15", "day = 0")
+    err = error_for(tmp_path, text)
+    path = tmp_path / "demo.toml"
+    line = line_of(text, "day = 0")
+    assert (err.file, err.line, err.key, err.field) == (path, line, "demo.1.2", "deadline.day")
+    assert str(err) == f"{path}:{line}: obligation demo.1.2: field deadline.day: must be an integer 1-31, got 0"
+
+
+def test_toml_syntax_error_names_file_and_line(tmp_path):
+    text = GOOD.replace('clause = "9"', 'clause = "9')
+    err = error_for(tmp_path, text)
+    assert err.line == line_of(text, 'clause = "9')
+    assert str(err).startswith(f"{tmp_path / 'demo.toml'}:{err.line}: TOML syntax error")
+
+
+@pytest.mark.parametrize(
+    "old, new, key, field, message",
+    [
+        # unknown keys at every level
+        ('issued = "2020-12-28"', 'issued = "2020-12-28"\nauthor = "x"', None, "author", "unknown field"),
+        ('responsible = "secretary"', 'responsible = "secretary"\napplies = ["branch"]', "demo.1.2", "applies",
+         "did you mean 'applies_to'"),
+        ('kind = "half_yearly"', 'kind = "half_yearly"\nevery = 2', "demo.1.2", "schedule.every", "unknown field"),
+        ("day = 15", "day = 15\nhour = 9", "demo.1.2", "deadline.hour", "unknown field"),
+        ('quote = "联席会议每季度召开一次"', 'quote = "联席会议每季度召开一次"\npage = 3', "demo.meeting",
+         "citation.page", "unknown field"),
+        # bad kind / rule and fields a rule needs
+        ('kind = "half_yearly"', 'kind = "biannual"', "demo.1.2", "schedule.kind", "unknown kind 'biannual'"),
+        ('rule = "xun"', 'rule = "mid_month"', "demo.meeting", "deadline.rule", "unknown rule 'mid_month'"),
+        ("day = 15", "", "demo.1.2", "deadline.day", "rule 'day_in_last_month' needs it"),
+        # bad values
+        ('xun = "mid"', 'xun = "middle"', "demo.meeting", "deadline.xun", "early"),
+        ("day = 15", "day = 32", "demo.1.2", "deadline.day", "1-31"),
+        ("times = 1", "times = 0", "demo.meeting", "times", ">= 1"),
+        ('xun = "mid"', 'xun = "mid"\nmonth = 4', "demo.meeting", "deadline.month", "1-3 for a quarterly schedule"),
+        ('xun = "mid"', 'xun = "mid"\nroll = "nearest"', "demo.meeting", "deadline.roll", "next_workday"),
+        ('kind = "half_yearly"', 'kind = "semester"\nwhich = ["winter"]', "demo.1.2", "schedule.which", "autumn"),
+        ('rule = "xun"\nxun = "mid"', 'rule = "workdays_before_event"\nworkdays = 20', "demo.meeting",
+         "deadline.rule", 'kind = "event"'),
+        # keys, anchors, unit kinds, roles
+        ('key = "demo.1.2"', 'key = "other.1.2"', "other.1.2", "key", 'must start with the pack name: "demo.'),
+        ('key = "demo.before"', 'key = "demo.1.2"', "demo.1.2", "key", "duplicate key"),
+        ('anchor = "demo.meeting"', 'anchor = "demo.nomeeting"', "demo.before", "anchor", "unknown obligation"),
+        ('anchor = "demo.meeting"\n', "", "demo.before", "anchor", "before_anchor needs anchor"),
+        ('applies_to = ["branch", "dept_branch"]', 'applies_to = ["branch", "department"]', "demo.1.2",
+         "applies_to", "unknown unit kind 'department'"),
+        ('responsible = "secretary"', 'responsible = "dean"', "demo.1.2", "responsible", "secretary, head, propaganda"),
+        ('default = true', 'default = "yes"', "demo.before", "default", "true or false"),
+        ('issued = "2020-12-28"', 'issued = "28.12.2020"', None, "issued", "YYYY-MM-DD"),
+    ],
+)
+def test_each_kind_of_error_is_reported_with_key_field_and_line(tmp_path, old, new, key, field, message):
+    assert old in GOOD
+    text = GOOD.replace(old, new, 1) if "duplicate" not in message else GOOD.replace(old, new)
+    err = error_for(tmp_path, text)
+    assert (err.key, err.field) == (key, field)
+    assert message in err.message
+    assert err.line is not None
+    line_text = text.splitlines()[err.line - 1]
+    # The line points at the field itself when it is in the file, else at its table or the key.
+    last = field.split(".")[-1]
+    if f"{last} =" in new:
+        assert line_text.startswith(f"{last} ="), line_text
+    else:
+        assert line_text.startswith(("key =", f"[obligation.{field.split('.')[0]}]")), line_text
+    assert str(err).startswith(f"{tmp_path / 'demo.toml'}:{err.line}: ")
+    if key:
+        assert f"obligation {key}: field {field}: " in str(err)
+
+
+@pytest.mark.parametrize(
+    "remove, key, field",
+    [
+        ('key = "demo.1.2"\n', None, "key"),
+        ('clause = "1.2"\n', "demo.1.2", "clause"),
+        ('title = "向党委宣传部书面汇报意识形态工作（半年）"\n', "demo.1.2", "title"),
+        ('quote = "支部每半年末15日前向党委宣传部书面汇报1次意识形态工作情况"\n', "demo.1.2", "citation.quote"),
+        ('clause = "考核评分体系 1.2"\n', "demo.1.2", "citation.clause"),
+        ('applies_to = ["branch", "dept_branch"]\n', "demo.1.2", "applies_to"),
+        ('kind = "half_yearly"\n', "demo.1.2", "schedule.kind"),
+        ('rule = "day_in_last_month"\n', "demo.1.2", "deadline.rule"),
+        ('title = "示例规则包"\n', None, "title"),
+    ],
+)
+def test_missing_required_fields_are_named(tmp_path, remove, key, field):
+    text = GOOD.replace(remove, "", 1)
+    err = error_for(tmp_path, text)
+    assert (err.key, err.field) == (key, field)
+    assert "missing" in err.message
+    if key:  # points into the obligation's block: at its key line or the field's table
+        assert err.line >= line_of(text, f'key = "{key}"')
+        assert err.line < line_of(text, 'key = "demo.meeting"')
+
+
+def test_missing_citation_source_without_pack_source(tmp_path):
+    err = error_for(tmp_path, GOOD.replace('source = "002_e020950e72e664f2.txt"\n', ""))
+    assert (err.key, err.field) == ("demo.1.2", "citation.source")
+
+
+def test_line_of_the_key_for_an_error_in_a_later_obligation(tmp_path):
+    text = GOOD.replace('xun = "mid"', 'xun = "mid"\nopens_days_before = -2')
+    err = error_for(tmp_path, text)
+    assert (err.key, err.field, err.line) == ("demo.meeting", "deadline.opens_days_before",
+                                              line_of(text, "opens_days_before"))
+
+
+def test_anchor_must_share_the_schedule_of_its_meeting(tmp_path):
+    text = GOOD.replace('kind = "quarterly"\n\n[obligation.deadline]\nrule = "before_anchor"',
+                        'kind = "monthly"\n\n[obligation.deadline]\nrule = "before_anchor"')
+    err = error_for(tmp_path, text)
+    assert (err.key, err.field) == ("demo.before", "anchor")
+    assert "same periods" in err.message
+
+
+def test_anchor_on_an_obligation_without_anchor_rule_is_rejected(tmp_path):
+    err = error_for(tmp_path, GOOD.replace('responsible = "secretary"', 'responsible = "secretary"\nanchor = "demo.meeting"'))
+    assert (err.key, err.field) == ("demo.1.2", "anchor")
+
+
+def test_wrong_value_types_are_named(tmp_path):
+    err = error_for(tmp_path, GOOD.replace('title = "联席会议（季度）"', "title = 3"))
+    assert (err.key, err.field) == ("demo.meeting", "title")
+    err = error_for(tmp_path, GOOD.replace('applies_to = ["office"]', 'applies_to = "office"'))
+    assert (err.key, err.field) == ("demo.before", "applies_to")
+
+
+# ---------------------------------------------------------------------------------------------
+# Several packs
+
+
+def test_load_packs_finds_bundled_packs_by_name_and_reads_extra_dirs(tmp_path, monkeypatch):
+    bundled = tmp_path / "bundled"
+    bundled.mkdir()
+    write(bundled, GOOD)
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    write(extra, GOOD.replace('name = "demo"', 'name = "mine"').replace('"demo.', '"mine.'), "mine.toml")
+    monkeypatch.setattr(packs_module, "bundled_pack_dir", lambda: bundled)
+    loaded = load_packs(["demo"], [extra])
+    assert [p.name for p in loaded] == ["demo", "mine"]
+    assert packs_module.bundled_pack_names() == ["demo"]
+
+
+def test_unknown_bundled_pack_name_is_an_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(packs_module, "bundled_pack_dir", lambda: tmp_path)
+    write(tmp_path, GOOD)
+    with pytest.raises(PackError, match="unknown bundled pack 'nope'.*bundled: demo"):
+        load_packs(["nope"])
+
+
+def test_same_pack_twice_across_dirs_is_reported_on_the_second_file(tmp_path):
+    # Keys start with their pack's name, so keys can only clash across packs through a pack
+    # name used twice: that is reported on the second file's `name` line.
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    write(a, GOOD)
+    write(b, GOOD, "copy.toml")
+    with pytest.raises(PackError) as exc:
+        load_packs([], [a, b])
+    err = exc.value
+    assert (err.file, err.key, err.field, err.line) == (b / "copy.toml", None, "name", 1)
+    assert f"also defined in {a / 'demo.toml'}" in err.message
+    assert "demo.1.2" in err.message  # names a clashing key
+
+
+def test_anchor_into_another_loaded_pack_is_accepted(tmp_path):
+    write(tmp_path, GOOD)
+    other = GOOD.replace('name = "demo"', 'name = "demo3"').replace('"demo.', '"demo3.').replace(
+        'anchor = "demo3.meeting"', 'anchor = "demo.meeting"')
+    write(tmp_path, other, "third.toml")
+    loaded = load_packs([], [tmp_path])
+    assert loaded[1].obligations[2].anchor == "demo.meeting"
+
+
+def test_anchor_into_another_pack_must_exist_when_packs_load_together(tmp_path):
+    third = GOOD.replace('name = "demo"', 'name = "demo3"').replace('"demo.', '"demo3.').replace(
+        'anchor = "demo3.meeting"', 'anchor = "demo.nothing"')
+    write(tmp_path, third, "third.toml")
+    with pytest.raises(PackError) as exc:
+        load_packs([], [tmp_path])
+    err = exc.value
+    assert (err.key, err.field) == ("demo3.before", "anchor")
+    assert err.line == line_of(third, 'anchor = "demo.nothing"')
+
+
+def test_check_dir_reports_every_broken_pack_and_skips_none(tmp_path):
+    write(tmp_path, GOOD, "good.toml")
+    write(tmp_path, GOOD.replace('name = "demo"', 'name = "b"').replace('"demo.', '"b.').replace("day = 15", "day = 0"),
+          "b.toml")
+    write(tmp_path, GOOD.replace('name = "demo"', 'name = "c"').replace('"demo.', '"c.')
+          .replace('xun = "mid"', 'xun = "late"\nfoo = 1').replace("times = 1", "times = -1"), "c.toml")
+    write(tmp_path, "name = [", "d.toml")
+    errors = check_dir(tmp_path)
+    summary = sorted((e.file.name, e.key, e.field) for e in errors)
+    assert summary == [
+        ("b.toml", "b.1.2", "deadline.day"),
+        ("c.toml", "c.meeting", "deadline.foo"),
+        ("c.toml", "c.meeting", "times"),
+        ("d.toml", None, None),
+    ]
+
+
+def test_check_dir_of_good_packs_is_empty_and_missing_dir_is_reported(tmp_path):
+    write(tmp_path, GOOD)
+    assert check_dir(tmp_path) == []
+    [err] = check_dir(tmp_path / "missing")
+    assert "not a directory" in str(err)
+
+
+def test_missing_extra_dir_is_an_error(tmp_path):
+    with pytest.raises(PackError, match="pack directory not found"):
+        load_packs([], [tmp_path / "nope"])
