@@ -1,0 +1,260 @@
+import dataclasses
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from scheduler.config import ConfigError, MonthDay, load_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def write(tmp_path: Path, text: str, name: str = "config.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def error_of(path: Path) -> str:
+    with pytest.raises(ConfigError) as e:
+        load_config(path)
+    return str(e.value)
+
+
+# ---------------------------------------------------------------- defaults and resolution
+
+def test_no_file_gives_defaults_under_ccal_home(tmp_path):
+    home = tmp_path / "ccal-home"          # set by the autouse fixture
+    c = load_config(None)
+    assert c.path is None
+    assert c.general.timezone == "Asia/Shanghai"
+    assert c.general.tz.key == "Asia/Shanghai"
+    assert c.general.data_dir == home
+    assert c.database.url == f"sqlite:///{home}/ccal.db"
+    assert c.calendar.holiday_dir == home / "holidays"
+    assert c.evidence.dir == home / "evidence"
+    assert c.packs.enabled == ("jincheng-2020", "henan-2023", "school-template", "shanghai-2023")
+    assert c.packs.extra_dirs == ()
+    assert c.organisation.file is None
+    assert c.organisation.propaganda_unit == "XCB"
+    assert (c.semesters.autumn_start, c.semesters.autumn_end) == (MonthDay(9, 1), MonthDay(1, 20))
+    assert (c.semesters.spring_start, c.semesters.spring_end) == (MonthDay(2, 25), MonthDay(7, 10))
+    assert [(s.key, s.name, str(s.start), str(s.end)) for s in c.seasons] == [
+        ("kaixue", "开学季", "09-01", "09-30"),
+        ("zhaosheng", "招生季", "06-10", "08-31"),
+        ("biye", "毕业季", "05-20", "06-30"),
+    ]
+    assert (c.reminders, c.notify, c.service, c.templates) == ({}, {}, {}, {})
+
+
+def test_without_ccal_home_data_lives_in_local_share(monkeypatch, tmp_path):
+    monkeypatch.delenv("CCAL_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert load_config(None).general.data_dir == tmp_path / ".local/share/ccal"
+
+
+def test_env_ccal_config_is_used_when_no_path_given(monkeypatch, tmp_path):
+    path = write(tmp_path, '[organisation]\npropaganda_unit = "ENV"\n')
+    monkeypatch.setenv("CCAL_CONFIG", str(path))
+    c = load_config(None)
+    assert c.organisation.propaganda_unit == "ENV"
+    assert c.path == path
+
+
+def test_explicit_path_beats_env_ccal_config(monkeypatch, tmp_path):
+    monkeypatch.setenv("CCAL_CONFIG", str(write(tmp_path, '[organisation]\npropaganda_unit = "ENV"\n', "env.toml")))
+    explicit = write(tmp_path, '[organisation]\npropaganda_unit = "ARG"\n')
+    assert load_config(explicit).organisation.propaganda_unit == "ARG"
+
+
+def test_env_database_url_overrides_the_file(monkeypatch, tmp_path):
+    path = write(tmp_path, '[database]\nurl = "sqlite:///file.db"\n')
+    monkeypatch.setenv("CCAL_DATABASE_URL", f"sqlite:///{tmp_path}/other.db")
+    assert load_config(path).database.url == f"sqlite:///{tmp_path}/other.db"
+
+
+def test_relative_paths_are_relative_to_the_config_file(monkeypatch, tmp_path):
+    conf_dir = tmp_path / "etc"
+    conf_dir.mkdir()
+    monkeypatch.chdir(tmp_path)           # not the config's directory
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    path = write(conf_dir, """
+[general]
+data_dir = "state"
+[database]
+url = "sqlite:///db/ccal.db"
+[calendar]
+holiday_dir = "~/holidays"
+[packs]
+extra_dirs = ["mypacks", "/abs/packs"]
+[organisation]
+file = "org.csv"
+""")
+    c = load_config(path)
+    assert c.general.data_dir == conf_dir / "state"
+    assert c.database.url == f"sqlite:///{conf_dir}/db/ccal.db"
+    assert c.calendar.holiday_dir == tmp_path / "home" / "holidays"
+    assert c.evidence.dir == conf_dir / "state" / "evidence"      # default follows data_dir
+    assert c.packs.extra_dirs == (conf_dir / "mypacks", Path("/abs/packs"))
+    assert c.organisation.file == conf_dir / "org.csv"
+
+
+def test_example_config_loads_and_documents_the_real_defaults():
+    example = load_config(REPO / "config.example.toml")
+    assert dataclasses.replace(example, path=None) == load_config(None)
+
+
+def test_utf8_bom_is_accepted(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_bytes('[organisation]\npropaganda_unit = "宣传"\n'.encode("utf-8-sig"))
+    assert load_config(path).organisation.propaganda_unit == "宣传"
+
+
+# ---------------------------------------------------------------- institution dates
+
+def test_semesters_seasons_and_terms_feed_the_schedule_context(tmp_path):
+    path = write(tmp_path, """
+[semesters]
+spring_start = "03-01"
+
+[[semesters.term]]
+label = "2026-autumn"
+start = 2026-09-07
+end = 2027-01-22
+
+[seasons.kaixue]
+start = "08-25"
+
+[seasons.junxun]
+name = "军训季"
+start = "09-01"
+end = "09-20"
+""")
+    c = load_config(path)
+    ctx = c.schedule_context()
+    autumn = ctx.semester(2026, "autumn")
+    assert (autumn.start, autumn.end) == (date(2026, 9, 7), date(2027, 1, 22))
+    spring = ctx.semester(2027, "spring")                      # from the month-day rule
+    assert (spring.start, spring.end) == (date(2027, 3, 1), date(2027, 7, 10))
+    kaixue = ctx.season("kaixue")
+    assert (kaixue.name, kaixue.period(2026).start, kaixue.period(2026).end) == \
+        ("开学季", date(2026, 8, 25), date(2026, 9, 30))           # name and end stay default
+    assert ctx.season("junxun").period(2026).label == "2026-junxun"
+    assert ctx.season("biye").period(2026).start == date(2026, 5, 20)
+
+
+def test_terms_may_be_quoted_strings(tmp_path):
+    path = write(tmp_path, '[[semesters.term]]\nlabel = "2027-spring"\nstart = "2027-02-27"\nend = "2027-07-09"\n')
+    assert load_config(path).semesters.terms[0].start == date(2027, 2, 27)
+
+
+# ---------------------------------------------------------------- errors name file, line, field
+
+def test_bad_month_day_names_file_line_and_field(tmp_path):
+    path = write(tmp_path, '# institution dates\n\n[semesters]\nautumn_start = "9/1"\n')
+    assert error_of(path) == f'{path}:4: field semesters.autumn_start: expected MM-DD, got "9/1"'
+
+
+def test_impossible_day_is_refused(tmp_path):
+    path = write(tmp_path, '[seasons.biye]\nend = "06-31"\n')
+    assert error_of(path) == f'{path}:2: field seasons.biye.end: no such day of the year, got "06-31"'
+
+
+def test_toml_syntax_error_carries_the_line(tmp_path):
+    path = write(tmp_path, '[general]\ntimezone = "Asia/Shanghai"\ndata_dir = /srv/ccal\n')
+    msg = error_of(path)
+    assert msg.startswith(f"{path}:3: TOML syntax error")
+
+
+@pytest.mark.parametrize("text, line, field", [
+    ('[general]\ntimezone = "Asia/Shanghai"\n\n[calender]\nholiday_dir = "h"\n', 4, "calender"),
+    ('[general]\ntimezone = "Asia/Shanghai"\ndatadir = "x"\n', 3, "general.datadir"),
+    ('[[semesters.term]]\nlabel = "2026-autumn"\nstart = 2026-09-01\nend = 2027-01-20\nweeks = 20\n',
+     5, "semesters.term[1].weeks"),
+])
+def test_unknown_tables_and_keys_are_errors(tmp_path, text, line, field):
+    path = write(tmp_path, text)
+    assert error_of(path).startswith(f"{path}:{line}: field {field}: unknown")
+
+
+def test_unknown_timezone(tmp_path):
+    path = write(tmp_path, '[general]\ntimezone = "Beijing"\n')
+    assert error_of(path).startswith(f'{path}:2: field general.timezone: unknown time zone "Beijing"')
+
+
+def test_wrong_type_is_named(tmp_path):
+    path = write(tmp_path, '[packs]\nenabled = "jincheng-2020"\n')
+    assert error_of(path) == (f'{path}:2: field packs.enabled: expected a list of pack names, '
+                              f'got "jincheng-2020"')
+
+
+@pytest.mark.parametrize("term, line, message", [
+    ('label = "2026-fall"\nstart = 2026-09-01\nend = 2027-01-20', 7, 'field semesters.term[2].label: expected "YYYY-autumn"'),
+    ('label = "2026-autumn"\nstart = 2025-09-01\nend = 2026-01-20', 8, "field semesters.term[2].start: 2026-autumn must start in 2026"),
+    ('label = "2026-autumn"\nstart = 2026-09-01\nend = 2026-08-01', 9, "field semesters.term[2].end: ends"),
+    ('label = "2026-autumn"\nstart = 2026-07-01\nend = 2026-12-01', 8, "field semesters.term[2].start: 2026-autumn overlaps 2026-spring"),
+])
+def test_bad_terms_name_the_term(tmp_path, term, line, message):
+    path = write(tmp_path, '[[semesters.term]]\nlabel = "2026-spring"\nstart = 2026-02-25\n'
+                           f'end = 2026-07-10\n\n[[semesters.term]]\n{term}\n')
+    assert error_of(path).startswith(f"{path}:{line}: {message}")
+
+
+def test_a_new_season_needs_all_its_fields(tmp_path):
+    path = write(tmp_path, '[seasons.junxun]\nstart = "09-01"\n')
+    assert error_of(path) == f"{path}:1: field seasons.junxun: a new season needs name, start and end"
+
+
+def test_missing_explicit_file_is_an_error(tmp_path):
+    assert error_of(tmp_path / "nope.toml") == f"{tmp_path / 'nope.toml'}: config file not found"
+
+
+def test_bad_database_url_does_not_echo_the_secret(tmp_path, monkeypatch):
+    path = write(tmp_path, '[database]\nurl = "postgresql://ccal:s3cret@db:notaport/ccal"\n')
+    msg = error_of(path)
+    assert msg.startswith(f"{path}:2: field database.url: not a valid SQLAlchemy database URL")
+    assert "s3cret" not in msg
+    monkeypatch.setenv("CCAL_DATABASE_URL", "postgresql://ccal:s3cret@db:notaport/ccal")
+    with pytest.raises(ConfigError) as e:
+        load_config(None)
+    assert str(e.value).startswith("env CCAL_DATABASE_URL: not a valid") and "s3cret" not in str(e.value)
+
+
+# ---------------------------------------------------------------- raw tables for the reminder service
+
+def test_reminder_service_tables_are_kept_raw_with_their_lines(tmp_path):
+    path = write(tmp_path, """
+[reminders]
+stages = [-7, -1, 0, 3]
+
+[notify.email]
+host = "smtp.example.edu.cn"
+port = "twenty-five"
+
+[service]
+tick = "07:30"
+
+[templates]
+dir = "tpl"
+""")
+    c = load_config(path)
+    assert c.reminders == {"stages": [-7, -1, 0, 3]}
+    assert c.notify == {"email": {"host": "smtp.example.edu.cn", "port": "twenty-five"}}
+    assert c.service == {"tick": "07:30"}
+    assert c.templates == {"dir": "tpl"}
+    err = c.error("notify.email.port", "expected an integer")
+    assert str(err) == f"{path}:7: field notify.email.port: expected an integer"
+    # a key that is absent falls back to its table's line
+    assert c.error("notify.email.user", "missing").line == 5
+
+
+def test_multiline_arrays_do_not_confuse_line_finding(tmp_path):
+    path = write(tmp_path, """[reminders]
+stages = [
+  [-7, -1],
+  [0],
+]
+[general]
+timezone = "Nowhere/City"
+""")
+    assert error_of(path).startswith(f"{path}:7: field general.timezone")
