@@ -61,7 +61,9 @@ def slots_for_year(
             anchor = anchors.get(period.label)
             if anchor is None:
                 if anchor_ob is None:
-                    raise ValueError(f"{ob.key}: no meeting date recorded for {period.label} and no anchor obligation given")
+                    raise ValueError(
+                        f"{ob.key}: no meeting date recorded for {period.label} and no anchor obligation given"
+                    )
                 anchor, fallback = anchor_ob.deadline.window(period, cal).due, True
         w = ob.deadline.window(period, cal, anchor)
         slots.append(Slot(ob.key, period.label, w.opens, w.due, ob.times, w.provisional or fallback))

@@ -173,9 +173,10 @@ def _read_pack(path: Path) -> tuple[Pack | None, list[PackError]]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         m = re.search(r"^(.*?)\s*\(at line (\d+), column (\d+)\)$", str(e))
-        if m:
-            return None, [PackError(path, None, None, f"TOML syntax error: {m.group(1)} (column {m.group(3)})", int(m.group(2)))]
-        return None, [PackError(path, None, None, f"TOML syntax error: {e}")]
+        if not m:
+            return None, [PackError(path, None, None, f"TOML syntax error: {e}")]
+        message = f"TOML syntax error: {m.group(1)} (column {m.group(3)})"
+        return None, [PackError(path, None, None, message, int(m.group(2)))]
     reader = _PackReader(path, text)
     pack = reader.read(data)
     return (None if reader.errors else pack), reader.errors
@@ -368,8 +369,8 @@ class _PackReader:
             months = getattr(deadline, "month", None)
             if schedule.months and months is not None and deadline.rule in ("xun", "in_month"):
                 if months > schedule.months:
-                    err(f"must be 1-{schedule.months} for a {schedule.kind} schedule (month within the period), got {months}",
-                        "deadline.month")  # fmt: skip
+                    within = f"1-{schedule.months} for a {schedule.kind} schedule (month within the period)"
+                    err(f"must be {within}, got {months}", "deadline.month")
             if deadline.rule == "workdays_before_event" and schedule.kind != "event":
                 err(f'workdays_before_event needs kind = "event", got {schedule.kind!r}', "deadline.rule")
         if deadline is not None:
@@ -412,7 +413,8 @@ class _PackReader:
             return None
         return Citation(source=source, clause=clause, quote=quote)
 
-    def _choices(self, raw: Mapping, name: str, allowed: Sequence[str], i: int, key: str | None) -> tuple[str, ...] | None:
+    def _choices(self, raw: Mapping, name: str, allowed: Sequence[str], i: int,
+                 key: str | None) -> tuple[str, ...] | None:  # fmt: skip
         value = raw.get(name)
         if value is None:
             self.error("missing required field", name, i, key)
@@ -513,8 +515,8 @@ def _cross_check(packs: Sequence[Pack], references: Sequence[Pack] = ()) -> list
             other = first[pack.name]
             dupes = sorted({ob.key for ob in pack.obligations} & {ob.key for ob in other.obligations})
             detail = f"; duplicate keys: {', '.join(dupes)}" if dupes else ""
-            errors.append(PackError(pack.path, None, "name", f"pack {pack.name!r} is also defined in {other.path}{detail}",
-                                    _line_of(pack.path, r"^\s*name\s*=")))  # fmt: skip
+            message = f"pack {pack.name!r} is also defined in {other.path}{detail}"
+            errors.append(PackError(pack.path, None, "name", message, _line_of(pack.path, r"^\s*name\s*=")))
         first.setdefault(pack.name, pack)
     all_obs = {ob.key: ob for p in (*references, *packs) for ob in p.obligations}
     for pack in packs:
@@ -522,7 +524,10 @@ def _cross_check(packs: Sequence[Pack], references: Sequence[Pack] = ()) -> list
             if ob.anchor is None or ob.anchor.startswith(pack.name + "."):
                 continue
             target = all_obs.get(ob.anchor)
-            problem = f"unknown obligation {ob.anchor!r} (not in any loaded pack)" if target is None else _anchor_problem(ob, target)
+            if target is None:
+                problem = f"unknown obligation {ob.anchor!r} (not in any loaded pack)"
+            else:
+                problem = _anchor_problem(ob, target)
             if problem:
                 errors.append(PackError(pack.path, ob.key, "anchor", problem, _key_line(pack.path, ob.key, "anchor")))
     return errors
