@@ -1,0 +1,119 @@
+"""Engine, schema upgrades and sessions.
+
+`open_db(config)` is what the program calls on start: it creates the data directory for a SQLite
+file and brings the schema to the latest Alembic revision (run in code: users need no
+alembic.ini). SQLite connections get foreign keys, WAL and a busy timeout, because the daemon
+and the command line share one file.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlmodel import Session, create_engine
+
+if TYPE_CHECKING:
+    from scheduler.config import Config
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+class DatabaseError(RuntimeError):
+    """The database cannot be used by this version of ccal."""
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url`; SQLite connections get foreign keys on, WAL and a busy timeout."""
+    engine = create_engine(url)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cur.execute("PRAGMA journal_mode=WAL")   # readers do not block the writer
+    cur.execute("PRAGMA synchronous=NORMAL")  # safe with WAL, far fewer fsyncs
+    cur.close()
+
+
+def alembic_config(connection: Connection | None = None) -> AlembicConfig:
+    """Alembic configuration built in code, pointing at scheduler/migrations."""
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head_revision() -> str:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The schema revision stored in the database (None: no schema yet)."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Run the Alembic upgrades up to `revision` on `engine`'s database."""
+    script = ScriptDirectory.from_config(alembic_config())
+    current = current_revision(engine)
+    if current is not None and current not in {s.revision for s in script.walk_revisions()}:
+        raise DatabaseError(
+            f"the database schema (revision {current}) is newer than this version of ccal; "
+            "upgrade ccal")
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as conn:
+        if sqlite:
+            # Batch migrations rebuild tables; foreign keys are checked once at the end instead.
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        try:
+            command.upgrade(alembic_config(conn), revision)
+            conn.commit()
+            if sqlite:
+                bad = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if bad:
+                    raise DatabaseError(f"schema upgrade left broken references: {bad[:5]}")
+        finally:
+            if sqlite:
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+
+
+def open_db(config: "Config") -> Engine:
+    """Engine for the configured database, its schema brought to the latest revision."""
+    url = make_url(config.database.url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:" \
+            and not url.database.startswith("file:"):
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(config.database.url)
+    if current_revision(engine) != head_revision():
+        upgrade(engine)
+    return engine
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """A session that commits on success and rolls back on error. Objects stay readable after
+    the block (expire_on_commit=False)."""
+    session = Session(engine, expire_on_commit=False)
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()

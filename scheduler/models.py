@@ -1,0 +1,183 @@
+"""The database tables (SQLModel).
+
+The record is append-only where it matters: a correction or withdrawal of a submission is a new
+`Submission` row pointing at the one it corrects, and revoking a waiver is a new `Waiver` row.
+Datetimes are naive wall-clock time in the configured zone (docs/ARCHITECTURE.md). Callers that
+have a clock or an explicit `now` pass timestamps themselves; the defaults below are only a
+fallback in Asia/Shanghai. Datetime columns are declared `sa_type=DateTime` (naive): SQLModel's
+default type would demand timezone-aware values.
+
+The schema is created and upgraded by Alembic (`scheduler/migrations/`, run by `db.open_db`):
+a change here needs a new migration revision.
+"""
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import CheckConstraint, DateTime, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+# Stable constraint names, so batch migrations on SQLite can find and alter them.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Unit kinds and their Chinese labels (also accepted by the organisation import).
+UNIT_KINDS: dict[str, str] = {
+    "committee": "党委",
+    "branch": "党支部",
+    "dept_branch": "系党支部",
+    "office": "处室",
+}
+# Roles a person holds in a unit. secretary: first responsible person, main receiver of
+# reminders; head: head of an office or department; supervisor: leader in charge (分管领导);
+# propaganda: propaganda contact of the unit (宣传委员).
+ROLES: dict[str, str] = {
+    "secretary": "书记",
+    "head": "负责人",
+    "supervisor": "分管领导",
+    "propaganda": "宣传委员",
+}
+
+
+def local_now() -> dt.datetime:
+    """Fallback timestamp: naive wall-clock time in Asia/Shanghai."""
+    return dt.datetime.now(ZoneInfo("Asia/Shanghai")).replace(tzinfo=None, microsecond=0)
+
+
+def _one_of(column: str, values) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Unit(SQLModel, table=True):
+    """A Party organisation or office: 党委, 党支部, 系党支部 or 处室."""
+    __tablename__ = "unit"
+    __table_args__ = (CheckConstraint(_one_of("kind", UNIT_KINDS), name="kind"),)
+
+    code: str = Field(primary_key=True, max_length=32)
+    name: str = Field(max_length=200)
+    kind: str = Field(max_length=20, index=True)
+    # A branch made of several offices is the parent of those offices.
+    parent_code: str | None = Field(default=None, foreign_key="unit.code", index=True,
+                                    max_length=32)
+    created_at: dt.datetime = Field(default_factory=local_now, sa_type=DateTime)
+
+
+class Person(SQLModel, table=True):
+    """Someone who is reminded. `key` is the natural key used to match people on re-import:
+    the lower-cased email when known, else "wecom:<userid>", else "mobile:<number>", else
+    "name:<name>" (see `person_key`)."""
+    __tablename__ = "person"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=320, unique=True)
+    name: str = Field(max_length=100)
+    email: str | None = Field(default=None, max_length=320)
+    wecom_userid: str | None = Field(default=None, max_length=64)
+    mobile: str | None = Field(default=None, max_length=20)
+    created_at: dt.datetime = Field(default_factory=local_now, sa_type=DateTime)
+
+
+def person_key(name: str, email: str | None = None, wecom_userid: str | None = None,
+               mobile: str | None = None) -> str:
+    """The natural key of a person (see `Person`)."""
+    if email:
+        return email.strip().lower()
+    if wecom_userid:
+        return f"wecom:{wecom_userid.strip()}"
+    if mobile:
+        return f"mobile:{mobile.strip()}"
+    return f"name:{name.strip()}"
+
+
+class RoleAssignment(SQLModel, table=True):
+    __tablename__ = "role_assignment"
+    __table_args__ = (
+        UniqueConstraint("unit_code", "person_id", "role"),
+        CheckConstraint(_one_of("role", ROLES), name="role"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    unit_code: str = Field(foreign_key="unit.code", index=True, max_length=32)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    role: str = Field(max_length=20)
+    created_at: dt.datetime = Field(default_factory=local_now, sa_type=DateTime)
+
+
+class Event(SQLModel, table=True):
+    """A dated happening that obligations hang on: a lecture to be approved (period label
+    "E<id>"), or the meeting of an anchor obligation in a period (label = that period, e.g.
+    "2026-Q2")."""
+    __tablename__ = "event"
+    __table_args__ = (Index(None, "obligation_key", "label"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    unit_code: str = Field(foreign_key="unit.code", index=True, max_length=32)
+    obligation_key: str = Field(max_length=100)
+    label: str = Field(default="", max_length=50)
+    date: dt.date = Field(index=True)
+    title: str = Field(default="", max_length=500)
+    recorded_at: dt.datetime = Field(default_factory=local_now, sa_type=DateTime)
+
+
+class Occurrence(SQLModel, table=True):
+    """One obligation of one unit in one period, with its window."""
+    __tablename__ = "occurrence"
+    # The unique index also serves queries filtering on unit_code (its leftmost column).
+    __table_args__ = (UniqueConstraint("unit_code", "obligation_key", "period"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    unit_code: str = Field(foreign_key="unit.code", max_length=32)
+    obligation_key: str = Field(max_length=100, index=True)
+    period: str = Field(max_length=50)
+    opens: dt.date
+    due: dt.date = Field(index=True)
+    required: int = 1
+    provisional: bool = False
+    event_id: int | None = Field(default=None, foreign_key="event.id", index=True)
+    created_at: dt.datetime = Field(default_factory=local_now, sa_type=DateTime)
+    updated_at: dt.datetime = Field(default_factory=local_now, sa_type=DateTime)
+
+
+class Submission(SQLModel, table=True):
+    """A dated piece of work done for an occurrence. Never edited: a correction (or a
+    withdrawal, `withdrawn=True`) is a new row whose `corrects_id` names the row it replaces."""
+    __tablename__ = "submission"
+
+    id: int | None = Field(default=None, primary_key=True)
+    occurrence_id: int = Field(foreign_key="occurrence.id", index=True)
+    submitted_at: dt.datetime = Field(sa_type=DateTime)  # when the work was done (local time)
+    recorded_at: dt.datetime = Field(default_factory=local_now, sa_type=DateTime)
+    recorded_by: str = Field(default="", max_length=100)
+    note: str = Field(default="", max_length=2000)
+    late: bool = False                     # computed when recorded: submitted after the due date
+    withdrawn: bool = False
+    corrects_id: int | None = Field(default=None, foreign_key="submission.id", index=True)
+
+
+class Evidence(SQLModel, table=True):
+    """A file attached to a submission, stored by content hash (scheduler/evidence.py)."""
+    __tablename__ = "evidence"
+
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = Field(foreign_key="submission.id", index=True)
+    sha256: str = Field(max_length=64, index=True)
+    original_name: str = Field(max_length=255)
+    size: int
+    stored_path: str = Field(max_length=255)   # relative to the evidence directory
+
+
+class Waiver(SQLModel, table=True):
+    """An occurrence that does not apply this time. Revoking is a new row (`revokes_id`)."""
+    __tablename__ = "waiver"
+
+    id: int | None = Field(default=None, primary_key=True)
+    occurrence_id: int = Field(foreign_key="occurrence.id", index=True)
+    reason: str = Field(max_length=2000)
+    recorded_by: str = Field(default="", max_length=100)
+    recorded_at: dt.datetime = Field(default_factory=local_now, sa_type=DateTime)
+    revokes_id: int | None = Field(default=None, foreign_key="waiver.id", index=True)
