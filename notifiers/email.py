@@ -1,0 +1,305 @@
+"""Email over SMTP (aiosmtplib): STARTTLS, implicit TLS or plain, optional login.
+
+A batch shares connections: at most `concurrency` connections, each sending
+its messages one after another, reconnecting once when the server dropped the
+connection. Replies are classified the SMTP way: 4xx, connection errors and
+timeouts are worth retrying, 5xx (bad mailbox, failed login) are not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import ssl
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+import aiosmtplib
+
+from notifiers.base import Channel, Delivery, Message, Recipient
+from notifiers.secrets import Scrubber, Secret
+
+log = logging.getLogger(__name__)
+
+Security = Literal["starttls", "tls", "none"]
+SECURITY_CHOICES: tuple[str, ...] = ("starttls", "tls", "none")
+DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+NO_EMAIL = "收件人没有登记邮箱地址"
+
+
+def shanghai_now() -> datetime:
+    return datetime.now(SHANGHAI)
+
+
+def message_id(key: str, from_addr: str) -> str:
+    """A Message-ID derived from the outbox key, so a resent message (after an
+    ambiguous failure) carries the same id and mail clients can drop the duplicate."""
+    domain = from_addr.rpartition("@")[2] or "localhost"
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+    return f"<ccal.{digest}@{domain}>"
+
+
+def build_mime(
+    message: Message,
+    *,
+    from_addr: str,
+    from_name: str | None,
+    recipients: Sequence[Recipient],
+    date: datetime,
+) -> EmailMessage:
+    """The MIME message: multipart/alternative text + HTML, headers as RFC 2047
+    encoded words (policy SMTP, utf8=False) so Chinese names and subjects survive
+    any server. Shared with the local outbox so its `.eml` files are what would be sent."""
+    msg = EmailMessage(policy=policy.SMTP)
+    msg["From"] = Address(display_name=from_name or "", addr_spec=from_addr)
+    msg["To"] = [Address(display_name=r.name, addr_spec=r.email) for r in recipients if r.email]
+    msg["Subject"] = " ".join(message.subject.split())  # a newline would be header injection
+    msg["Date"] = format_datetime(date)
+    msg["Message-ID"] = message_id(message.key, from_addr)
+    msg["X-Ccal-Key"] = message.key
+    msg.set_content(message.text)
+    if message.html:
+        msg.add_alternative(message.html, subtype="html")
+    return msg
+
+
+@dataclass
+class _BatchState:
+    # Set when a connection cannot be opened: the rest of the batch fails the same
+    # way instead of knocking on a closed door once per message.
+    fatal: tuple[str, bool] | None = None
+    # Set once the first connection attempt is over; the other workers only
+    # connect after it, so a wrong password costs one login, not `concurrency`.
+    first_attempt_done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class _RetryOnNewConnection(Exception):
+    pass
+
+
+class EmailChannel(Channel):
+    name = "email"
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        from_addr: str,
+        from_name: str | None = "党委宣传部",
+        port: int | None = None,
+        security: Security = "starttls",
+        username: str | None = None,
+        password: Secret | None = None,
+        concurrency: int = 4,
+        timeout: float = 30.0,
+        cafile: Path | None = None,
+        validate_certs: bool = True,
+        local_hostname: str | None = None,
+        clock: Callable[[], datetime] = shanghai_now,
+        scrubber: Scrubber | None = None,
+    ) -> None:
+        if security not in SECURITY_CHOICES:
+            raise ValueError(f"security must be one of {', '.join(SECURITY_CHOICES)}")
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        super().__init__(scrubber or Scrubber([password] if password else []))
+        if password is not None:
+            self.scrubber.add(password)
+        self.host = host
+        self.port = port or DEFAULT_PORTS[security]
+        self.security = security
+        self.username = username
+        self._password = password
+        self.from_addr = from_addr
+        self.from_name = from_name
+        self.concurrency = concurrency
+        self.timeout = timeout
+        self.cafile = cafile
+        self.validate_certs = validate_certs
+        self.local_hostname = local_hostname
+        self.clock = clock
+
+    def __repr__(self) -> str:
+        return (f"EmailChannel(host={self.host!r}, port={self.port}, security={self.security!r}, "
+                f"username={self.username!r}, from_addr={self.from_addr!r})")
+
+    async def _send(self, message: Message) -> list[Delivery]:
+        return (await self.send_many([message]))[0]
+
+    async def send_many(self, messages: Sequence[Message]) -> list[list[Delivery]]:
+        results: list[list[Delivery] | None] = [None] * len(messages)
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        for i, m in enumerate(messages):
+            if any(r.email for r in m.recipients):
+                queue.put_nowait(i)
+            else:
+                results[i] = [Delivery.failure(r, NO_EMAIL, retryable=False) for r in m.recipients] or [
+                    Delivery.failure(None, "消息没有收件人", retryable=False)]
+        state = _BatchState()
+        workers = min(self.concurrency, queue.qsize())
+        await asyncio.gather(*(self._worker(messages, queue, results, state, first=n == 0)
+                               for n in range(workers)))
+        return [r if r is not None else [] for r in results]
+
+    async def _worker(self, messages, queue, results, state: _BatchState, *, first: bool) -> None:
+        smtp: aiosmtplib.SMTP | None = None
+        if not first:
+            await state.first_attempt_done.wait()
+        try:
+            while not queue.empty():
+                i = queue.get_nowait()
+                message = messages[i]
+                try:
+                    smtp, results[i] = await self._deliver(smtp, message, state)
+                except Exception as exc:  # never let one message kill the worker
+                    results[i] = self._unexpected(message, exc)
+        finally:
+            state.first_attempt_done.set()  # never leave the other workers waiting
+            if smtp is not None:
+                await self._close(smtp)
+
+    async def _deliver(self, smtp, message: Message, state: _BatchState):
+        for attempt in (1, 2):
+            if state.fatal is not None:
+                error, retryable = state.fatal
+                return smtp, self._fail_addressed(message, error, retryable)
+            if smtp is None or not smtp.is_connected:
+                if smtp is not None:
+                    await self._close(smtp)
+                try:
+                    smtp = await self._connect()
+                except Exception as exc:
+                    error, retryable = self._classify(exc)
+                    log.warning("smtp %s:%s: cannot connect: %s", self.host, self.port, error)
+                    state.fatal = (error, retryable)
+                    return None, self._fail_addressed(message, error, retryable)
+                finally:
+                    state.first_attempt_done.set()
+            try:
+                return smtp, await self._transmit(smtp, message)
+            except (aiosmtplib.SMTPServerDisconnected, ConnectionError) as exc:
+                # The server dropped an idle or exhausted connection: reconnect once.
+                await self._close(smtp)
+                smtp = None
+                if attempt == 2:
+                    error, retryable = self._classify(exc)
+                    return None, self._fail_addressed(message, error, retryable)
+            except (aiosmtplib.SMTPTimeoutError, asyncio.TimeoutError, OSError) as exc:
+                # Connection state unknown after a timeout: do not reuse it.
+                await self._close(smtp)
+                error, retryable = self._classify(exc)
+                return None, self._fail_addressed(message, error, retryable)
+            except aiosmtplib.SMTPRecipientsRefused as exc:
+                refused = {e.recipient.lower(): e for e in exc.recipients}
+                return smtp, self._per_recipient(message, refused)
+            except aiosmtplib.SMTPException as exc:
+                error, retryable = self._classify(exc)
+                return smtp, self._fail_addressed(message, error, retryable)
+        raise AssertionError("unreachable")
+
+    async def _transmit(self, smtp: aiosmtplib.SMTP, message: Message) -> list[Delivery]:
+        addressed = [r for r in message.recipients if r.email]
+        mime = build_mime(message, from_addr=self.from_addr, from_name=self.from_name,
+                          recipients=addressed, date=self.clock())
+        envelope = list(dict.fromkeys(r.email for r in addressed))
+        refused, _ = await smtp.send_message(mime, sender=self.from_addr, recipients=envelope)
+        return self._per_recipient(message, {addr.lower(): resp for addr, resp in refused.items()})
+
+    def _per_recipient(self, message: Message, refused: dict) -> list[Delivery]:
+        out = []
+        for r in message.recipients:
+            if not r.email:
+                out.append(Delivery.failure(r, NO_EMAIL, retryable=False))
+                continue
+            reply = refused.get(r.email.lower())
+            if reply is None:
+                out.append(Delivery.success(r))
+            else:
+                out.append(Delivery.failure(
+                    r, self.scrubber.scrub(f"收件人被拒绝：SMTP {reply.code} {reply.message}"),
+                    retryable=_retryable_code(reply.code)))
+        return out
+
+    def _fail_addressed(self, message: Message, error: str, retryable: bool) -> list[Delivery]:
+        return [Delivery.failure(r, error, retryable=retryable) if r.email
+                else Delivery.failure(r, NO_EMAIL, retryable=False) for r in message.recipients]
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        smtp = aiosmtplib.SMTP(
+            hostname=self.host,
+            port=self.port,
+            use_tls=self.security == "tls",
+            start_tls=self.security == "starttls",
+            tls_context=self._tls_context() if self.security != "none" else None,
+            timeout=self.timeout,
+            local_hostname=self.local_hostname,
+        )
+        await smtp.connect()
+        try:
+            if self.username:
+                await smtp.login(self.username, self._password.reveal() if self._password else "")
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    def _tls_context(self) -> ssl.SSLContext:
+        ctx = ssl.create_default_context(cafile=str(self.cafile) if self.cafile else None)
+        if not self.validate_certs:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+
+    async def _close(self, smtp: aiosmtplib.SMTP) -> None:
+        if smtp.is_connected:
+            try:
+                await asyncio.wait_for(smtp.quit(), timeout=min(self.timeout, 5.0))
+            except Exception:
+                pass
+        smtp.close()
+
+    def _classify(self, exc: BaseException) -> tuple[str, bool]:
+        """(scrubbed error text, retryable)."""
+        if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
+            text, retryable = f"SMTP 登录失败：{exc.code} {exc.message}", _retryable_code(exc.code)
+        elif isinstance(exc, aiosmtplib.SMTPResponseException):
+            text, retryable = f"SMTP {exc.code} {exc.message}", _retryable_code(exc.code)
+        elif (cert_error := _cause(exc, ssl.SSLCertVerificationError)) is not None:
+            # A configuration problem (untrusted or mismatched certificate): set `cafile`.
+            text, retryable = f"SMTP 服务器证书校验失败：{cert_error.verify_message}", False
+        elif isinstance(exc, (aiosmtplib.SMTPTimeoutError, asyncio.TimeoutError, TimeoutError)):
+            text, retryable = f"SMTP 超时：{exc}", True
+        elif isinstance(exc, aiosmtplib.SMTPNotSupported):
+            text, retryable = f"SMTP 服务器不支持所需功能：{exc}", False
+        elif isinstance(exc, (ConnectionError, OSError, aiosmtplib.SMTPServerDisconnected)):
+            text, retryable = f"SMTP 连接失败（{self.host}:{self.port}）：{exc}", True
+        else:
+            text, retryable = f"SMTP 错误 {type(exc).__name__}: {exc}", False
+        return self.scrubber.scrub(text), retryable
+
+
+def _cause(exc: BaseException, kind: type[BaseException]):
+    """`exc` or the first exception of `kind` in its cause/context chain."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, kind):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _retryable_code(code: int) -> bool:
+    # 4xx: transient by definition (RFC 5321 4.2.1); 5xx: permanent; anything odd: retry.
+    return not (500 <= code < 600)

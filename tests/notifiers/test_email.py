@@ -1,0 +1,211 @@
+"""The email channel against a real SMTP server on loopback (tests/fakes/smtp.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from datetime import datetime
+
+import pytest
+
+from notifiers.base import Message, Recipient
+from notifiers.email import SHANGHAI, EmailChannel
+from notifiers.secrets import Secret
+from tests.fakes import FakeSMTP
+
+WANG = Recipient("王老师", email="wang@example.edu.cn")
+LI = Recipient("李书记", email="li@example.edu.cn")
+PASSWORD = "s3cret-smtp-pass"
+FIXED = datetime(2026, 6, 10, 8, 30, tzinfo=SHANGHAI)
+
+
+def message(key="jc/2026-H1/1.2", recipients=(WANG,), **kw) -> Message:
+    fields = dict(
+        key=key,
+        subject="【意识形态工作提醒】向党委宣传部书面汇报（6月15日截止）",
+        text="王老师：您好！\n请于6月15日前报送半年书面汇报。\n党委宣传部",
+        html="<p>王老师：您好！</p><p>请于6月15日前报送半年书面汇报。</p>",
+        markdown=None,
+        recipients=tuple(recipients),
+    )
+    fields.update(kw)
+    return Message(**fields)
+
+
+def channel(smtp: FakeSMTP, **kw) -> EmailChannel:
+    options = dict(host=smtp.host, port=smtp.port, security="none", from_addr="ccal@example.edu.cn",
+                   from_name="党委宣传部", local_hostname="ccal.test", timeout=5.0, clock=lambda: FIXED)
+    options.update(kw)
+    return EmailChannel(**options)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_chinese_subject_and_names_arrive_encoded_and_decode_back():
+    with FakeSMTP() as smtp:
+        [delivery] = asyncio.run(channel(smtp).send(message()))
+        assert delivery.ok and delivery.recipient == WANG
+        [mail] = smtp.messages
+    raw_headers = mail.raw.split(b"\r\n\r\n", 1)[0]
+    assert raw_headers.isascii(), "headers must be RFC 2047 encoded words, not raw UTF-8"
+    msg = mail.message
+    assert msg["Subject"] == "【意识形态工作提醒】向党委宣传部书面汇报（6月15日截止）"
+    assert msg["From"].addresses[0].display_name == "党委宣传部"
+    assert msg["From"].addresses[0].addr_spec == "ccal@example.edu.cn"
+    assert msg["To"].addresses[0].display_name == "王老师"
+    assert msg["Date"].datetime == FIXED
+    assert msg["Message-ID"].startswith("<ccal.") and msg["Message-ID"].endswith("@example.edu.cn>")
+    assert mail.mail_from == "ccal@example.edu.cn"
+    assert mail.rcpt_tos == ("wang@example.edu.cn",)
+
+
+def test_body_is_multipart_alternative_with_chinese_text_and_html():
+    with FakeSMTP() as smtp:
+        asyncio.run(channel(smtp).send(message()))
+        msg = smtp.messages[0].message
+    assert msg.get_content_type() == "multipart/alternative"
+    plain = msg.get_body(("plain",))
+    html = msg.get_body(("html",))
+    assert "请于6月15日前报送半年书面汇报。" in plain.get_content()
+    assert "<p>请于6月15日前报送半年书面汇报。</p>" in html.get_content()
+
+
+def test_same_outbox_key_gives_same_message_id():
+    with FakeSMTP() as smtp:
+        ch = channel(smtp)
+        asyncio.run(ch.send(message(key="a")))
+        asyncio.run(ch.send(message(key="a")))
+        asyncio.run(ch.send(message(key="b")))
+        ids = [m.message["Message-ID"] for m in smtp.messages]
+    assert ids[0] == ids[1] != ids[2]
+
+
+def test_login_with_the_right_password_delivers():
+    with FakeSMTP(users={"ccal": PASSWORD}) as smtp:
+        ch = channel(smtp, username="ccal", password=Secret("CCAL_SMTP_PASSWORD", PASSWORD))
+        [delivery] = asyncio.run(ch.send(message()))
+        assert delivery.ok
+        assert len(smtp.messages) == 1 and smtp.auth_failures == 0
+
+
+def test_failed_login_is_permanent_for_the_whole_batch_and_hides_the_password(caplog):
+    with FakeSMTP(users={"ccal": "the-real-password"}) as smtp:
+        ch = channel(smtp, username="ccal", password=Secret("CCAL_SMTP_PASSWORD", PASSWORD))
+        results = asyncio.run(ch.send_many([message(key=f"k{i}") for i in range(5)]))
+        assert smtp.messages == []
+        assert smtp.connections == 1, "a failed login must not be retried for every message"
+    for [d] in results:
+        assert not d.ok and not d.retryable
+        assert "535" in d.error and "登录失败" in d.error
+        assert PASSWORD not in d.error
+    assert PASSWORD not in caplog.text
+
+
+def test_temporary_4xx_is_retryable_and_the_retry_is_accepted():
+    with FakeSMTP(tempfail_first=1) as smtp:
+        ch = channel(smtp)
+        [first] = asyncio.run(ch.send(message()))
+        [second] = asyncio.run(ch.send(message()))
+        assert len(smtp.messages) == 1
+    assert not first.ok and first.retryable and "451" in first.error
+    assert second.ok
+
+
+def test_refused_recipient_fails_alone_and_the_others_get_the_mail():
+    with FakeSMTP(reject_rcpts={"li@example.edu.cn"}) as smtp:
+        wang, li = asyncio.run(channel(smtp).send(message(recipients=(WANG, LI))))
+        [mail] = smtp.messages
+    assert wang.ok and wang.recipient == WANG
+    assert not li.ok and not li.retryable and "550" in li.error and li.recipient == LI
+    assert mail.rcpt_tos == ("wang@example.edu.cn",)
+
+
+def test_every_recipient_refused_gives_per_recipient_failures():
+    with FakeSMTP(reject_rcpts={"wang@example.edu.cn", "li@example.edu.cn"}) as smtp:
+        results = asyncio.run(channel(smtp).send(message(recipients=(WANG, LI))))
+        assert smtp.messages == []
+    assert [(d.recipient, d.ok, d.retryable) for d in results] == [(WANG, False, False), (LI, False, False)]
+    assert all("550" in d.error for d in results)
+
+
+def test_recipient_without_address_is_a_permanent_failure_and_does_not_block_others():
+    nobody = Recipient("赵老师")
+    with FakeSMTP() as smtp:
+        zhao, wang = asyncio.run(channel(smtp).send(message(recipients=(nobody, WANG))))
+        assert smtp.messages[0].rcpt_tos == ("wang@example.edu.cn",)
+    assert not zhao.ok and not zhao.retryable and "邮箱" in zhao.error
+    assert wang.ok
+
+
+def test_a_batch_of_50_uses_at_most_concurrency_connections():
+    messages = [message(key=f"batch-{i}") for i in range(50)]
+    with FakeSMTP() as smtp:
+        results = asyncio.run(channel(smtp, concurrency=4).send_many(messages))
+        keys = sorted(m.message["X-Ccal-Key"] for m in smtp.messages)
+        connections = smtp.connections
+    assert all(d.ok for r in results for d in r)
+    assert keys == sorted(m.key for m in messages)
+    assert 1 <= connections <= 4
+
+
+def test_a_dropped_connection_is_reopened_and_nothing_is_lost():
+    # The server closes every connection after 3 messages.
+    with FakeSMTP(drop_after=3) as smtp:
+        results = asyncio.run(channel(smtp, concurrency=1).send_many([message(key=f"d{i}") for i in range(7)]))
+        assert len(smtp.messages) == 7
+        assert smtp.connections == 3
+    assert all(d.ok for r in results for d in r)
+
+
+def test_server_down_is_retryable():
+    ch = EmailChannel(host="127.0.0.1", port=free_port(), security="none", from_addr="ccal@example.edu.cn",
+                      local_hostname="ccal.test", timeout=2.0)
+    results = asyncio.run(ch.send_many([message(key="x"), message(key="y")]))
+    for [d] in results:
+        assert not d.ok and d.retryable and "127.0.0.1" in d.error
+
+
+def test_starttls_with_login(test_cert):
+    with FakeSMTP(tls="starttls", cert=test_cert, users={"ccal": PASSWORD}) as smtp:
+        ch = channel(smtp, security="starttls", cafile=test_cert.certfile, username="ccal",
+                     password=Secret("CCAL_SMTP_PASSWORD", PASSWORD))
+        [delivery] = asyncio.run(ch.send(message()))
+        assert delivery.ok, delivery.error
+        assert smtp.messages[0].message["Subject"].startswith("【意识形态工作提醒】")
+
+
+def test_implicit_tls(test_cert):
+    with FakeSMTP(tls="implicit", cert=test_cert) as smtp:
+        [delivery] = asyncio.run(channel(smtp, security="tls", cafile=test_cert.certfile).send(message()))
+        assert delivery.ok, delivery.error
+        assert len(smtp.messages) == 1
+
+
+def test_untrusted_certificate_is_a_permanent_failure(test_cert):
+    with FakeSMTP(tls="implicit", cert=test_cert) as smtp:
+        [delivery] = asyncio.run(channel(smtp, security="tls").send(message()))
+        assert smtp.messages == []
+    assert not delivery.ok and not delivery.retryable
+    assert "证书" in delivery.error
+
+
+def test_plain_channel_refused_by_a_starttls_only_server_is_permanent(test_cert):
+    with FakeSMTP(tls="starttls", cert=test_cert) as smtp:
+        [delivery] = asyncio.run(channel(smtp, security="none").send(message()))
+        assert smtp.messages == []
+    assert not delivery.ok and not delivery.retryable and "530" in delivery.error
+
+
+def test_channel_repr_does_not_show_the_password():
+    ch = EmailChannel(host="smtp.example.edu.cn", from_addr="ccal@example.edu.cn", username="ccal",
+                      password=Secret("CCAL_SMTP_PASSWORD", PASSWORD))
+    assert PASSWORD not in repr(ch) and PASSWORD not in repr(vars(ch))
+
+
+@pytest.mark.parametrize("security,port", [("starttls", 587), ("tls", 465), ("none", 25)])
+def test_default_port_follows_security(security, port):
+    assert EmailChannel(host="h", from_addr="a@b.cn", security=security).port == port
