@@ -14,7 +14,7 @@ a change here needs a new migration revision.
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import CheckConstraint, DateTime, Index, UniqueConstraint
+from sqlalchemy import CheckConstraint, DateTime, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 # Stable constraint names, so batch migrations on SQLite can find and alter them.
@@ -181,3 +181,66 @@ class Waiver(SQLModel, table=True):
     recorded_by: str = Field(default="", max_length=100)
     recorded_at: dt.datetime = Field(default_factory=local_now, sa_type=DateTime)
     revokes_id: int | None = Field(default=None, foreign_key="waiver.id", index=True)
+
+
+# Outbox states (scheduler/outbox.py holds the transitions): planned -> sending -> sent;
+# sending -> failed (retried after a back-off) -> sending ...; failed -> dead after the retry
+# limit or on a permanent error; planned/failed -> cancelled when nothing is left to tell.
+OUTBOX_STATES = ("planned", "sending", "sent", "failed", "dead", "cancelled")
+# An outbox item is "listed" in its message, "superseded" by a later stage of the same occurrence
+# before the message went out, or "settled" (submitted or waived before it went out).
+OUTBOX_ITEM_STATES = ("listed", "superseded", "settled")
+
+
+class Outbox(SQLModel, table=True):
+    """One reminder message (a digest) to one person on one channel, written before it is sent.
+
+    The unique key (topic, stage, channel, person) is the issue's "(occurrence or digest, stage,
+    channel, recipient)": topic "digest:<window date>", stage "digest" or "escalation". The
+    rendered message and the recipient's contacts are stored, so sending needs nothing else."""
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("topic", "stage", "channel", "person_id"),
+        CheckConstraint(_one_of("status", OUTBOX_STATES), name="status"),
+        Index(None, "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    topic: str = Field(max_length=64)
+    stage: str = Field(max_length=32)
+    channel: str = Field(max_length=20)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    address: str = Field(default="{}", max_length=1000)  # JSON: name, email, wecom_userid, mobile
+    title: str = Field(default="", max_length=500)        # the subject line
+    body_text: str = Field(default="", sa_type=Text)
+    body_html: str | None = Field(default=None, sa_type=Text)
+    body_markdown: str | None = Field(default=None, sa_type=Text)
+    status: str = Field(default="planned", max_length=12)
+    attempts: int = 0
+    send_at: dt.datetime = Field(sa_type=DateTime)          # start of the planned sending window
+    next_attempt_at: dt.datetime = Field(sa_type=DateTime)  # not sent before this
+    last_error: str | None = Field(default=None, max_length=2000)
+    claim: str | None = Field(default=None, max_length=32)  # the dispatch pass sending it
+    claimed_at: dt.datetime | None = Field(default=None, sa_type=DateTime)
+    sent_at: dt.datetime | None = Field(default=None, sa_type=DateTime)
+    created_at: dt.datetime = Field(default_factory=local_now, sa_type=DateTime)
+    updated_at: dt.datetime = Field(default_factory=local_now, sa_type=DateTime)
+
+
+class OutboxItem(SQLModel, table=True):
+    """One occurrence at one reminder stage told in one outbox message. Unique per (occurrence,
+    stage, channel, person): a stage is planned once per person and channel, in any pass."""
+    __tablename__ = "outbox_item"
+    __table_args__ = (
+        UniqueConstraint("occurrence_id", "stage", "channel", "person_id"),
+        CheckConstraint(_one_of("state", OUTBOX_ITEM_STATES), name="state"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    outbox_id: int = Field(foreign_key="outbox.id", index=True)
+    occurrence_id: int = Field(foreign_key="occurrence.id")
+    stage: str = Field(max_length=32)
+    channel: str = Field(max_length=20)
+    person_id: int = Field(foreign_key="person.id")
+    roles: str = Field(default="responsible", max_length=100)  # comma-separated
+    state: str = Field(default="listed", max_length=12)
