@@ -134,3 +134,43 @@ def test_session_scope_commits_or_rolls_back(engine):
         unit = s.get(Unit, "DW")
         assert s.exec(select(Unit.code)).all() == ["DW"]
     assert unit.name == "院党委"          # still readable after the scope closed
+
+
+REBUILD_UNIT = '''
+import sqlalchemy as sa
+from alembic import op
+revision = "9001"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+def upgrade():
+    with op.batch_alter_table("unit", recreate="always") as batch:   # copy and replace the table
+        batch.add_column(sa.Column("short_name", sa.String(20), nullable=True))
+'''
+
+
+def test_upgrade_rebuilding_a_referenced_table_keeps_rows_and_foreign_keys(
+        tmp_path, tmp_config, monkeypatch):
+    import shutil
+
+    import scheduler.db as db
+
+    engine = make_engine(tmp_config.database.url)
+    upgrade(engine, "0001")
+    with session_scope(engine) as s:
+        s.add(Unit(code="JDX", name="机电工程系党支部", kind="dept_branch"))
+        s.flush()
+        s.add(Occurrence(unit_code="JDX", obligation_key="jincheng-2020.1.2", period="2026-H1",
+                         opens=dt.date(2026, 1, 1), due=dt.date(2026, 6, 15)))
+    migrations = tmp_path / "migrations"
+    shutil.copytree(db.MIGRATIONS_DIR, migrations, ignore=shutil.ignore_patterns("__pycache__"))
+    (migrations / "versions" / "9001_rebuild_unit.py").write_text(REBUILD_UNIT, encoding="utf-8")
+    monkeypatch.setattr(db, "MIGRATIONS_DIR", migrations)
+
+    upgrade(engine)
+    assert current_revision(engine) == "9001"
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT unit_code, due FROM occurrence")).all() == [("JDX", "2026-06-15")]
+        assert conn.execute(text("SELECT short_name FROM unit")).all() == [(None,)]
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    engine.dispose()
