@@ -43,3 +43,96 @@ def session(engine):
 
     with Session(engine) as s:
         yield s
+
+
+# A small pack for the tracking tests (materialise, submissions, queries): one obligation per
+# behaviour they check, so the tests do not move when the bundled packs are revised.
+TRACKING_PACK = '''
+name = "tpack"
+title = "测试规则包"
+source = "002_e020950e72e664f2.txt"
+
+[[obligation]]
+key = "tpack.report"
+clause = "1.2"
+title = "向党委宣传部书面汇报意识形态工作（半年）"
+applies_to = ["branch", "dept_branch"]
+citation = { clause = "考核评分体系 1.2", quote = "支部每半年末15日前向党委宣传部书面汇报1次意识形态工作情况" }
+schedule = { kind = "half_yearly" }
+deadline = { rule = "day_in_last_month", day = 15 }
+
+[[obligation]]
+key = "tpack.study"
+clause = "3.1"
+title = "支部集体学习（每年至少3次）"
+applies_to = ["branch", "dept_branch"]
+times = 3
+default = true
+citation = { clause = "考核评分体系 3.1", quote = "建设学习型党支部" }
+schedule = { kind = "yearly" }
+deadline = { rule = "period_end" }
+
+[[obligation]]
+key = "tpack.festival"
+clause = "9"
+title = "春节后报送值班情况"
+applies_to = ["office"]
+default = true
+citation = { clause = "考核评分体系 4.6", quote = "安全教育" }
+schedule = { kind = "yearly" }
+deadline = { rule = "fixed", month = 2, day = 7, roll = "next_workday" }
+
+[[obligation]]
+key = "tpack.lecture"
+clause = "4.2"
+title = "讲座论坛报批"
+applies_to = ["office", "dept_branch"]
+citation = { clause = "考核评分体系 4.2", quote = "严格履行审批手续" }
+schedule = { kind = "event" }
+deadline = { rule = "workdays_before_event", workdays = 20 }
+
+[[obligation]]
+key = "tpack.meeting"
+clause = "M"
+title = "季度联席会议"
+applies_to = ["propaganda"]
+responsible = "propaganda"
+default = true
+citation = { clause = "考核评分体系 1.5", quote = "每季度" }
+schedule = { kind = "quarterly" }
+deadline = { rule = "period_end" }
+
+[[obligation]]
+key = "tpack.meeting.report"
+clause = "M.1"
+title = "联席会议前提交意识形态报告"
+applies_to = ["office", "dept_branch"]
+anchor = "tpack.meeting"
+citation = { clause = "考核评分体系 1.5", quote = "每季度" }
+schedule = { kind = "quarterly" }
+deadline = { rule = "before_anchor", days = 1 }
+'''
+
+TRACKING_UNITS = (
+    ("DW", "党委", "committee"), ("XCB", "党委宣传部", "office"), ("JWC", "教务处", "office"),
+    ("JDX", "机电工程系党支部", "dept_branch"), ("LTX", "离退休教职工党支部", "branch"),
+)
+
+
+@pytest.fixture
+def tracking_app(tmp_path):
+    """An App on a fresh SQLite database with only the pack `tpack` (TRACKING_PACK) and five
+    units: DW committee, XCB propaganda office, JWC office, JDX dept_branch, LTX branch."""
+    from scheduler.app import open_app
+    from scheduler.models import Unit
+
+    (tmp_path / "packs").mkdir()
+    (tmp_path / "packs" / "tpack.toml").write_text(TRACKING_PACK, encoding="utf-8")
+    cfg = tmp_path / "ccal.toml"
+    cfg.write_text('[general]\ndata_dir = "data"\n[database]\nurl = "sqlite:///ccal.db"\n'
+                   '[packs]\nenabled = []\nextra_dirs = ["packs"]\n', encoding="utf-8")
+    app = open_app(cfg)
+    with app.session() as s:
+        s.add_all(Unit(code=c, name=n, kind=k) for c, n, k in TRACKING_UNITS)
+    yield app
+    app.engine.dispose()

@@ -1,0 +1,223 @@
+"""Materialise occurrences: one row per unit, obligation and period, derived from the packs.
+
+Idempotent: a second run creates nothing. Occurrences are derived data, so when a window
+changes (a holiday file for a provisional year was installed, a meeting date was recorded for
+an anchor obligation) the row's opens/due/required/provisional are updated in place;
+submissions and waivers hang on the row's id and are never touched.
+
+Bulk: the existing rows of the years asked for are read in one query per kind, the missing
+ones inserted in one statement, the changed ones updated in one statement.
+
+Event obligations (`schedule.kind = "event"`) get one occurrence per recorded event, label
+`E<event id>`, for the unit that recorded it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING
+
+from sqlalchemy import insert, update
+from sqlmodel import Session, col, select
+
+from obligations.occurrences import Slot, slot_for_event, slots_for_year
+from obligations.packs import Obligation
+from scheduler.models import Event, Occurrence, Submission, Unit
+
+if TYPE_CHECKING:
+    from scheduler.app import App
+
+_YEAR_LABEL = re.compile(r"^(\d{4})(?:$|-)")
+_WINDOW_FIELDS = ("opens", "due", "required", "provisional")
+
+
+@dataclass(frozen=True)
+class MaterialiseCounts:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def __add__(self, other: "MaterialiseCounts") -> "MaterialiseCounts":
+        return MaterialiseCounts(self.created + other.created, self.updated + other.updated,
+                                 self.unchanged + other.unchanged)
+
+
+def period_year(label: str) -> int | None:
+    """The year a calendar period label starts in ("2026-Q2" -> 2026); None for E12/O3."""
+    m = _YEAR_LABEL.match(label)
+    return int(m.group(1)) if m else None
+
+
+def applies_to_unit(ob: Obligation, unit: Unit, propaganda_code: str) -> bool:
+    return unit.kind in ob.applies_to or ("propaganda" in ob.applies_to and unit.code == propaganda_code)
+
+
+def generated_by_calendar(ob: Obligation) -> bool:
+    return ob.schedule.kind not in ("event", "ad_hoc")
+
+
+def anchor_keys(app: "App") -> set[str]:
+    """Keys of the obligations whose meeting date anchors others."""
+    return {ob.anchor for ob in app.obligations.values() if ob.anchor}
+
+
+def anchor_dates(session: Session, anchor_key: str) -> dict[str, date]:
+    """Recorded meeting date per period label for the anchor obligation `anchor_key`.
+
+    The latest recorded event for a period wins (a re-recorded date is a correction); a period
+    without an event takes the earliest effective submission of the meeting obligation (the
+    meeting was reported as held on that day)."""
+    q = select(Event.label, Event.date).where(Event.obligation_key == anchor_key).order_by(col(Event.id))
+    dates: dict[str, date] = {label: d for label, d in session.exec(q).all()}
+    sub = (select(Occurrence.period, Submission.id, Submission.submitted_at, Submission.withdrawn)
+           .join(Occurrence, col(Occurrence.id) == col(Submission.occurrence_id))
+           .where(Occurrence.obligation_key == anchor_key))
+    rows = session.exec(sub).all()
+    if rows:
+        superseded = _superseded_ids(session)
+        held: dict[str, date] = {}
+        for period, sid, at, withdrawn in rows:
+            if withdrawn or sid in superseded:
+                continue
+            if period not in held or at.date() < held[period]:
+                held[period] = at.date()
+        for period, d in held.items():
+            dates.setdefault(period, d)
+    return dates
+
+
+def _superseded_ids(session: Session) -> set[int]:
+    return set(session.exec(select(Submission.corrects_id).where(col(Submission.corrects_id).is_not(None))).all())
+
+
+def _target_units(session: Session, units: Sequence[str] | None) -> list[Unit]:
+    q = select(Unit).order_by(Unit.code)
+    if units is not None:
+        q = q.where(col(Unit.code).in_(list(units)))
+    return list(session.exec(q).all())
+
+
+def _slots(app: "App", session: Session, years: Sequence[int]) -> list[Slot]:
+    """Every calendar slot of every enabled obligation in `years` (unit-independent)."""
+    anchors_cache: dict[str, dict[str, date]] = {}
+    slots: list[Slot] = []
+    for ob in app.obligations.values():
+        if not generated_by_calendar(ob):
+            continue
+        anchors: Mapping[str, date] = {}
+        anchor_ob = None
+        if ob.anchor:
+            if ob.anchor not in anchors_cache:
+                anchors_cache[ob.anchor] = anchor_dates(session, ob.anchor)
+            anchors = anchors_cache[ob.anchor]
+            anchor_ob = app.obligations.get(ob.anchor)
+        for year in years:
+            slots.extend(slots_for_year(ob, year, app.calendar, app.context, anchors, anchor_ob=anchor_ob))
+    return slots
+
+
+def materialise(app: "App", years: Iterable[int], units: Sequence[str] | None = None,
+                session: Session | None = None, *, create: bool = True) -> MaterialiseCounts:
+    """Create or update the occurrences of `years` for `units` (codes; None: every unit).
+
+    Also refreshes the occurrences of events dated in those years. `create=False` only
+    updates rows that exist (after a holiday import: no new past-year rows appear). Runs in
+    `session` if given (the caller commits), else in its own committed session."""
+    years = sorted(set(years))
+    if session is None:
+        with app.session() as s:
+            return materialise(app, years, units, s, create=create)
+    targets = _target_units(session, units)
+    if not targets or not years:
+        return MaterialiseCounts()
+    now = app.now()
+    wanted: dict[tuple[str, str, str], dict] = {}
+    for slot in _slots(app, session, years):
+        ob = app.obligations[slot.key]
+        for unit in targets:
+            if applies_to_unit(ob, unit, app.propaganda_unit):
+                wanted[(unit.code, slot.key, slot.period)] = {
+                    "unit_code": unit.code, "obligation_key": slot.key, "period": slot.period,
+                    "opens": slot.opens, "due": slot.due, "required": slot.required,
+                    "provisional": slot.provisional, "event_id": None,
+                }
+    labels = sorted({k[2] for k in wanted})
+    existing = session.exec(
+        select(Occurrence.id, Occurrence.unit_code, Occurrence.obligation_key, Occurrence.period,
+               Occurrence.opens, Occurrence.due, Occurrence.required, Occurrence.provisional)
+        .where(col(Occurrence.period).in_(labels))
+        .where(col(Occurrence.unit_code).in_([u.code for u in targets]))
+    ).all() if labels else []
+    counts = _apply(session, wanted, existing, now, create)
+    return counts + _materialise_events(app, session, years, [u.code for u in targets], now, create)
+
+
+def _apply(session: Session, wanted: Mapping[tuple[str, str, str], dict], existing, now,
+           create: bool = True) -> MaterialiseCounts:
+    seen: set[tuple[str, str, str]] = set()
+    changes: list[dict] = []
+    unchanged = 0
+    for oid, unit, key, period, opens, due, required, provisional in existing:
+        k = (unit, key, period)
+        row = wanted.get(k)
+        if row is None:
+            continue  # an obligation no longer enabled, or a unit whose kind changed: keep the record
+        seen.add(k)
+        if (opens, due, required, bool(provisional)) != (row["opens"], row["due"], row["required"], row["provisional"]):
+            changes.append({"id": oid, **{f: row[f] for f in _WINDOW_FIELDS}, "updated_at": now})
+        else:
+            unchanged += 1
+    new = [{**row, "created_at": now, "updated_at": now}
+           for k, row in wanted.items() if k not in seen] if create else []
+    if new:
+        session.execute(insert(Occurrence), new)
+    if changes:
+        session.execute(update(Occurrence), changes)
+    return MaterialiseCounts(len(new), len(changes), unchanged)
+
+
+def event_label(event_id: int) -> str:
+    return f"E{event_id}"
+
+
+def _materialise_events(app: "App", session: Session, years: Sequence[int], unit_codes: Sequence[str],
+                        now, create: bool) -> MaterialiseCounts:
+    keys = [k for k, ob in app.obligations.items() if ob.schedule.kind == "event"]
+    if not keys:
+        return MaterialiseCounts()
+    events = session.exec(
+        select(Event).where(col(Event.obligation_key).in_(keys))
+        .where(col(Event.unit_code).in_(list(unit_codes)))
+        .where(col(Event.date) >= date(min(years), 1, 1)).where(col(Event.date) <= date(max(years), 12, 31))
+    ).all()
+    return _materialise_event_rows(app, session, [e for e in events if e.date.year in years], now, create)
+
+
+def _materialise_event_rows(app: "App", session: Session, events: Sequence[Event], now,
+                            create: bool = True) -> MaterialiseCounts:
+    wanted: dict[tuple[str, str, str], dict] = {}
+    for ev in events:
+        ob = app.obligations[ev.obligation_key]
+        slot = slot_for_event(ob, event_label(ev.id), ev.date, app.calendar)
+        wanted[(ev.unit_code, slot.key, slot.period)] = {
+            "unit_code": ev.unit_code, "obligation_key": slot.key, "period": slot.period,
+            "opens": slot.opens, "due": slot.due, "required": slot.required,
+            "provisional": slot.provisional, "event_id": ev.id,
+        }
+    if not wanted:
+        return MaterialiseCounts()
+    existing = session.exec(
+        select(Occurrence.id, Occurrence.unit_code, Occurrence.obligation_key, Occurrence.period,
+               Occurrence.opens, Occurrence.due, Occurrence.required, Occurrence.provisional)
+        .where(col(Occurrence.event_id).in_([e.id for e in events]))
+    ).all()
+    return _apply(session, wanted, existing, now, create)
+
+
+def materialise_event(app: "App", session: Session, event: Event) -> Occurrence:
+    """The occurrence of one recorded event of an event obligation (created if missing)."""
+    _materialise_event_rows(app, session, [event], app.now())
+    return session.exec(select(Occurrence).where(Occurrence.event_id == event.id)).one()
