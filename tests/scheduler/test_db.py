@@ -65,9 +65,15 @@ def test_database_at_the_initial_revision_is_upgraded_to_head(tmp_config):
     engine = make_engine(tmp_config.database.url)
     upgrade(engine, "0001")
     assert current_revision(engine) == "0001"
+    with engine.begin() as conn:       # plain SQL: the models may have moved on since 0001
+        conn.execute(text("INSERT INTO unit (code, name, kind, created_at) "
+                          "VALUES ('XCB', '党委宣传部', 'office', '2026-01-05 09:00:00')"))
     engine.dispose()
     engine = open_db(tmp_config)
     assert current_revision(engine) == head_revision()
+    assert set(SQLModel.metadata.tables) <= set(inspect(engine).get_table_names())
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT code, name FROM unit")).all() == [("XCB", "党委宣传部")]
     engine.dispose()
 
 
@@ -140,7 +146,7 @@ REBUILD_UNIT = '''
 import sqlalchemy as sa
 from alembic import op
 revision = "9001"
-down_revision = "0001"
+down_revision = {head!r}
 branch_labels = None
 depends_on = None
 def upgrade():
@@ -155,8 +161,7 @@ def test_upgrade_rebuilding_a_referenced_table_keeps_rows_and_foreign_keys(
 
     import scheduler.db as db
 
-    engine = make_engine(tmp_config.database.url)
-    upgrade(engine, "0001")
+    engine = open_db(tmp_config)
     with session_scope(engine) as s:
         s.add(Unit(code="JDX", name="机电工程系党支部", kind="dept_branch"))
         s.flush()
@@ -164,7 +169,8 @@ def test_upgrade_rebuilding_a_referenced_table_keeps_rows_and_foreign_keys(
                          opens=dt.date(2026, 1, 1), due=dt.date(2026, 6, 15)))
     migrations = tmp_path / "migrations"
     shutil.copytree(db.MIGRATIONS_DIR, migrations, ignore=shutil.ignore_patterns("__pycache__"))
-    (migrations / "versions" / "9001_rebuild_unit.py").write_text(REBUILD_UNIT, encoding="utf-8")
+    (migrations / "versions" / "9001_rebuild_unit.py").write_text(
+        REBUILD_UNIT.format(head=head_revision()), encoding="utf-8")
     monkeypatch.setattr(db, "MIGRATIONS_DIR", migrations)
 
     upgrade(engine)
