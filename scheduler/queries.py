@@ -1,0 +1,257 @@
+"""Read-only questions about the calendar: what is overdue, what falls due next, one unit's
+year, the occurrences in a date range, the obligation catalogue.
+
+Every query takes an explicit `as_of` (the CLI passes today in the configured zone) and
+returns JSON-ready rows: flat dicts with ISO-serialisable values. Before reading, a query
+materialises the years it looks at (idempotent and cheap), so a fresh database answers too.
+Statuses come from `obligations.occurrences.occurrence_status`; which submissions count and
+which waivers are in force come from `scheduler.submissions`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, fields
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
+
+from obligations.occurrences import Status, occurrence_status
+from obligations.packs import Obligation
+from scheduler.app import UserInputError
+from scheduler.materialise import materialise
+from scheduler.models import Occurrence, Unit
+from scheduler.submissions import counting_submissions, waived_occurrences
+
+if TYPE_CHECKING:
+    from obligations.workdays import WorkdayCalendar
+    from scheduler.app import App
+
+OPEN_STATES = ("upcoming", "open", "overdue")
+
+
+@dataclass(frozen=True)
+class _Item:
+    occ: Occurrence
+    unit_name: str
+    ob: Obligation
+    status: Status
+
+
+def _load(app: "App", session: Session, *conditions, as_of: date) -> list[_Item]:
+    q = (select(Occurrence, Unit.name).join(Unit, col(Unit.code) == col(Occurrence.unit_code))
+         .where(*conditions)
+         .order_by(Occurrence.due, Occurrence.unit_code, Occurrence.obligation_key, Occurrence.period))
+    # Occurrences of packs no longer enabled are kept in the database but not shown.
+    rows = [(occ, name) for occ, name in session.exec(q).all() if occ.obligation_key in app.obligations]
+    if not rows:
+        return []
+    # Submissions and waivers of the same occurrences: one query each, not one per row.
+    ids = select(Occurrence.id).join(Unit, col(Unit.code) == col(Occurrence.unit_code)).where(*conditions)
+    subs = counting_submissions(session, ids)
+    waived = waived_occurrences(session, ids)
+    tz = app.config.general.tz
+    return [
+        _Item(occ, name, app.obligations[occ.obligation_key],
+              occurrence_status(occ.opens, occ.due, occ.required, subs.get(occ.id, ()), occ.id in waived,
+                                as_of, tz=tz))
+        for occ, name in rows
+    ]
+
+
+def citation_text(ob: Obligation) -> str:
+    c = ob.citation
+    return f"{c.source} {c.clause}：{c.quote}"
+
+
+def _row(item: _Item, as_of: date, **extra: Any) -> dict[str, Any]:
+    occ, st = item.occ, item.status
+    row = {
+        "unit": occ.unit_code, "unit_name": item.unit_name,
+        "obligation": occ.obligation_key, "title": item.ob.title, "period": occ.period,
+        "opens": occ.opens, "due": occ.due, "provisional": bool(occ.provisional),
+        "status": st.state, "done": st.done, "required": st.required,
+    }
+    row.update(extra)
+    return row
+
+
+def _days_left(item: _Item, as_of: date) -> int:
+    return max((item.occ.due - as_of).days, 0)
+
+
+def progress_text(st: Status, due: date, as_of: date) -> str:
+    """Count-based progress for secretaries: "已完成 2/6，剩余 40 天"."""
+    if st.state == "waived":
+        return "已豁免"
+    text = f"已完成 {st.done}/{st.required}"
+    if st.state == "late":
+        return text + f"，逾期 {st.days_overdue} 天完成"
+    if st.state == "overdue":
+        return text + f"，已逾期 {st.days_overdue} 天"
+    if st.state in ("open", "upcoming"):
+        return text + f"，剩余 {(due - as_of).days} 天"
+    return text
+
+
+def _years(start: date, end: date) -> range:
+    return range(start.year, end.year + 1)
+
+
+def _unit_condition(unit: str | None):
+    return [] if unit is None else [Occurrence.unit_code == unit]
+
+
+def _check_unit(app: "App", session: Session, unit: str | None) -> None:
+    if unit is not None:
+        app.unit(session, unit)     # raises UserInputError for an unknown code
+
+
+# --------------------------------------------------------------------------- queries
+
+def overdue(app: "App", as_of: date, unit: str | None = None) -> list[dict[str, Any]]:
+    """Occurrences past due on `as_of` without the submissions they need (not waived)."""
+    with app.session() as session:
+        _check_unit(app, session, unit)
+        materialise(app, [as_of.year], session=session)
+        items = _load(app, session, col(Occurrence.due) < as_of, *_unit_condition(unit), as_of=as_of)
+    return [_row(i, as_of, days_overdue=i.status.days_overdue)
+            for i in items if i.status.state == "overdue"]
+
+
+def upcoming(app: "App", as_of: date, days: int = 30, unit: str | None = None) -> list[dict[str, Any]]:
+    """Occurrences still to do that fall due within `days` days from `as_of` (inclusive)."""
+    if days < 0:
+        raise UserInputError("--days 不能为负数")
+    end = as_of + timedelta(days=days)
+    with app.session() as session:
+        _check_unit(app, session, unit)
+        materialise(app, _years(as_of, end), session=session)
+        items = _load(app, session, col(Occurrence.due) >= as_of, col(Occurrence.due) <= end,
+                      *_unit_condition(unit), as_of=as_of)
+    return [_row(i, as_of, days_left=_days_left(i, as_of)) for i in items if i.status.state in OPEN_STATES]
+
+
+@dataclass(frozen=True)
+class UnitYear:
+    unit: str
+    unit_name: str
+    year: int
+    rows: list[dict[str, Any]]
+
+    @property
+    def totals(self) -> dict[str, int]:
+        counts = Counter(r["status"] for r in self.rows)
+        return {s: counts.get(s, 0) for s in ("done", "late", "open", "overdue", "waived", "upcoming")}
+
+
+def unit_year(app: "App", unit: str, year: int, as_of: date) -> UnitYear:
+    """One unit's occurrences of the periods starting in `year` (events: dated in `year`)."""
+    with app.session() as session:
+        u = app.unit(session, unit)
+        materialise(app, [year], [u.code], session=session)
+        prefix = f"{year:04d}"
+        in_year = or_(
+            col(Occurrence.period).startswith(prefix) & col(Occurrence.event_id).is_(None),
+            col(Occurrence.event_id).is_not(None) & (col(Occurrence.due) >= date(year, 1, 1))
+            & (col(Occurrence.due) <= date(year, 12, 31)),
+        )
+        items = _load(app, session, Occurrence.unit_code == u.code, in_year, as_of=as_of)
+    rows = [_row(i, as_of, days_overdue=i.status.days_overdue,
+                 days_left=_days_left(i, as_of) if i.status.state in ("open", "upcoming") else 0,
+                 progress=progress_text(i.status, i.occ.due, as_of))
+            for i in items]
+    return UnitYear(u.code, u.name, year, rows)
+
+
+def calendar(app: "App", start: date, end: date, as_of: date, unit: str | None = None) -> list[dict[str, Any]]:
+    """Occurrences falling due in [start, end], with status on `as_of` and the citation."""
+    if end < start:
+        raise UserInputError(f"--to ({end}) 早于 --from ({start})")
+    with app.session() as session:
+        _check_unit(app, session, unit)
+        materialise(app, _years(start, end), session=session)
+        items = _load(app, session, col(Occurrence.due) >= start, col(Occurrence.due) <= end,
+                      *_unit_condition(unit), as_of=as_of)
+    return [_row(i, as_of, citation=citation_text(i.ob)) for i in items]
+
+
+# --------------------------------------------------------------------------- catalogue
+
+SCHEDULE_WORDS = {
+    "monthly": "每月", "quarterly": "每季度", "half_yearly": "每半年", "yearly": "每年",
+    "kept_current": "常态（每年检查）", "semester": "每学期", "season": "每个时段",
+    "event": "每次活动", "ad_hoc": "督办",
+}
+XUN_WORDS = {"early": "上旬", "mid": "中旬", "late": "下旬"}
+
+
+def deadline_text(ob: Obligation) -> str:
+    """The deadline rule in a few Chinese words ("末月15日", "第3个月中旬", "活动前20个工作日")."""
+    d = ob.deadline
+    rule = d.rule
+    month = getattr(d, "month", None)
+    which = "末月" if month is None else f"第{month}个月"
+    if rule == "period_end":
+        text = "期末"
+    elif rule == "day_in_last_month":
+        text = f"末月{d.day}日"
+    elif rule == "xun":
+        text = which + XUN_WORDS.get(d.xun, d.xun)
+    elif rule == "in_month":
+        text = which + "内"
+    elif rule == "fixed":
+        text = f"{d.month}月{d.day}日"
+    elif rule == "workdays_before_event":
+        text = f"活动前{d.workdays}个工作日"
+    elif rule in ("before_anchor", "after_anchor"):
+        side = "前" if rule == "before_anchor" else "后"
+        amount = f"{d.workdays}个工作日" if d.workdays is not None else f"{1 if d.days is None else d.days}天"
+        text = f"会议{side}{amount}"
+    else:
+        params = ", ".join(f"{f.name}={getattr(d, f.name)}" for f in fields(d))
+        text = f"{rule}({params})"
+    if d.roll == "next_workday":
+        text += "（遇休顺延）"
+    elif d.roll == "previous_workday":
+        text += "（遇休提前）"
+    return text
+
+
+def catalogue(app: "App", pack: str | None = None) -> list[dict[str, Any]]:
+    """The enabled obligations with schedule, deadline and citation, sorted by key."""
+    if pack is not None and pack not in {p.name for p in app.packs}:
+        raise UserInputError(f"未启用的规则包 unknown pack: {pack}（已启用：{', '.join(p.name for p in app.packs)}）")
+    rows = []
+    for ob in app.obligations.values():
+        if pack is not None and ob.pack != pack:
+            continue
+        rows.append({
+            "obligation": ob.key, "pack": ob.pack, "clause": ob.clause, "title": ob.title,
+            "applies_to": list(ob.applies_to), "responsible": ob.responsible,
+            "schedule": ob.schedule.kind, "deadline": ob.deadline.rule,
+            "schedule_text": SCHEDULE_WORDS.get(ob.schedule.kind, ob.schedule.kind),
+            "deadline_text": deadline_text(ob), "times": ob.times, "default_date": ob.default_date,
+            "anchor": ob.anchor, "citation_source": ob.citation.source,
+            "citation_clause": ob.citation.clause, "citation_quote": ob.citation.quote,
+        })
+    return sorted(rows, key=lambda r: r["obligation"])
+
+
+# --------------------------------------------------------------------------- holidays
+
+def year_holidays(cal: "WorkdayCalendar", year: int) -> dict[str, Any]:
+    """A year of the working-day calendar: where its data comes from ("user" | "official" |
+    "provisional"), its holidays, and the weekend days that are working days (调休上班)."""
+    day, end = date(year, 1, 1), date(year, 12, 31)
+    holidays, workdays = [], []
+    while day <= end:
+        name = cal.holiday_name(day)
+        if name is not None:
+            holidays.append({"date": day, "name": name})
+        elif day.weekday() >= 5 and cal.is_workday(day):
+            workdays.append({"date": day, "name": "调休上班"})
+        day += timedelta(days=1)
+    return {"year": year, "source": cal.year_source(year), "holidays": holidays, "workdays": workdays}

@@ -1,0 +1,280 @@
+"""Record what units did: submissions (with evidence), waivers and events.
+
+Nothing is deleted or edited. The design:
+- a submission is a dated row on an occurrence; `late` is fixed when it is recorded
+  (its date is after the occurrence's due date);
+- a correction is a new submission with `corrects_id` = the row it replaces
+  (`ccal submit ... --corrects ID`); the replaced row stops counting;
+- a withdrawal is a new row with `withdrawn = True` and `corrects_id` = the withdrawn row
+  (`ccal submission withdraw ID --reason ...`); neither row counts;
+- only the latest row of a chain can be corrected or withdrawn (no forks);
+- a waiver is a row on an occurrence; revoking it is a new waiver row with `revokes_id`.
+`counting_submissions` and `waived_occurrences` are the one place that reads these rules.
+
+Events: for `event` obligations (a lecture to be approved) an event creates the occurrence
+`E<event id>`; for an anchor obligation (e.g. `jincheng-2020.meeting`) it records the meeting
+date of a period, which moves the due dates of the obligations anchored on it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Select
+from sqlmodel import Session, col, select
+
+from obligations.schedules import periods_in_year
+from scheduler.app import UserInputError
+from scheduler.evidence import store_evidence
+from scheduler.materialise import (
+    MaterialiseCounts, anchor_keys, applies_to_unit, event_label, materialise,
+    materialise_event, period_year,
+)
+from scheduler.models import Event, Evidence, Occurrence, Submission, Waiver
+
+if TYPE_CHECKING:
+    from scheduler.app import App
+
+
+# --------------------------------------------------------------------------- reading the rules
+
+def superseded_submission_ids(session: Session) -> set[int]:
+    """Submissions replaced by a correction or withdrawn."""
+    return set(session.exec(
+        select(Submission.corrects_id).where(col(Submission.corrects_id).is_not(None))).all())
+
+
+def _ids(occurrence_ids):
+    # A SELECT of ids stays a subquery (no huge IN lists); anything else is a collection.
+    return occurrence_ids if isinstance(occurrence_ids, Select) else list(occurrence_ids)
+
+
+def counting_submissions(session: Session, occurrence_ids=None) -> dict[int, list[datetime]]:
+    """occurrence id -> dates of the submissions that count (not withdrawn, not replaced).
+    `occurrence_ids`: ids, a SELECT of ids, or None for all."""
+    superseded = superseded_submission_ids(session)
+    q = select(Submission.id, Submission.occurrence_id, Submission.submitted_at).where(
+        Submission.withdrawn == False)  # noqa: E712  (SQL expression)
+    if occurrence_ids is not None:
+        q = q.where(col(Submission.occurrence_id).in_(_ids(occurrence_ids)))
+    result: dict[int, list[datetime]] = defaultdict(list)
+    for sid, oid, at in session.exec(q).all():
+        if sid not in superseded:
+            result[oid].append(at)
+    return result
+
+
+def active_waivers(session: Session, occurrence_ids=None) -> dict[int, Waiver]:
+    """occurrence id -> its waiver in force (not revoked)."""
+    revoked = set(session.exec(select(Waiver.revokes_id).where(col(Waiver.revokes_id).is_not(None))).all())
+    q = select(Waiver).where(col(Waiver.revokes_id).is_(None))
+    if occurrence_ids is not None:
+        q = q.where(col(Waiver.occurrence_id).in_(_ids(occurrence_ids)))
+    return {w.occurrence_id: w for w in session.exec(q).all() if w.id not in revoked}
+
+
+def waived_occurrences(session: Session, occurrence_ids=None) -> set[int]:
+    return set(active_waivers(session, occurrence_ids))
+
+
+# --------------------------------------------------------------------------- finding an occurrence
+
+def find_occurrence(app: "App", session: Session, key: str, unit_code: str, period: str) -> Occurrence:
+    """The occurrence of `key` for `unit_code` in `period`, materialised first if needed.
+    Raises UserInputError saying which of key, unit or period is wrong."""
+    ob = app.obligation(key)
+    unit = app.unit(session, unit_code)
+    if not applies_to_unit(ob, unit, app.propaganda_unit):
+        raise UserInputError(
+            f"事项 {key} 不适用于单位 {unit.code}（{unit.name}）：适用于 {', '.join(ob.applies_to)}，"
+            f"该单位类型为 {unit.kind}")
+    kind = ob.schedule.kind
+    if kind in ("event", "ad_hoc"):
+        occ = _lookup(session, unit.code, key, period)
+        if occ is None:
+            hint = ("请先用 ccal event add 登记活动，期间为 E<活动编号>" if kind == "event"
+                    else "该事项由督办单产生")
+            raise UserInputError(f"未知期间 unknown period {period!r} for {key} / {unit.code}：{hint}")
+        return occ
+    year = period_year(period)
+    if year is None:
+        raise UserInputError(f"期间格式有误 bad period label {period!r} for {key}（例如 {_examples(app, ob, 2026)}）")
+    occ = _lookup(session, unit.code, key, period)
+    if occ is None:
+        materialise(app, [year], [unit.code], session=session)
+        occ = _lookup(session, unit.code, key, period)
+    if occ is None:
+        raise UserInputError(
+            f"未知期间 unknown period {period!r} for {key}（{ob.schedule.kind}）：{year} 年的期间为 "
+            f"{_examples(app, ob, year)}")
+    return occ
+
+
+def _examples(app: "App", ob, year: int) -> str:
+    labels = [p.label for p in periods_in_year(ob.schedule, year, app.context)]
+    return ", ".join(labels) or "（无）"
+
+
+def _lookup(session: Session, unit_code: str, key: str, period: str) -> Occurrence | None:
+    return session.exec(select(Occurrence).where(
+        Occurrence.unit_code == unit_code, Occurrence.obligation_key == key,
+        Occurrence.period == period)).first()
+
+
+# --------------------------------------------------------------------------- submissions
+
+@dataclass(frozen=True)
+class SubmissionRecord:
+    submission: Submission
+    occurrence: Occurrence
+    evidence: tuple[Evidence, ...]
+
+
+def submit(app: "App", key: str, unit_code: str, period: str, *, at: datetime | None = None,
+           evidence: Sequence[Path] = (), note: str = "", corrects: int | None = None,
+           recorded_by: str = "") -> SubmissionRecord:
+    """Record that `unit_code` did `key` for `period` at `at` (default now), with evidence
+    files copied into the evidence store. `corrects`: id of the submission this one replaces."""
+    files = [Path(p) for p in evidence]
+    with app.session() as session:
+        occ = find_occurrence(app, session, key, unit_code, period)
+        if corrects is not None:
+            _check_replaceable(session, corrects)
+        when = at or app.now()
+        sub = Submission(occurrence_id=occ.id, submitted_at=when, recorded_at=app.now(),
+                         recorded_by=recorded_by, note=note, late=when.date() > occ.due,
+                         corrects_id=corrects)
+        session.add(sub)
+        session.flush()
+        stored = tuple(_attach(app, session, sub, f) for f in files)
+        session.flush()
+        year = period_year(occ.period)
+        if key in anchor_keys(app) and year is not None:
+            materialise(app, [year], session=session)    # the meeting date moves its dependents
+        return SubmissionRecord(sub, occ, stored)
+
+
+def _attach(app: "App", session: Session, sub: Submission, path: Path) -> Evidence:
+    stored = store_evidence(path, app.config.evidence.dir)
+    ev = Evidence(submission_id=sub.id, sha256=stored.sha256, original_name=stored.original_name,
+                  size=stored.size, stored_path=stored.stored_path)
+    session.add(ev)
+    return ev
+
+
+def _check_replaceable(session: Session, submission_id: int) -> Submission:
+    old = session.get(Submission, submission_id)
+    if old is None:
+        raise UserInputError(f"未知提交记录 unknown submission: {submission_id}")
+    if old.withdrawn:
+        raise UserInputError(f"提交记录 {submission_id} 是一条撤回记录，不能再更正或撤回")
+    later = session.exec(select(Submission.id).where(Submission.corrects_id == submission_id)).first()
+    if later is not None:
+        raise UserInputError(f"提交记录 {submission_id} 已被记录 {later} 更正或撤回；请对 {later} 操作")
+    return old
+
+
+def withdraw(app: "App", submission_id: int, reason: str, recorded_by: str = "") -> Submission:
+    """Withdraw a submission: a new row (withdrawn, corrects_id) on the same occurrence."""
+    if not reason.strip():
+        raise UserInputError("撤回必须说明原因 (--reason)")
+    with app.session() as session:
+        old = _check_replaceable(session, submission_id)
+        now = app.now()
+        row = Submission(occurrence_id=old.occurrence_id, submitted_at=now, recorded_at=now,
+                         recorded_by=recorded_by, note=reason.strip(), withdrawn=True,
+                         corrects_id=old.id)
+        session.add(row)
+        session.flush()
+        occ = session.get(Occurrence, old.occurrence_id)
+        year = period_year(occ.period)
+        if occ.obligation_key in anchor_keys(app) and year is not None:
+            materialise(app, [year], session=session)    # the withdrawn meeting no longer anchors
+        return row
+
+
+# --------------------------------------------------------------------------- waivers
+
+def waive(app: "App", key: str, unit_code: str, period: str, reason: str,
+          recorded_by: str = "") -> tuple[Waiver, Occurrence]:
+    if not reason.strip():
+        raise UserInputError("豁免必须说明原因 (--reason)")
+    with app.session() as session:
+        occ = find_occurrence(app, session, key, unit_code, period)
+        current = active_waivers(session, [occ.id]).get(occ.id)
+        if current is not None:
+            raise UserInputError(f"{key} / {unit_code} / {period} 已豁免（记录 {current.id}）")
+        w = Waiver(occurrence_id=occ.id, reason=reason.strip(), recorded_by=recorded_by,
+                   recorded_at=app.now())
+        session.add(w)
+        session.flush()
+        return w, occ
+
+
+def revoke_waiver(app: "App", waiver_id: int, reason: str, recorded_by: str = "") -> Waiver:
+    if not reason.strip():
+        raise UserInputError("撤销豁免必须说明原因 (--reason)")
+    with app.session() as session:
+        w = session.get(Waiver, waiver_id)
+        if w is None or w.revokes_id is not None:
+            raise UserInputError(f"未知豁免记录 unknown waiver: {waiver_id}")
+        if active_waivers(session, [w.occurrence_id]).get(w.occurrence_id) is None:
+            raise UserInputError(f"豁免记录 {waiver_id} 已撤销")
+        row = Waiver(occurrence_id=w.occurrence_id, reason=reason.strip(), recorded_by=recorded_by,
+                     recorded_at=app.now(), revokes_id=w.id)
+        session.add(row)
+        session.flush()
+        return row
+
+
+# --------------------------------------------------------------------------- events
+
+@dataclass(frozen=True)
+class EventRecord:
+    event: Event
+    occurrence: Occurrence | None          # event obligations: the occurrence it created
+    moved: tuple[Occurrence, ...] = ()     # anchor meetings: dependent occurrences of the period
+    counts: MaterialiseCounts = MaterialiseCounts()
+
+
+def record_event(app: "App", key: str, unit_code: str, on: date, *, period: str | None = None,
+                 title: str = "") -> EventRecord:
+    """Record an event of `key` held by `unit_code` on `on` (see module docstring)."""
+    ob = app.obligation(key)
+    with app.session() as session:
+        unit = app.unit(session, unit_code)
+        if not applies_to_unit(ob, unit, app.propaganda_unit):
+            raise UserInputError(
+                f"事项 {key} 不适用于单位 {unit.code}（{unit.name}）：适用于 {', '.join(ob.applies_to)}")
+        if ob.schedule.kind == "event":
+            if period is not None:
+                raise UserInputError(f"{key} 按活动登记，不需要 --period（期间自动为 E<活动编号>）")
+            ev = Event(unit_code=unit.code, obligation_key=key, date=on, title=title, recorded_at=app.now())
+            session.add(ev)
+            session.flush()
+            ev.label = event_label(ev.id)
+            session.flush()
+            return EventRecord(ev, materialise_event(app, session, ev))
+        if key in anchor_keys(app):
+            if period is None:
+                raise UserInputError(f"{key} 是会议锚点事项，请用 --period 指明会议所属期间（例如 {_examples(app, ob, on.year)}）")
+            year = period_year(period)
+            if year is None or period not in {p.label for p in periods_in_year(ob.schedule, year, app.context)}:
+                raise UserInputError(f"未知期间 unknown period {period!r} for {key}（例如 {_examples(app, ob, on.year)}）")
+            ev = Event(unit_code=unit.code, obligation_key=key, label=period, date=on, title=title,
+                       recorded_at=app.now())
+            session.add(ev)
+            session.flush()
+            counts = materialise(app, [year], session=session)
+            dependents = [k for k, o in app.obligations.items() if o.anchor == key]
+            moved = session.exec(select(Occurrence).where(
+                col(Occurrence.obligation_key).in_(dependents), Occurrence.period == period)
+                .order_by(Occurrence.obligation_key, Occurrence.unit_code)).all()
+            return EventRecord(ev, None, tuple(moved), counts)
+        raise UserInputError(f"事项 {key} 不按活动登记（日程 {ob.schedule.kind}），也不是会议锚点；"
+                             "请用 ccal submit 记录完成情况")
