@@ -1,0 +1,143 @@
+"""Digest templates: Chinese wording, grouping by unit, escaping, overrides."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from notifiers.rendering import (Digest, DigestGroup, DigestItem, TemplateRenderError, group_by_unit,
+                                 make_environment, period_name, render_digest)
+
+AS_OF = date(2026, 11, 21)
+
+
+def item(key="jincheng-2020.1.2", title="向党委宣传部书面汇报意识形态工作", period="2026-H2",
+         due=date(2026, 12, 15), **kw) -> DigestItem:
+    return DigestItem(key=key, title=title, period=period, due=due, **kw)
+
+
+def render(groups, **kw):
+    return render_digest(Digest(kw.pop("salutation", "王老师"), AS_OF, tuple(groups), **kw), make_environment())
+
+
+def test_reminder_greets_lists_and_signs_in_chinese():
+    r = render([DigestGroup("经济管理系党支部", (item(),))])
+    assert r.text.startswith("王老师：您好！\n")
+    assert "【经济管理系党支部】" in r.text
+    assert "向党委宣传部书面汇报意识形态工作" in r.text
+    assert "截止日期：2026年12月15日（周二）" in r.text
+    assert "所属周期：2026年下半年" in r.text
+    assert "事项编号：jincheng-2020.1.2" in r.text
+    assert r.text.rstrip().endswith("党委宣传部\n2026年11月21日")
+    assert r.subject == "【意识形态工作提醒】向党委宣传部书面汇报意识形态工作（12月15日截止）"
+
+
+@pytest.mark.parametrize("due,wording", [
+    (date(2026, 11, 26), "即将到期（还有 5 天）"),
+    (date(2026, 11, 21), "今日到期"),
+    (date(2026, 11, 18), "已逾期 3 天"),
+])
+def test_stage_wording_follows_the_due_date(due, wording):
+    r = render([DigestGroup("机电系党支部", (item(due=due),))])
+    for body in (r.text, r.html, r.markdown):
+        assert wording in body
+
+
+def test_count_based_item_says_how_many_are_missing_and_how_long_is_left():
+    r = render([DigestGroup("党委", (item(key="henan-2023.1", title="中心组集体学习", period="2026",
+                                         due=date(2026, 12, 31), done=2, required=6),))])
+    assert "还差 4 次，剩余 40 天" in r.text
+    assert "应完成 6 次，已完成 2 次" in r.text
+    assert "还差 4 次，剩余 40 天" in r.markdown and "还差 4 次，剩余 40 天" in r.html
+
+
+def test_single_submission_item_shows_no_progress_line():
+    r = render([DigestGroup("党委", (item(),))])
+    assert "完成进度" not in r.text
+
+
+def test_provisional_date_is_marked_everywhere():
+    r = render([DigestGroup("党委", (item(due=date(2027, 1, 29), provisional=True),))])
+    for body in (r.text, r.html, r.markdown):
+        assert "（日期为暂定，节假日安排未公布）" in body
+    plain = render([DigestGroup("党委", (item(),))])
+    assert "暂定" not in plain.text
+
+
+def test_secretary_of_several_units_gets_items_grouped_by_unit():
+    pairs = [
+        ("经济管理系党支部", item(key="a", title="半年书面汇报", due=date(2026, 12, 15))),
+        ("机电系党支部", item(key="b", title="季度研判会议", due=date(2026, 11, 18))),
+        ("经济管理系党支部", item(key="c", title="专题会议", due=date(2026, 11, 30))),
+    ]
+    groups = group_by_unit(pairs)
+    assert [g.unit for g in groups] == ["机电系党支部", "经济管理系党支部"]  # most overdue first
+    assert [i.key for i in groups[1].items] == ["c", "a"]
+    r = render(groups)
+    assert "您负责的 2 个单位共有 3 项工作" in r.text
+    jd, jg = r.text.index("【机电系党支部】"), r.text.index("【经济管理系党支部】")
+    assert jd < r.text.index("季度研判会议") < jg < r.text.index("专题会议") < r.text.index("半年书面汇报")
+    assert r.markdown.index("### 机电系党支部") < r.markdown.index("### 经济管理系党支部")
+    assert r.subject == "【意识形态工作提醒】1 项工作已逾期，共 3 项待办"
+
+
+def test_html_is_escaped_but_text_and_markdown_are_not():
+    r = render([DigestGroup("A&B <党支部>", (item(title="<script>alert(1)</script>汇报"),))])
+    assert "<script>" not in r.html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;汇报" in r.html
+    assert "A&amp;B &lt;党支部&gt;" in r.html
+    assert "<script>alert(1)</script>汇报" in r.text and "【A&B <党支部>】" in r.text
+    assert "<script>alert(1)</script>汇报" in r.markdown
+
+
+def test_escalation_is_addressed_to_supervisor_and_lists_units_with_their_responsible():
+    groups = group_by_unit([("机电系党支部", item(due=date(2026, 11, 1))),
+                            ("经济管理系党支部", item(key="x", title="季度研判会议", due=date(2026, 10, 31)))],
+                           responsible={"机电系党支部": "王芳（支部书记）"})
+    r = render(groups, salutation="李书记、张老师", escalation=True, contact="宣传部张老师，电话 0356-1234567")
+    assert r.text.startswith("李书记、张老师：您好！")
+    assert "以下 2 个单位仍有 2 项意识形态工作逾期未完成" in r.text
+    assert "【机电系党支部】责任人：王芳（支部书记）" in r.text
+    assert "已逾期 20 天" in r.text and "已逾期 21 天" in r.text
+    assert "宣传部张老师，电话 0356-1234567" in r.text
+    assert r.subject == "【逾期督办】经济管理系党支部、机电系党支部共 2 项意识形态工作逾期未完成"
+
+
+def test_escalation_subject_shortens_a_long_unit_list():
+    groups = [DigestGroup(f"第{i}党支部", (item(due=date(2026, 11, 1)),)) for i in range(1, 6)]
+    r = render(groups, escalation=True)
+    assert r.subject == "【逾期督办】第1党支部、第2党支部、第3党支部等 5 个单位共 5 项意识形态工作逾期未完成"
+
+
+def test_subject_is_one_line_even_if_a_title_has_a_newline():
+    r = render([DigestGroup("党委", (item(title="第一行\n第二行"),))])
+    assert "\n" not in r.subject
+
+
+@pytest.mark.parametrize("label,name", [
+    ("2026", "2026年度"), ("2026-06", "2026年6月"), ("2026-Q2", "2026年第二季度"),
+    ("2026-H1", "2026年上半年"), ("2026-autumn", "2026年秋季学期"), ("2027-spring", "2027年春季学期"),
+    ("2026-kaixue", "2026年开学季"), ("E12", "E12"),
+])
+def test_period_labels_in_chinese(label, name):
+    assert period_name(label) == name
+
+
+def test_period_name_given_by_the_caller_wins():
+    r = render([DigestGroup("党委", (item(period="E12", period_name="讲座《新时代青年》（12月1日）"),))])
+    assert "所属周期：讲座《新时代青年》（12月1日）" in r.text
+
+
+def test_broken_user_template_names_file_and_line(tmp_path):
+    (tmp_path / "digest.txt").write_text("{{ digest.salutation }}：您好！\n{% for x in %}\n", encoding="utf-8")
+    with pytest.raises(TemplateRenderError) as err:
+        render_digest(Digest("王老师", AS_OF, (DigestGroup("党委", (item(),)),)), make_environment(tmp_path))
+    assert "digest.txt:2" in str(err.value)
+
+
+def test_user_template_with_an_unknown_variable_names_file_and_line(tmp_path):
+    (tmp_path / "digest.md").write_text("第一行\n{{ digest.no_such_field }}\n", encoding="utf-8")
+    with pytest.raises(TemplateRenderError) as err:
+        render_digest(Digest("王老师", AS_OF, (DigestGroup("党委", (item(),)),)), make_environment(tmp_path))
+    assert "digest.md:2" in str(err.value) and "no_such_field" in str(err.value)
