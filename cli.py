@@ -1,0 +1,613 @@
+"""`ccal`: the command line. Parses arguments, calls `scheduler`/`obligations`, prints.
+
+Every command takes `--config FILE` (env CCAL_CONFIG), before or after the command name;
+env CCAL_DATABASE_URL overrides the database URL. User errors (bad config, pack, CSV, unknown
+unit...) are printed to stderr without a traceback, exit status 1; usage errors exit 2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+
+import click
+from sqlalchemy.exc import OperationalError as SQLAlchemyOperationalError
+
+from obligations.holiday_files import HolidayFileError
+from obligations.packs import PackError
+from scheduler.config import ConfigError
+from scheduler.db import DatabaseError
+from scheduler.evidence import EvidenceError
+from scheduler.org import OrgImportError
+from scheduler.tables import (
+    FORMATS, STATE_WORDS, Column, date_cell, provisional_footnotes, render, render_table,
+)
+
+# Errors a clerk can fix: shown as a message, never as a traceback.
+USER_ERRORS: tuple[type[Exception], ...] = (
+    ConfigError, PackError, HolidayFileError, OrgImportError, DatabaseError, EvidenceError,
+)
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    from scheduler.app import UserInputError
+    return USER_ERRORS + (UserInputError,)
+
+
+class CcalError(click.ClickException):
+    def show(self, file=None) -> None:
+        click.echo(f"错误：{self.format_message()}", err=True)
+
+
+class CcalGroup(click.Group):
+    """Turns user errors raised anywhere below into a clean message and exit status 1."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except _user_errors() as e:
+            raise CcalError(str(e)) from None
+        except OSError as e:   # unreadable file, full disk...: the message names the file
+            raise CcalError(f"{e.filename or ''}: {e.strerror or e}".lstrip(": ")) from None
+        except SQLAlchemyOperationalError as e:
+            # The driver's message (no URL, so no password): locked or unreachable database.
+            raise CcalError(f"数据库不可用 database unavailable: {e.orig}") from None
+
+
+# --------------------------------------------------------------------------- parameter types
+
+class DateType(click.ParamType):
+    name = "DATE"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            self.fail(f"{value!r} 不是日期，格式为 YYYY-MM-DD（例如 2026-06-15）", param, ctx)
+
+
+class DateTimeType(click.ParamType):
+    name = "DATETIME"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, datetime):
+            return value
+        text = value.strip().replace(" ", "T", 1)
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            self.fail(f"{value!r} 不是日期时间，格式为 YYYY-MM-DD 或 'YYYY-MM-DD HH:MM'", param, ctx)
+        if parsed.tzinfo is not None:
+            self.fail("请写本地时间（配置的时区），不要带时区后缀", param, ctx)
+        return parsed
+
+
+DATE = DateType()
+DATETIME = DateTimeType()
+
+
+# --------------------------------------------------------------------------- shared options
+
+class State:
+    def __init__(self) -> None:
+        self.config_path: str | None = None
+        self._app = None
+
+    def app(self):
+        if self._app is None:
+            from scheduler.app import open_app
+            self._app = open_app(self.config_path)
+        return self._app
+
+    def close(self) -> None:
+        # Release the database file (SQLite WAL) as soon as the command is done.
+        if self._app is not None and "engine" in self._app.__dict__:
+            self._app.engine.dispose()
+
+
+def _set_config(ctx: click.Context, _param, value):
+    if value is not None:
+        ctx.ensure_object(State).config_path = value
+    return value
+
+
+_CONFIG_HELP = "配置文件 config file (env CCAL_CONFIG)"
+
+
+def config_option(f: Callable) -> Callable:
+    """--config after the subcommand too: `ccal overdue --config X`."""
+    return click.option("--config", type=click.Path(dir_okay=False), expose_value=False,
+                        callback=_set_config, help=_CONFIG_HELP)(f)
+
+
+def format_option(choices=FORMATS):
+    return click.option("--format", "fmt", type=click.Choice(choices), default="table",
+                        show_default=True, help="输出格式 output format")
+
+
+def as_of_option(f: Callable) -> Callable:
+    return click.option("--as-of", type=DATE, default=None,
+                        help="按哪一天计算（默认今天，配置的时区）date to evaluate at (default today)")(f)
+
+
+def _app():
+    return click.get_current_context().ensure_object(State).app()
+
+
+def _as_of(app, value: date | None) -> date:
+    return value if value is not None else app.today()
+
+
+def _out(text: str) -> None:
+    click.echo(text, nl=False)
+
+
+@click.group(cls=CcalGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", type=click.Path(dir_okay=False), envvar="CCAL_CONFIG", expose_value=False,
+              callback=_set_config, help=_CONFIG_HELP)
+@click.version_option(package_name="compliance-calendar", prog_name="ccal")
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """ccal：意识形态工作责任制 合规日历与提醒。 Compliance calendar for the ideology-work
+    responsibility system."""
+    ctx.call_on_close(ctx.ensure_object(State).close)
+
+
+# --------------------------------------------------------------------------- init / org
+
+@main.command()
+@click.option("--demo", is_flag=True, help="载入示例学院并生成本年度事项 load the demo college")
+@config_option
+def init(demo: bool) -> None:
+    """创建或升级数据库 Create or upgrade the database."""
+    from scheduler.db import current_revision
+    from scheduler.materialise import materialise
+
+    app = _app()
+    click.echo(f"数据库已就绪（版本 {current_revision(app.engine)}）")
+    year = app.today().year
+    if demo:
+        from scheduler.demo import load_demo
+        with app.session() as session:
+            result = load_demo(session, now=app.now())
+        click.echo(f"示例学院：{result.summary()}")
+    elif app.config.organisation.file is not None:
+        from scheduler.org import import_org
+        with app.session() as session:
+            result = import_org(session, app.config.organisation.file, now=app.now())
+        click.echo(f"组织架构 {app.config.organisation.file}：{result.summary()}")
+    else:
+        return
+    counts = materialise(app, [year])
+    click.echo(f"{year} 年事项：新增 {counts.created}，更新 {counts.updated}")
+
+
+@main.group()
+def org() -> None:
+    """组织架构 Organisation (units, people, roles)."""
+
+
+@org.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--partial", is_flag=True,
+              help="导入正确的行，跳过有误的行（退出码仍为 1）import the good rows, skip the bad ones")
+@config_option
+def org_import(file: str, partial: bool) -> None:
+    """从 CSV 导入单位与人员 Import units and people from CSV. Without --partial nothing is
+    imported when any row is bad."""
+    from scheduler.org import import_org
+
+    app = _app()
+    try:
+        with app.session() as session:
+            result = import_org(session, file, partial=partial, now=app.now())
+    except OrgImportError as e:
+        for err in e.errors:
+            click.echo(str(err), err=True)
+        raise CcalError(f"{len(e.errors)} 处错误，未导入任何数据 nothing imported") from None
+    click.echo(result.summary())
+    if result.errors:
+        for err in result.errors:
+            click.echo(str(err), err=True)
+        raise CcalError(f"{len({e.line for e in result.errors})} 行有误已跳过 bad rows skipped")
+
+
+# --------------------------------------------------------------------------- packs
+
+@main.group()
+def packs() -> None:
+    """规则包 Rule packs."""
+
+
+@packs.command("check")
+@click.argument("directory", type=click.Path(file_okay=False))
+@config_option
+def packs_check(directory: str) -> None:
+    """校验目录中的规则包 Validate every pack in DIRECTORY; list every error."""
+    from obligations.packs import check_dir
+
+    errors = check_dir(Path(directory))
+    if errors:
+        for e in errors:
+            click.echo(str(e), err=True)
+        raise CcalError(f"{len(errors)} 个错误 errors in {directory}")
+    n = len(list(Path(directory).glob("*.toml")))
+    click.echo(f"OK：{directory} 中 {n} 个规则包均有效")
+
+
+@packs.command("list")
+@format_option()
+@config_option
+def packs_list(fmt: str) -> None:
+    """已启用的规则包 The enabled packs (and the bundled ones not enabled)."""
+    from obligations.packs import bundled_pack_names
+
+    app = _app()
+    rows = [{"pack": p.name, "title": p.title, "obligations": len(p.obligations), "enabled": True,
+             "path": str(p.path)} for p in app.packs]
+    enabled = {p.name for p in app.packs}
+    rows += [{"pack": n, "title": "", "obligations": None, "enabled": False, "path": ""}
+             for n in bundled_pack_names() if n not in enabled]
+    cols = [Column("pack", "规则包"), Column("title", "名称"),
+            Column("obligations", "事项数", align="right"),
+            Column("enabled", "启用", show=lambda r: "是" if r["enabled"] else "否"),
+            Column("path", "文件")]
+    _out(render(rows, cols, fmt, csv_keys=["pack", "title", "obligations", "enabled", "path"]))
+
+
+# --------------------------------------------------------------------------- working days
+
+@main.group()
+def workdays() -> None:
+    """工作日计算 Working-day arithmetic (China's calendar)."""
+
+
+@workdays.command("deadline")
+@click.argument("event_date", type=DATE)
+@click.option("--before", "n", type=click.IntRange(min=0), required=True,
+              help="活动前第 N 个工作日（活动当天不计）N working days before the event")
+@format_option(("table", "json"))
+@config_option
+def workdays_deadline(event_date: date, n: int, fmt: str) -> None:
+    """活动前 N 个工作日的截止日期 The deadline N working days before EVENT_DATE."""
+    from scheduler.tables import render_json
+
+    cal = _app().calendar
+    d = cal.workdays_before(event_date, n)
+    if fmt == "json":
+        _out(render_json([{"event": event_date, "deadline": d.date, "counted": d.counted,
+                           "provisional": d.provisional}]))
+        return
+    mark = "*" if d.provisional else ""
+    click.echo(f"截止日期 {d.date.isoformat()}{mark}（活动 {event_date.isoformat()} 前第 {d.counted} 个工作日，"
+               f"活动当天不计，截止当天计入）")
+    if d.provisional:
+        click.echo("* 暂定：节假日安排未公布")
+
+
+@workdays.command("count")
+@click.argument("a", type=DATE)
+@click.argument("b", type=DATE)
+@config_option
+def workdays_count(a: date, b: date) -> None:
+    """A 到 B（含两端）的工作日数 Working days in [A, B], both ends included."""
+    cal = _app().calendar
+    n = cal.count(a, b)
+    provisional = cal.spans_provisional(a, b) if b >= a else False
+    click.echo(f"{n}{'*' if provisional else ''}")
+    if provisional:
+        click.echo("* 暂定：节假日安排未公布", err=True)
+
+
+# --------------------------------------------------------------------------- holidays
+
+@main.group()
+def holidays() -> None:
+    """节假日数据 Holiday data."""
+
+
+@holidays.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@config_option
+def holidays_import(file: str) -> None:
+    """导入国务院节假日安排 Validate and install a year's official holiday data."""
+    from obligations.holiday_files import install_holiday_file
+    from scheduler.materialise import materialise
+
+    app = _app()
+    years = install_holiday_file(Path(file), app.holiday_dir)
+    app.reload_calendar()
+    click.echo(f"已安装 {', '.join(map(str, years))} 年节假日数据到 {app.holiday_dir}")
+    # Windows of periods starting the year before can reach into an installed year.
+    affected = range(min(years) - 1, max(years) + 1)
+    counts = materialise(app, affected, create=False)
+    click.echo(f"已更新 {counts.updated} 项截止日期 occurrences updated")
+
+
+@holidays.command("show")
+@click.argument("year", type=click.IntRange(1900, 2200))
+@format_option(("table", "json"))
+@config_option
+def holidays_show(year: int, fmt: str) -> None:
+    """某年的节假日与调休 A year's holidays and adjusted working days, and their source."""
+    from scheduler.queries import year_holidays
+    from scheduler.tables import render_json
+
+    data = year_holidays(_app().calendar, year)
+    if fmt == "json":
+        _out(render_json([data]))
+        return
+    words = {"user": "管理员导入 user", "official": "官方数据 official", "provisional": "暂定 provisional"}
+    click.echo(f"{year} 年数据来源：{words.get(data['source'], data['source'])}")
+    cols = [Column("date", "日期"), Column("weekday", "星期"), Column("name", "名称")]
+    weekday = "一二三四五六日"
+    for title, key in (("放假", "holidays"), ("调休上班", "workdays")):
+        click.echo(f"\n{title}：")
+        rows = [{**r, "weekday": "周" + weekday[r["date"].weekday()]} for r in data[key]]
+        _out(render_table(rows, cols))
+    if data["source"] == "provisional":
+        click.echo("\n* 暂定：按全国年节及纪念日放假办法推算，未含调休；国务院公布后请用 ccal holidays import 导入")
+
+
+# --------------------------------------------------------------------------- materialise
+
+@main.command("materialise")
+@click.argument("years", type=click.IntRange(1900, 2200), nargs=-1, required=True)
+@click.option("--unit", help="只处理该单位 only this unit")
+@config_option
+def materialise_cmd(years: tuple[int, ...], unit: str | None) -> None:
+    """生成各年度事项 Create/update the occurrences of YEARS (idempotent)."""
+    from scheduler.materialise import materialise
+
+    app = _app()
+    units = None
+    if unit:
+        with app.session() as session:
+            units = [app.unit(session, unit).code]
+    c = materialise(app, years, units)
+    click.echo(f"新增 {c.created}，更新 {c.updated}，不变 {c.unchanged}")
+
+
+# --------------------------------------------------------------------------- recording
+
+@main.command()
+@click.argument("key")
+@click.option("--unit", required=True, help="单位代码 unit code")
+@click.option("--period", required=True, help="期间 period label (2026-06, 2026-Q2, 2026-H1, 2026, 2026-autumn, E12)")
+@click.option("--at", type=DATETIME, help="完成时间（默认现在）when it was done (default now)")
+@click.option("--evidence", multiple=True, type=click.Path(dir_okay=False), help="证明材料文件（可多次）evidence file")
+@click.option("--note", default="", help="备注 note")
+@click.option("--corrects", type=int, help="更正的提交记录编号 id of the submission this one replaces")
+@config_option
+def submit(key, unit, period, at, evidence, note, corrects) -> None:
+    """登记完成情况 Record a submission."""
+    from scheduler.submissions import submit as do_submit
+
+    r = do_submit(_app(), key, unit, period, at=at, evidence=[Path(e) for e in evidence],
+                  note=note, corrects=corrects)
+    s, occ = r.submission, r.occurrence
+    state = "逾期完成" if s.late else "按时"
+    click.echo(f"已登记 提交记录 {s.id}：{key} / {unit} / {period}，{s.submitted_at:%Y-%m-%d %H:%M}，"
+               f"截止 {occ.due.isoformat()}，{state}")
+    if corrects:
+        click.echo(f"更正了提交记录 {corrects}")
+    for ev in r.evidence:
+        click.echo(f"证明材料 {ev.original_name} -> {ev.stored_path}")
+
+
+@main.group()
+def submission() -> None:
+    """提交记录 Submissions."""
+
+
+@submission.command("withdraw")
+@click.argument("submission_id", type=int)
+@click.option("--reason", required=True, help="撤回原因 reason")
+@config_option
+def submission_withdraw(submission_id: int, reason: str) -> None:
+    """撤回提交记录（新增一条撤回记录，原记录保留）Withdraw a submission (as a new row)."""
+    from scheduler.submissions import withdraw
+
+    row = withdraw(_app(), submission_id, reason)
+    click.echo(f"已撤回提交记录 {submission_id}（撤回记录 {row.id}）")
+
+
+@main.command()
+@click.argument("key")
+@click.option("--unit", required=True, help="单位代码 unit code")
+@click.option("--period", required=True, help="期间 period label")
+@click.option("--reason", required=True, help="豁免原因 reason")
+@config_option
+def waive(key, unit, period, reason) -> None:
+    """豁免某期事项 Waive an occurrence."""
+    from scheduler.submissions import waive as do_waive
+
+    w, occ = do_waive(_app(), key, unit, period, reason)
+    click.echo(f"已豁免 {key} / {unit} / {period}（豁免记录 {w.id}）")
+
+
+@main.group()
+def waiver() -> None:
+    """豁免记录 Waivers."""
+
+
+@waiver.command("revoke")
+@click.argument("waiver_id", type=int)
+@click.option("--reason", required=True, help="撤销原因 reason")
+@config_option
+def waiver_revoke(waiver_id: int, reason: str) -> None:
+    """撤销豁免（新增一条记录）Revoke a waiver (as a new row)."""
+    from scheduler.submissions import revoke_waiver
+
+    row = revoke_waiver(_app(), waiver_id, reason)
+    click.echo(f"已撤销豁免记录 {waiver_id}（记录 {row.id}）")
+
+
+@main.group()
+def event() -> None:
+    """活动与会议 Events and meetings."""
+
+
+@event.command("add")
+@click.argument("key")
+@click.option("--unit", required=True, help="单位代码 unit code")
+@click.option("--date", "on", type=DATE, required=True, help="活动/会议日期 date")
+@click.option("--period", help="会议所属期间（锚点会议）period of an anchor meeting, e.g. 2026-Q1")
+@click.option("--title", default="", help="名称 title")
+@config_option
+def event_add(key, unit, on, period, title) -> None:
+    """登记活动（讲座报备）或会议日期 Record an event or an anchor meeting date."""
+    from scheduler.submissions import record_event
+
+    r = record_event(_app(), key, unit, on, period=period, title=title)
+    if r.occurrence is not None:
+        occ = r.occurrence
+        mark = "*" if occ.provisional else ""
+        click.echo(f"已登记活动 {r.event.id}（{on.isoformat()}）：{key} / {unit} / {occ.period}，"
+                   f"截止 {occ.due.isoformat()}{mark}")
+        if occ.provisional:
+            click.echo("* 暂定：节假日安排未公布")
+        return
+    click.echo(f"已登记 {key} {period} 会议日期 {on.isoformat()}（记录 {r.event.id}）")
+    seen = set()
+    for occ in r.moved:
+        if (occ.obligation_key, occ.due) in seen:
+            continue
+        seen.add((occ.obligation_key, occ.due))
+        click.echo(f"  {occ.obligation_key} {occ.period} 截止 {occ.due.isoformat()}{'*' if occ.provisional else ''}")
+
+
+# --------------------------------------------------------------------------- queries
+
+def _status_word(r) -> str:
+    return STATE_WORDS.get(r["status"], r["status"])
+
+
+UNIT_COLS = [Column("unit", "单位代码"), Column("unit_name", "单位")]
+OB_COLS = [Column("obligation", "编号"), Column("title", "事项"), Column("period", "期间")]
+LIST_KEYS = ["unit", "unit_name", "obligation", "title", "period", "opens", "due", "provisional",
+             "status", "done", "required"]
+
+
+@main.command()
+@click.option("--unit", help="只看该单位 only this unit")
+@as_of_option
+@format_option()
+@config_option
+def overdue(unit, as_of, fmt) -> None:
+    """已逾期事项 Open occurrences past their due date."""
+    from scheduler.queries import overdue as query
+
+    app = _app()
+    rows = query(app, _as_of(app, as_of), unit)
+    cols = [*UNIT_COLS, *OB_COLS, Column("due", "截止日期", show=date_cell("due")),
+            Column("days_overdue", "逾期天数", align="right"),
+            Column("done", "进度", show=lambda r: f"{r['done']}/{r['required']}"),
+            Column("status", "状态", show=_status_word)]
+    _out(render(rows, cols, fmt, provisional_footnotes(rows), csv_keys=LIST_KEYS + ["days_overdue"]))
+
+
+@main.command()
+@click.option("--days", type=click.IntRange(min=0), default=30, show_default=True, help="未来天数 days ahead")
+@click.option("--unit", help="只看该单位 only this unit")
+@as_of_option
+@format_option()
+@config_option
+def upcoming(days, unit, as_of, fmt) -> None:
+    """即将到期事项 What falls due in the next DAYS days."""
+    from scheduler.queries import upcoming as query
+
+    app = _app()
+    rows = query(app, _as_of(app, as_of), days, unit)
+    cols = [*UNIT_COLS, *OB_COLS, Column("opens", "开始日期"), Column("due", "截止日期", show=date_cell("due")),
+            Column("days_left", "剩余天数", align="right"),
+            Column("done", "进度", show=lambda r: f"{r['done']}/{r['required']}"),
+            Column("status", "状态", show=_status_word)]
+    _out(render(rows, cols, fmt, provisional_footnotes(rows), csv_keys=LIST_KEYS + ["days_left"]))
+
+
+@main.command()
+@click.argument("code")
+@click.option("--year", type=click.IntRange(1900, 2200), help="年度（默认 as-of 所在年）year")
+@as_of_option
+@format_option()
+@config_option
+def status(code, year, as_of, fmt) -> None:
+    """单位年度完成情况 One unit's year: done, late, open, overdue, waived."""
+    from scheduler.queries import unit_year
+
+    app = _app()
+    day = _as_of(app, as_of)
+    result = unit_year(app, code, year or day.year, day)
+    rows = result.rows
+    cols = [*OB_COLS, Column("due", "截止日期", show=date_cell("due")),
+            Column("status", "状态", show=_status_word), Column("progress", "进度")]
+    if fmt != "table":
+        _out(render(rows, cols, fmt, csv_keys=LIST_KEYS + ["days_overdue", "days_left", "progress"]))
+        return
+    click.echo(f"{result.unit_name}（{result.unit}）{result.year} 年度，截至 {day.isoformat()}")
+    t = result.totals
+    summary = "合计：" + "，".join(f"{STATE_WORDS[s]} {t[s]}" for s in
+                                   ("done", "late", "open", "overdue", "waived", "upcoming"))
+    _out(render_table(rows, cols, [summary, *provisional_footnotes(rows)]))
+
+
+@main.command("calendar")
+@click.option("--from", "start", type=DATE, required=True, help="起始日期 first due date")
+@click.option("--to", "end", type=DATE, required=True, help="结束日期 last due date")
+@click.option("--unit", help="只看该单位 only this unit")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="写入文件 write to FILE")
+@as_of_option
+@format_option(FORMATS + ("ics",))
+@config_option
+def calendar_cmd(start, end, unit, output, as_of, fmt) -> None:
+    """日程（可导出 iCalendar）Occurrences due in [FROM, TO]; --format ics for calendar apps."""
+    from scheduler.queries import calendar as query
+
+    app = _app()
+    rows = query(app, start, end, _as_of(app, as_of), unit)
+    if fmt == "ics":
+        from scheduler.ics import calendar_ics
+        data = calendar_ics(rows, datetime.now(app.config.general.tz))
+    else:
+        cols = [*UNIT_COLS, *OB_COLS, Column("opens", "开始日期"),
+                Column("due", "截止日期", show=date_cell("due")), Column("status", "状态", show=_status_word)]
+        data = render(rows, cols, fmt, provisional_footnotes(rows),
+                      csv_keys=LIST_KEYS + ["citation"]).encode("utf-8")
+    if output:
+        Path(output).write_bytes(data)
+        click.echo(f"已写入 {output}（{len(rows)} 项）", err=True)
+    else:
+        click.echo(data, nl=False)     # bytes go to the binary stream untouched
+
+
+@main.command()
+@click.option("--pack", help="只看该规则包 only this pack")
+@format_option()
+@config_option
+def obligations(pack, fmt) -> None:
+    """事项目录及依据 The obligation catalogue with citations."""
+    from scheduler.queries import catalogue
+
+    rows = catalogue(_app(), pack)
+    cols = [Column("obligation", "编号"), Column("title", "事项"),
+            Column("applies_to", "适用", show=lambda r: ",".join(r["applies_to"])),
+            Column("schedule_text", "周期"),
+            Column("deadline_text", "截止", show=lambda r: r["deadline_text"] + ("†" if r["default_date"] else "")),
+            Column("times", "次数", align="right"),
+            Column("citation_clause", "依据", show=lambda r: f"{r['citation_source']} {r['citation_clause']}"),
+            Column("citation_quote", "原文")]
+    notes = ["† 文件未规定日期，由规则包设定默认日期"] if any(r["default_date"] for r in rows) else []
+    csv_keys = ["obligation", "pack", "clause", "title", "applies_to", "responsible", "schedule", "deadline",
+                "deadline_text", "times", "default_date", "anchor", "citation_source", "citation_clause",
+                "citation_quote"]
+    if fmt == "csv":
+        rows = [{**r, "applies_to": ",".join(r["applies_to"])} for r in rows]
+    _out(render(rows, cols, fmt, notes, csv_keys=csv_keys))
+
+
+if __name__ == "__main__":
+    main()
