@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import traceback
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -45,7 +45,10 @@ class DigestItem:
 class DigestGroup:
     unit: str  # unit name, e.g. "经济管理系党支部"
     items: tuple[DigestItem, ...]
-    responsible: str | None = None  # escalations: who answers for the unit, e.g. "王芳（支部书记）"
+    responsible: str | None = None  # who answers for the unit, e.g. "王芳（支部书记）"
+    # The recipient hears of this unit as supervisor / propaganda contact (escalated
+    # overdue items), inside an ordinary digest that may also hold their own units.
+    escalated: bool = False
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,9 @@ class Digest:
     salutation: str  # "王老师" / "李书记、张老师"
     as_of: date
     groups: tuple[DigestGroup, ...]
-    escalation: bool = False  # addressed to the supervisor and the propaganda contact
+    # The escalation templates: a report to the supervisor and the propaganda contact
+    # listing the overdue items of the units (rather than "your work to do").
+    escalation: bool = False
     sender: str = "党委宣传部"
     contact: str | None = None  # footer, e.g. "张老师，电话 0356-1234567"
 
@@ -85,15 +90,15 @@ class ItemView:
         return max(self.item.required - self.item.done, 0)
 
 
-def group_by_unit(pairs: Iterable[tuple[str, DigestItem]],
-                  responsible: dict[str, str] | None = None) -> tuple[DigestGroup, ...]:
+def group_by_unit(pairs: Iterable[tuple[str, DigestItem]], responsible: Mapping[str, str] | None = None,
+                  escalated: Collection[str] = ()) -> tuple[DigestGroup, ...]:
     """Group (unit, item) pairs: items by due date inside a unit, units by their
     most urgent item, so what is most overdue comes first."""
     by_unit: dict[str, list[DigestItem]] = {}
     for unit, item in pairs:
         by_unit.setdefault(unit, []).append(item)
     groups = [DigestGroup(unit, tuple(sorted(items, key=lambda i: (i.due, i.key))),
-                          (responsible or {}).get(unit))
+                          (responsible or {}).get(unit), unit in escalated)
               for unit, items in by_unit.items()]
     groups.sort(key=lambda g: (g.items[0].due, g.unit))
     return tuple(groups)

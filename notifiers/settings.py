@@ -1,9 +1,8 @@
-"""Channels from the `[notify]` table of the config file.
+"""Channels from the `[notify]` table of the config file (and templates from `[templates]`).
 
 ```toml
 [notify]
 secret_file = "/etc/ccal/secrets.env"   # optional; TOML (*.toml) or KEY=value lines
-templates_dir = "templates"             # optional; overrides bundled templates file by file
 
 [notify.email]
 host = "smtp.example.edu.cn"
@@ -28,6 +27,9 @@ secret_env = "CCAL_WECOM_APP_SECRET"
 
 [notify.local]
 dir = "outbox"                          # default <data_dir>/outbox
+
+[templates]
+dir = "templates"                       # optional; overrides bundled templates file by file
 ```
 
 Routes returned by `build_channels`: `email`, `wecom_robot`, `wecom_app` for what is
@@ -57,7 +59,7 @@ from notifiers.wecom_robot import WeComRobotChannel
 
 log = logging.getLogger(__name__)
 
-NOTIFY_KEYS = frozenset({"email", "wecom_robot", "wecom_app", "local", "secret_file", "templates_dir"})
+NOTIFY_KEYS = frozenset({"email", "wecom_robot", "wecom_app", "local", "secret_file"})
 TABLE_KEYS = {
     "email": frozenset({"host", "port", "security", "username", "password_env", "from_addr", "from_name",
                         "concurrency", "timeout", "cafile", "validate_certs", "local_hostname"}),
@@ -73,13 +75,17 @@ _CREDENTIAL_IN_URL = re.compile(r"(?i)(key|access_token|corpsecret|secret)=")
 
 
 class NotifyConfigError(ValueError):
-    """A bad `[notify]` setting; names the file and the field, never a secret value."""
+    """A bad `[notify]` setting; names the file and the field, never a secret value.
+    `dotted` ("notify.email.port") is the form `scheduler.config.Config.error()` takes
+    to add the line number."""
 
     def __init__(self, file: Path | str | None, field: str, message: str, line: int | None = None):
         self.file = str(file) if file is not None else "<config>"
         self.field = field
         self.line = line
         self.message = message
+        table = re.fullmatch(r"\[([^\]]+)\]\s*(\S*)", field)
+        self.dotted = ".".join(p for p in table.groups() if p) if table else field
         where = self.file if line is None else f"{self.file}:{line}"
         super().__init__(f"{where}: {field}: {message}")
 
@@ -296,14 +302,21 @@ def _app(t: _Table, store: SecretStore) -> WeComAppChannel:
     )
 
 
-def template_environment(notify: Mapping, *, config_path: Path | None) -> jinja2.Environment:
-    """The Jinja2 environment: `[notify] templates_dir` first, bundled templates second."""
-    raw = notify.get("templates_dir") if isinstance(notify, Mapping) else None
+def template_environment(templates: Mapping | None, *, config_path: Path | None) -> jinja2.Environment:
+    """The Jinja2 environment from the raw `[templates]` table: files in `dir` first,
+    the bundled templates second, so a user overrides one file without copying all."""
+    templates = templates or {}
+    if not isinstance(templates, Mapping):
+        raise NotifyConfigError(config_path, "[templates]", "must be a table")
+    unknown = sorted(set(templates) - {"dir"})
+    if unknown:
+        raise NotifyConfigError(config_path, f"[templates] {unknown[0]}", "unknown setting; allowed: dir")
+    raw = templates.get("dir")
     if raw is None:
         return make_environment(None)
     if not isinstance(raw, str) or not raw.strip():
-        raise NotifyConfigError(config_path, "[notify] templates_dir", "must be a path")
+        raise NotifyConfigError(config_path, "[templates] dir", "must be a path")
     path = _resolve(Path(raw.strip()).expanduser(), config_path)
     if not path.is_dir():
-        raise NotifyConfigError(config_path, "[notify] templates_dir", f"directory not found: {path}")
+        raise NotifyConfigError(config_path, "[templates] dir", f"directory not found: {path}")
     return make_environment(path)

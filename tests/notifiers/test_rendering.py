@@ -47,9 +47,18 @@ def test_stage_wording_follows_the_due_date(due, wording):
 def test_count_based_item_says_how_many_are_missing_and_how_long_is_left():
     r = render([DigestGroup("党委", (item(key="henan-2023.1", title="中心组集体学习", period="2026",
                                          due=date(2026, 12, 31), done=2, required=6),))])
-    assert "还差 4 次，剩余 40 天" in r.text
-    assert "应完成 6 次，已完成 2 次" in r.text
+    assert "完成进度：还差 4 次，剩余 40 天（已完成 2 次，要求 6 次）" in r.text
     assert "还差 4 次，剩余 40 天" in r.markdown and "还差 4 次，剩余 40 天" in r.html
+
+
+@pytest.mark.parametrize("due,done,wording", [
+    (date(2026, 11, 21), 5, "还差 1 次，今天截止"),
+    (date(2026, 11, 16), 4, "还差 2 次，已逾期 5 天"),
+    (date(2026, 12, 31), 6, "已完成 6 次（要求 6 次）"),
+])
+def test_count_progress_wording_matches_the_reminder_policy_wording(due, done, wording):
+    r = render([DigestGroup("党委", (item(due=due, done=done, required=6),))])
+    assert f"完成进度：{wording}" in r.text
 
 
 def test_single_submission_item_shows_no_progress_line():
@@ -98,7 +107,7 @@ def test_escalation_is_addressed_to_supervisor_and_lists_units_with_their_respon
     r = render(groups, salutation="李书记、张老师", escalation=True, contact="宣传部张老师，电话 0356-1234567")
     assert r.text.startswith("李书记、张老师：您好！")
     assert "以下 2 个单位仍有 2 项意识形态工作逾期未完成" in r.text
-    assert "【机电系党支部】责任人：王芳（支部书记）" in r.text
+    assert "【机电系党支部】　责任人：王芳（支部书记）" in r.text
     assert "已逾期 20 天" in r.text and "已逾期 21 天" in r.text
     assert "宣传部张老师，电话 0356-1234567" in r.text
     assert r.subject == "【逾期督办】经济管理系党支部、机电系党支部共 2 项意识形态工作逾期未完成"
@@ -141,3 +150,14 @@ def test_user_template_with_an_unknown_variable_names_file_and_line(tmp_path):
     with pytest.raises(TemplateRenderError) as err:
         render_digest(Digest("王老师", AS_OF, (DigestGroup("党委", (item(),)),)), make_environment(tmp_path))
     assert "digest.md:2" in str(err.value) and "no_such_field" in str(err.value)
+
+
+def test_a_digest_can_mix_own_units_and_escalated_units_of_others():
+    groups = group_by_unit([("经济管理系党支部", item(key="own", due=date(2026, 11, 30))),
+                            ("机电系党支部", item(key="other", due=date(2026, 11, 10)))],
+                           responsible={"机电系党支部": "王芳（支部书记）"}, escalated={"机电系党支部"})
+    r = render(groups, salutation="李书记")
+    assert "【机电系党支部】　逾期督办，责任人：王芳（支部书记）" in r.text
+    assert "【经济管理系党支部】\n" in r.text
+    assert "### 机电系党支部　逾期督办，责任人：王芳（支部书记）" in r.markdown
+    assert "逾期督办，责任人：王芳（支部书记）" in r.html

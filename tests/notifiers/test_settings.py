@@ -81,6 +81,7 @@ def test_literal_password_is_refused_naming_file_and_field(tmp_path):
         build('[notify.email]\nhost = "h"\nfrom_addr = "a@b.cn"\npassword = "hunter2-pass"\n', tmp_path)
     assert str(tmp_path / "ccal.toml") in str(err.value)
     assert "[notify.email] password" in str(err.value)
+    assert err.value.dotted == "notify.email.password"
     assert "hunter2-pass" not in str(err.value)
 
 
@@ -135,7 +136,7 @@ agent_id = 1000002
 def test_user_templates_directory_overrides_single_templates(tmp_path):
     (tmp_path / "tpl").mkdir()
     (tmp_path / "tpl" / "digest.subject.txt").write_text("【本校提醒】{{ total }} 项\n", encoding="utf-8")
-    env = template_environment({"templates_dir": "tpl"}, config_path=tmp_path / "ccal.toml")
+    env = template_environment({"dir": "tpl"}, config_path=tmp_path / "ccal.toml")
     digest = Digest("王老师", date(2026, 6, 10),
                     (DigestGroup("经管系党支部", (DigestItem("k", "半年书面汇报", "2026-H1", date(2026, 6, 15)),)),))
     rendered = render_digest(digest, env)
@@ -144,5 +145,12 @@ def test_user_templates_directory_overrides_single_templates(tmp_path):
 
 
 def test_missing_templates_directory_is_an_error(tmp_path):
-    with pytest.raises(NotifyConfigError, match="templates_dir"):
-        template_environment({"templates_dir": "nope"}, config_path=tmp_path / "ccal.toml")
+    with pytest.raises(NotifyConfigError, match=r"\[templates\] dir"):
+        template_environment({"dir": "nope"}, config_path=tmp_path / "ccal.toml")
+
+
+def test_no_templates_table_means_the_bundled_templates(tmp_path):
+    env = template_environment(None, config_path=None)
+    digest = Digest("王老师", date(2026, 6, 10),
+                    (DigestGroup("经管系党支部", (DigestItem("k", "半年书面汇报", "2026-H1", date(2026, 6, 15)),)),))
+    assert render_digest(digest, env).subject.startswith("【意识形态工作提醒】")
