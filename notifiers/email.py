@@ -36,6 +36,29 @@ DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 NO_EMAIL = "收件人没有登记邮箱地址"
+BAD_EMAIL = "收件人邮箱地址格式不正确"
+
+
+def address_problem(r: Recipient) -> str | None:
+    """Why mail cannot be addressed to `r`, or None. Non-ASCII addresses are refused
+    too: they would need SMTPUTF8, which many campus servers lack."""
+    if not r.email:
+        return NO_EMAIL
+    try:
+        parsed = Address(addr_spec=r.email)
+    except (ValueError, IndexError):
+        return BAD_EMAIL
+    if not parsed.username or not parsed.domain or not r.email.isascii():
+        return BAD_EMAIL
+    return None
+
+
+def addressable(recipients: Sequence[Recipient]) -> list[Recipient]:
+    return [r for r in recipients if address_problem(r) is None]
+
+
+def undeliverable(r: Recipient) -> Delivery:
+    return Delivery.failure(r, f"{address_problem(r)}：{r.email}" if r.email else NO_EMAIL, retryable=False)
 
 
 def shanghai_now() -> datetime:
@@ -62,8 +85,9 @@ def build_mime(
     encoded words (policy SMTP, utf8=False) so Chinese names and subjects survive
     any server. Shared with the local outbox so its `.eml` files are what would be sent."""
     msg = EmailMessage(policy=policy.SMTP)
-    msg["From"] = Address(display_name=from_name or "", addr_spec=from_addr)
-    msg["To"] = [Address(display_name=r.name, addr_spec=r.email) for r in recipients if r.email]
+    msg["From"] = Address(display_name=" ".join((from_name or "").split()), addr_spec=from_addr)
+    # Display names collapsed to one line: a newline in a header is an injection.
+    msg["To"] = [Address(display_name=" ".join(r.name.split()), addr_spec=r.email) for r in addressable(recipients)]
     msg["Subject"] = " ".join(message.subject.split())  # a newline would be header injection
     msg["Date"] = format_datetime(date)
     msg["Message-ID"] = message_id(message.key, from_addr)
@@ -141,10 +165,10 @@ class EmailChannel(Channel):
         results: list[list[Delivery] | None] = [None] * len(messages)
         queue: asyncio.Queue[int] = asyncio.Queue()
         for i, m in enumerate(messages):
-            if any(r.email for r in m.recipients):
+            if addressable(m.recipients):
                 queue.put_nowait(i)
             else:
-                results[i] = [Delivery.failure(r, NO_EMAIL, retryable=False) for r in m.recipients] or [
+                results[i] = [undeliverable(r) for r in m.recipients] or [
                     Delivery.failure(None, "消息没有收件人", retryable=False)]
         state = _BatchState()
         workers = min(self.concurrency, queue.qsize())
@@ -209,7 +233,7 @@ class EmailChannel(Channel):
         raise AssertionError("unreachable")
 
     async def _transmit(self, smtp: aiosmtplib.SMTP, message: Message) -> list[Delivery]:
-        addressed = [r for r in message.recipients if r.email]
+        addressed = addressable(message.recipients)
         mime = build_mime(message, from_addr=self.from_addr, from_name=self.from_name,
                           recipients=addressed, date=self.clock())
         envelope = list(dict.fromkeys(r.email for r in addressed))
@@ -219,8 +243,8 @@ class EmailChannel(Channel):
     def _per_recipient(self, message: Message, refused: dict) -> list[Delivery]:
         out = []
         for r in message.recipients:
-            if not r.email:
-                out.append(Delivery.failure(r, NO_EMAIL, retryable=False))
+            if address_problem(r) is not None:
+                out.append(undeliverable(r))
                 continue
             reply = refused.get(r.email.lower())
             if reply is None:
@@ -232,8 +256,8 @@ class EmailChannel(Channel):
         return out
 
     def _fail_addressed(self, message: Message, error: str, retryable: bool) -> list[Delivery]:
-        return [Delivery.failure(r, error, retryable=retryable) if r.email
-                else Delivery.failure(r, NO_EMAIL, retryable=False) for r in message.recipients]
+        return [Delivery.failure(r, error, retryable=retryable) if address_problem(r) is None
+                else undeliverable(r) for r in message.recipients]
 
     async def _connect(self) -> aiosmtplib.SMTP:
         smtp = aiosmtplib.SMTP(

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Literal
 
 from notifiers.base import Channel, Delivery, Message, Recipient
-from notifiers.email import NO_EMAIL, build_mime, shanghai_now
+from notifiers.email import address_problem, addressable, build_mime, shanghai_now, undeliverable
 
 Kind = Literal["email", "wecom"]
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -64,9 +64,9 @@ class LocalOutbox(Channel):
     async def _send(self, message: Message) -> list[Delivery]:
         now = self.clock()
         if self.kind == "email":
-            addressed = [r for r in message.recipients if r.email]
+            addressed = addressable(message.recipients)
             if not addressed:
-                return [Delivery.failure(r, NO_EMAIL, retryable=False) for r in message.recipients]
+                return [undeliverable(r) for r in message.recipients]
             mime = build_mime(message, from_addr=self.from_addr, from_name=self.from_name,
                               recipients=addressed, date=now)
             payload, suffix = mime.as_bytes(), ".eml"
@@ -80,8 +80,8 @@ class LocalOutbox(Channel):
                 Delivery.failure(None, error, retryable=True)]
         if not message.recipients:
             return [Delivery.success(None)]
-        return [Delivery.success(r) if (self.kind == "wecom" or r.email)
-                else Delivery.failure(r, NO_EMAIL, retryable=False) for r in message.recipients]
+        return [Delivery.success(r) if (self.kind == "wecom" or address_problem(r) is None)
+                else undeliverable(r) for r in message.recipients]
 
     def _write_new(self, now: datetime, key: str, suffix: str, payload: bytes) -> Path:
         self.directory.mkdir(parents=True, exist_ok=True)

@@ -141,6 +141,26 @@ def test_recipient_without_address_is_a_permanent_failure_and_does_not_block_oth
     assert wang.ok
 
 
+def test_malformed_address_fails_alone_with_a_clear_reason():
+    bad = Recipient("赵老师", email="zhao.example.edu.cn")
+    odd = Recipient("钱老师", email="钱@example.edu.cn")
+    with FakeSMTP() as smtp:
+        b, o, w = asyncio.run(channel(smtp).send(message(recipients=(bad, odd, WANG))))
+        assert smtp.messages[0].rcpt_tos == ("wang@example.edu.cn",)
+    for d in (b, o):
+        assert not d.ok and not d.retryable and "格式不正确" in d.error
+    assert w.ok
+
+
+def test_a_newline_in_a_name_cannot_inject_a_header():
+    sneaky = Recipient("王老师\nBcc: evil@example.com", email="wang@example.edu.cn")
+    with FakeSMTP() as smtp:
+        [delivery] = asyncio.run(channel(smtp).send(message(recipients=(sneaky,))))
+        mail = smtp.messages[0]
+    assert delivery.ok
+    assert mail.message["Bcc"] is None and mail.rcpt_tos == ("wang@example.edu.cn",)
+
+
 def test_a_batch_of_50_uses_at_most_concurrency_connections():
     messages = [message(key=f"batch-{i}") for i in range(50)]
     with FakeSMTP() as smtp:
