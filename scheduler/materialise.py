@@ -120,16 +120,19 @@ def _slots(app: "App", session: Session, years: Sequence[int]) -> list[Slot]:
 
 
 def materialise(app: "App", years: Iterable[int], units: Sequence[str] | None = None,
-                session: Session | None = None, *, create: bool = True) -> MaterialiseCounts:
+                session: Session | None = None, *, create: bool = True,
+                due_from: date | None = None) -> MaterialiseCounts:
     """Create or update the occurrences of `years` for `units` (codes; None: every unit).
 
     Also refreshes the occurrences of events dated in those years. `create=False` only
-    updates rows that exist (after a holiday import: no new past-year rows appear). Runs in
+    updates rows that exist (after a holiday import: no new past-year rows appear);
+    `due_from` creates only rows due on or after that day (a query in January needs last
+    year's autumn semester, due in January, but not last year's finished business). Runs in
     `session` if given (the caller commits), else in its own committed session."""
     years = sorted(set(years))
     if session is None:
         with app.session() as s:
-            return materialise(app, years, units, s, create=create)
+            return materialise(app, years, units, s, create=create, due_from=due_from)
     targets = _target_units(session, units)
     if not targets or not years:
         return MaterialiseCounts()
@@ -151,12 +154,12 @@ def materialise(app: "App", years: Iterable[int], units: Sequence[str] | None = 
         .where(col(Occurrence.period).in_(labels))
         .where(col(Occurrence.unit_code).in_([u.code for u in targets]))
     ).all() if labels else []
-    counts = _apply(session, wanted, existing, now, create)
+    counts = _apply(session, wanted, existing, now, create, due_from)
     return counts + _materialise_events(app, session, years, [u.code for u in targets], now, create)
 
 
 def _apply(session: Session, wanted: Mapping[tuple[str, str, str], dict], existing, now,
-           create: bool = True) -> MaterialiseCounts:
+           create: bool = True, due_from: date | None = None) -> MaterialiseCounts:
     seen: set[tuple[str, str, str]] = set()
     changes: list[dict] = []
     unchanged = 0
@@ -170,8 +173,8 @@ def _apply(session: Session, wanted: Mapping[tuple[str, str, str], dict], existi
             changes.append({"id": oid, **{f: row[f] for f in _WINDOW_FIELDS}, "updated_at": now})
         else:
             unchanged += 1
-    new = [{**row, "created_at": now, "updated_at": now}
-           for k, row in wanted.items() if k not in seen] if create else []
+    new = [{**row, "created_at": now, "updated_at": now} for k, row in wanted.items()
+           if k not in seen and (due_from is None or row["due"] >= due_from)] if create else []
     if new:
         session.execute(insert(Occurrence), new)
     if changes:

@@ -96,8 +96,10 @@ def progress_text(st: Status, due: date, as_of: date) -> str:
     return text
 
 
-def _years(start: date, end: date) -> range:
-    return range(start.year, end.year + 1)
+def _materialise_due(app: "App", session: Session, start: date, end: date) -> None:
+    """Make sure every occurrence due in [start, end] exists: periods start at most a year
+    before they are due (an autumn semester is due the next January)."""
+    materialise(app, range(start.year - 1, end.year + 1), session=session, due_from=start)
 
 
 def _unit_condition(unit: str | None):
@@ -115,7 +117,7 @@ def overdue(app: "App", as_of: date, unit: str | None = None) -> list[dict[str, 
     """Occurrences past due on `as_of` without the submissions they need (not waived)."""
     with app.session() as session:
         _check_unit(app, session, unit)
-        materialise(app, [as_of.year], session=session)
+        _materialise_due(app, session, date(as_of.year, 1, 1), as_of)
         items = _load(app, session, col(Occurrence.due) < as_of, *_unit_condition(unit), as_of=as_of)
     return [_row(i, as_of, days_overdue=i.status.days_overdue)
             for i in items if i.status.state == "overdue"]
@@ -128,7 +130,7 @@ def upcoming(app: "App", as_of: date, days: int = 30, unit: str | None = None) -
     end = as_of + timedelta(days=days)
     with app.session() as session:
         _check_unit(app, session, unit)
-        materialise(app, _years(as_of, end), session=session)
+        _materialise_due(app, session, as_of, end)
         items = _load(app, session, col(Occurrence.due) >= as_of, col(Occurrence.due) <= end,
                       *_unit_condition(unit), as_of=as_of)
     return [_row(i, as_of, days_left=_days_left(i, as_of)) for i in items if i.status.state in OPEN_STATES]
@@ -172,7 +174,7 @@ def calendar(app: "App", start: date, end: date, as_of: date, unit: str | None =
         raise UserInputError(f"--to ({end}) 早于 --from ({start})")
     with app.session() as session:
         _check_unit(app, session, unit)
-        materialise(app, _years(start, end), session=session)
+        _materialise_due(app, session, start, end)
         items = _load(app, session, col(Occurrence.due) >= start, col(Occurrence.due) <= end,
                       *_unit_condition(unit), as_of=as_of)
     return [_row(i, as_of, citation=citation_text(i.ob)) for i in items]

@@ -92,6 +92,15 @@ schedule = { kind = "event" }
 deadline = { rule = "workdays_before_event", workdays = 20 }
 
 [[obligation]]
+key = "tpack.teach"
+clause = "2"
+title = "党委书记每学期讲授思政课"
+applies_to = ["committee"]
+citation = { clause = "第2条", quote = "每学期" }
+schedule = { kind = "semester" }
+deadline = { rule = "period_end" }
+
+[[obligation]]
 key = "tpack.meeting"
 clause = "M"
 title = "季度联席会议"

@@ -237,6 +237,29 @@ def test_bad_config_names_file_and_line(tmp_path):
     assert "Traceback" not in result.output
 
 
+def test_unknown_pack_in_config_is_a_clear_error(tmp_path):
+    (tmp_path / "ccal.toml").write_text(CONFIG + '\n[packs]\nenabled = ["nopack"]\n', encoding="utf-8")
+    result = run(tmp_path / "ccal.toml", "obligations")
+    assert result.exit_code == 1 and "nopack" in result.stderr and "Traceback" not in result.output
+
+
+def test_table_columns_line_up_by_display_width(cfg):
+    from scheduler.tables import display_width
+
+    out = ok(run(cfg, "status", "JDX", "--year", "2026", "--as-of", "2026-06-20")).stdout
+    header, *rest = out.splitlines()[1:]
+    body = [x for x in rest if x.startswith(("jincheng", "henan", "school", "shanghai"))]
+    col = display_width(header[:header.index("截止日期")])
+
+    def text_at(line: str, column: int) -> str:
+        i = next(i for i in range(len(line) + 1) if display_width(line[:i]) >= column)
+        return line[i:i + 3]
+
+    # Every due date starts in the header's terminal column, whatever Chinese title precedes it.
+    assert len(body) > 10
+    assert all(text_at(x, col) == "202" for x in body), out
+
+
 def test_org_import_bad_rows_lists_line_numbers_and_imports_nothing(cfg, tmp_path):
     csv = tmp_path / "org.csv"
     csv.write_text("code,name,kind\nNEW1,新单位一,处室\nNEW2,新单位二,院系\nNEW3,,党支部\n", encoding="utf-8")

@@ -34,7 +34,7 @@ def test_each_unit_gets_the_periods_of_the_obligations_for_its_kind(tracking_app
     by_unit = {}
     for o in rows(tracking_app):
         by_unit.setdefault(o.unit_code, set()).add((o.obligation_key, o.period))
-    assert "DW" not in by_unit                       # no obligation applies to the committee
+    assert by_unit["DW"] == {("tpack.teach", "2026-spring"), ("tpack.teach", "2026-autumn")}
     assert by_unit["LTX"] == {("tpack.report", "2026-H1"), ("tpack.report", "2026-H2"),
                               ("tpack.study", "2026")}
     # Only the configured propaganda unit (XCB) holds the meetings; JWC is an ordinary office.
@@ -110,3 +110,10 @@ def test_refresh_without_create_only_updates_existing_rows(tracking_app):
 def test_period_year():
     assert [period_year(x) for x in ("2026-06", "2026-Q2", "2026-H1", "2026", "2026-autumn", "E12", "O3")] == \
         [2026, 2026, 2026, 2026, 2026, None, None]
+
+
+def test_due_from_creates_only_rows_due_from_that_day(tracking_app):
+    materialise(tracking_app, [2026], due_from=date(2026, 7, 1))
+    created = rows(tracking_app)
+    assert created and min(o.due for o in created) >= date(2026, 7, 1)
+    assert ("LTX", "tpack.report", "2026-H1") not in {(o.unit_code, o.obligation_key, o.period) for o in created}

@@ -62,6 +62,14 @@ def test_upcoming_crosses_the_new_year_and_marks_provisional_dates(tracking_app)
     assert (festival["due"], festival["provisional"], festival["status"]) == (date(2027, 2, 9), True, "upcoming")
 
 
+def test_upcoming_in_january_includes_last_years_autumn_semester_but_not_its_finished_business(tracking_app):
+    rows = keyed(upcoming(tracking_app, date(2027, 1, 5), days=30))
+    autumn = rows[("DW", "tpack.teach", "2026-autumn")]
+    assert (autumn["opens"], autumn["due"]) == (date(2026, 9, 1), date(2027, 1, 20))
+    # Nothing due before the window was created for 2026 by this query.
+    assert overdue(tracking_app, date(2027, 1, 5)) == []
+
+
 def test_upcoming_leaves_out_what_is_already_done(tracking_app):
     submit(tracking_app, "tpack.report", "LTX", "2026-H1", at=datetime(2026, 5, 30, 9, 0))
     rows = keyed(upcoming(tracking_app, date(2026, 6, 1), days=20))
@@ -108,7 +116,7 @@ def test_calendar_rows_carry_the_citation_and_stay_in_range(tracking_app):
 
 def test_catalogue_lists_obligations_with_citations(tracking_app):
     rows = {r["obligation"]: r for r in catalogue(tracking_app, "tpack")}
-    assert len(rows) == 6
+    assert len(rows) == 7
     r = rows["tpack.report"]
     assert (r["schedule"], r["deadline_text"], r["citation_clause"], r["default_date"]) == \
         ("half_yearly", "末月15日", "考核评分体系 1.2", False)
