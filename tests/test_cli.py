@@ -321,6 +321,8 @@ def holiday_file_2027(path: Path) -> Path:
 
 def test_holidays_import_then_show(cfg, tmp_path):
     assert "暂定" in ok(run(cfg, "holidays", "show", "2027")).stdout
+    assert "截止 2027-02-01*" in ok(run(cfg, "event", "add", "henan-2023.12", "--unit", "JDX",
+                                       "--date", "2027-03-03")).stdout
     deadline = as_json(run(cfg, "workdays", "deadline", "2027-02-22", "--before", "3", "--format", "json"))[0]
     assert (deadline["deadline"], deadline["provisional"]) == ("2027-02-17", True)
     out = ok(run(cfg, "holidays", "import", holiday_file_2027(tmp_path / "2027.toml"))).stdout
@@ -333,6 +335,12 @@ def test_holidays_import_then_show(cfg, tmp_path):
     # date is no longer provisional.
     deadline = as_json(run(cfg, "workdays", "deadline", "2027-02-22", "--before", "3", "--format", "json"))[0]
     assert (deadline["deadline"], deadline["provisional"]) == ("2027-02-18", False)
+    # The recorded lecture's approval deadline was recomputed by the import: 20 working days
+    # before 3 March, now skipping 9-11 Feb and counting Saturday 20 Feb.
+    rows = as_json(run(cfg, "upcoming", "--unit", "JDX", "--days", "40", "--as-of", "2027-01-10",
+                       "--format", "json"))
+    lecture = find(rows, obligation="henan-2023.12")
+    assert (lecture["due"], lecture["provisional"]) == ("2027-01-28", False)
 
 
 def test_holidays_import_refuses_a_bad_file(cfg, tmp_path):
