@@ -154,9 +154,9 @@ class Season:
 # The seeds name the three seasons but leave their dates to the institution (001 clause 17);
 # these are defaults for a typical college calendar, to be replaced in config.
 DEFAULT_SEASONS: tuple[Season, ...] = (
-    Season("kaixue", "开学季", "08-20", "09-30"),
-    Season("zhaosheng", "招生季", "06-01", "08-31"),
-    Season("biye", "毕业季", "05-15", "07-15"),
+    Season("kaixue", "开学季", "09-01", "09-30"),
+    Season("zhaosheng", "招生季", "06-10", "08-31"),
+    Season("biye", "毕业季", "05-20", "06-30"),
 )
 
 

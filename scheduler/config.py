@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from obligations import schedules
+
 ENV_CONFIG = "CCAL_CONFIG"
 ENV_DATABASE_URL = "CCAL_DATABASE_URL"
 ENV_HOME = "CCAL_HOME"
@@ -113,10 +115,10 @@ class Term:
 
 @dataclass(frozen=True)
 class SemesterSettings:
-    autumn_start: MonthDay = MonthDay(9, 1)
-    autumn_end: MonthDay = MonthDay(1, 20)      # in the following year
-    spring_start: MonthDay = MonthDay(2, 25)
-    spring_end: MonthDay = MonthDay(7, 10)
+    autumn_start: MonthDay = MonthDay.parse(schedules.SemesterDefaults.autumn_start)
+    autumn_end: MonthDay = MonthDay.parse(schedules.SemesterDefaults.autumn_end)  # following year
+    spring_start: MonthDay = MonthDay.parse(schedules.SemesterDefaults.spring_start)
+    spring_end: MonthDay = MonthDay.parse(schedules.SemesterDefaults.spring_end)
     terms: tuple[Term, ...] = ()
 
 
@@ -129,10 +131,10 @@ class SeasonSettings:
     end: MonthDay
 
 
-DEFAULT_SEASONS = (
-    SeasonSettings("kaixue", "开学季", MonthDay(9, 1), MonthDay(9, 30)),
-    SeasonSettings("zhaosheng", "招生季", MonthDay(6, 10), MonthDay(8, 31)),
-    SeasonSettings("biye", "毕业季", MonthDay(5, 20), MonthDay(6, 30)),
+# The core owns the default dates (obligations.schedules); config only lets users replace them.
+DEFAULT_SEASONS = tuple(
+    SeasonSettings(s.key, s.name, MonthDay.parse(s.start), MonthDay.parse(s.end))
+    for s in schedules.DEFAULT_SEASONS
 )
 
 
@@ -181,17 +183,14 @@ class Config:
 
     def schedule_context(self):
         """The institution dates the schedules need, as an `obligations.schedules.Context`."""
-        # Imported here so this module loads on its own (config is read before anything else).
-        from obligations.schedules import Context, Season, Semester, SemesterDefaults
-
         s = self.semesters
-        return Context(
-            semesters=tuple(Semester(t.label, t.start, t.end) for t in s.terms),
-            semester_defaults=SemesterDefaults(
+        return schedules.Context(
+            semesters=tuple(schedules.Semester(t.label, t.start, t.end) for t in s.terms),
+            semester_defaults=schedules.SemesterDefaults(
                 autumn_start=str(s.autumn_start), autumn_end=str(s.autumn_end),
                 spring_start=str(s.spring_start), spring_end=str(s.spring_end),
             ),
-            seasons=tuple(Season(x.key, x.name, str(x.start), str(x.end)) for x in self.seasons),
+            seasons=tuple(schedules.Season(x.key, x.name, str(x.start), str(x.end)) for x in self.seasons),
         )
 
 

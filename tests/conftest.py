@@ -15,6 +15,16 @@ def _isolated_env(monkeypatch, tmp_path):
     monkeypatch.setenv("CCAL_HOME", str(tmp_path / "ccal-home"))
 
 
+@pytest.fixture(autouse=True)
+def _official_holiday_data_ends_2026(monkeypatch):
+    """The tests' expectations for 2027 are the provisional ones. chinesecalendar gains each
+    new year when the State Council publishes it; a release with 2027 data must not turn
+    those expectations wrong, so the official data is held at 2004-2026 here."""
+    from obligations import workdays
+
+    monkeypatch.setattr(workdays, "OFFICIAL_YEARS", range(workdays.OFFICIAL_YEARS.start, 2027))
+
+
 @pytest.fixture
 def tmp_config(tmp_path):
     """A Config from tmp_path/config.toml: SQLite file tmp_path/ccal.db, data in tmp_path/data."""
@@ -145,3 +155,73 @@ def tracking_app(tmp_path):
         s.add_all(Unit(code=c, name=n, kind=k) for c, n, k in TRACKING_UNITS)
     yield app
     app.engine.dispose()
+
+
+# The reminder-service tests (outbox, planner, dispatcher, service, crash): a small organisation
+# and one-obligation packs whose stages fall on known days of March 2026.
+REMINDER_OBLIGATIONS = {
+    # One window a year, 11-20 March 2026 (a short window: announced the day it opens).
+    "spring": '''
+[[obligation]]
+key = "rpack.spring"
+clause = "1"
+title = "报送春季意识形态工作研判报告"
+applies_to = ["branch"]
+evidence = ["研判报告"]
+citation = { clause = "1", quote = "每年春季研判" }
+schedule = { kind = "yearly" }
+deadline = { rule = "fixed", month = 3, day = 20, opens = "03-11" }
+''',
+    # Count-based: at least 3 studies a quarter.
+    "study": '''
+[[obligation]]
+key = "rpack.study"
+clause = "2"
+title = "支部集体学习（每季度至少3次）"
+applies_to = ["branch"]
+times = 3
+citation = { clause = "2", quote = "每季度至少3次" }
+schedule = { kind = "quarterly" }
+deadline = { rule = "period_end" }
+''',
+}
+
+# B1 and B3 share a secretary (许芳): her reminders come grouped by unit. B2 has an explicit
+# supervisor (赵敏); B1 and B3 fall back to the parent unit's secretary (王建国, DW). The
+# propaganda department XCB has a propaganda contact (孙宣), who hears of every escalation.
+REMINDER_ORG = """\
+code,name,kind,parent,secretary,email,wecom_userid,mobile,supervisor,supervisor_email,propaganda,propaganda_email
+DW,测试学院党委,党委,,王建国,wang@example.edu.cn,WangJianGuo,,,,,
+XCB,党委宣传部,处室,DW,李文静,li@example.edu.cn,LiWenJing,,,,孙宣,sun@example.edu.cn
+B1,第一党支部,党支部,DW,许芳,xu@example.edu.cn,XuFang,,,,,
+B2,第二党支部,党支部,DW,吕刚,lv@example.edu.cn,,,赵敏,zhao@example.edu.cn,,
+B3,第三党支部,党支部,DW,许芳,xu@example.edu.cn,XuFang,,,,,
+"""
+
+
+@pytest.fixture
+def reminder_config(tmp_path):
+    """Factory: write tmp_path/ccal.toml with the pack `rpack` made of the named
+    REMINDER_OBLIGATIONS, import the organisation (REMINDER_ORG unless given) and return the
+    config path. `extra` is appended to the TOML (e.g. a [notify.email] table)."""
+    from scheduler.app import open_app
+    from scheduler.org import import_org
+
+    def make(*obligations: str, extra: str = "", org: str = REMINDER_ORG):
+        packs = tmp_path / "packs"
+        packs.mkdir(exist_ok=True)
+        pack = 'name = "rpack"\ntitle = "提醒测试规则包"\nsource = "test.txt"\n'
+        pack += "".join(REMINDER_OBLIGATIONS[name] for name in obligations)
+        (packs / "rpack.toml").write_text(pack, encoding="utf-8")
+        (tmp_path / "org.csv").write_text(org, encoding="utf-8")
+        cfg = tmp_path / "ccal.toml"
+        cfg.write_text('[general]\ndata_dir = "data"\n[database]\nurl = "sqlite:///ccal.db"\n'
+                       '[packs]\nenabled = []\nextra_dirs = ["packs"]\n' + extra,
+                       encoding="utf-8")
+        app = open_app(cfg)
+        with app.session() as s:
+            import_org(s, tmp_path / "org.csv")
+        app.engine.dispose()
+        return cfg
+
+    return make
