@@ -12,11 +12,13 @@ import re
 import traceback
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import NamedTuple
 
 import jinja2
+
+from obligations.reminders import progress_text
 
 BUNDLED_TEMPLATES = Path(__file__).with_name("templates")
 WEEKDAYS = "一二三四五六日"
@@ -88,6 +90,12 @@ class ItemView:
     @property
     def missing(self) -> int:
         return max(self.item.required - self.item.done, 0)
+
+    @property
+    def progress(self) -> str:
+        """Count progress in the policy's own words ("还差 4 次，剩余 40 天")."""
+        today = self.item.due - timedelta(days=self.days_left)
+        return progress_text(self.item.done, self.item.required, self.item.due, today)
 
 
 def group_by_unit(pairs: Iterable[tuple[str, DigestItem]], responsible: Mapping[str, str] | None = None,
