@@ -196,8 +196,9 @@ class Outbox(SQLModel, table=True):
     """One reminder message (a digest) to one person on one channel, written before it is sent.
 
     The unique key (topic, stage, channel, person) is the issue's "(occurrence or digest, stage,
-    channel, recipient)": topic "digest:<window date>", stage "digest" or "escalation". The
-    rendered message and the recipient's contacts are stored, so sending needs nothing else."""
+    channel, recipient)": topic "digest:<window date>", stage "digest" (one message per person,
+    channel and sending window). The rendered message and the recipient's contacts are stored,
+    so sending needs nothing else; `outbox_item` lists the occurrences it tells."""
     __tablename__ = "outbox"
     __table_args__ = (
         UniqueConstraint("topic", "stage", "channel", "person_id"),

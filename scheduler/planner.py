@@ -1,0 +1,466 @@
+"""Plan reminders into the outbox: who is told what, in which message, in which sending window.
+
+One pass at ``now``:
+
+1. **Settle.** Unsent messages (planned or failed) lose the items whose occurrence has since been
+   submitted or waived; they are re-rendered without them, and a message left with nothing to
+   tell is cancelled. Reminders stop as soon as the record says the work is done.
+2. **Stage.** Every open occurrence (not done, not waived) gets its current stage from the pure
+   policy (``obligations.reminders.stage_at``): stages missed while the service was down collapse
+   into the current one.
+3. **Audience.** The responsible person of the unit (its secretary, or its head / propaganda
+   contact when the obligation says so); on escalation also the unit's supervisor and the
+   propaganda-department contact (see ``Directory``).
+4. **Digest.** ``obligations.reminders.plan_digests`` groups the items per person and channel,
+   leaving out every (occurrence, stage, channel, person) already in ``outbox_item``: a stage is
+   told once. Units a person hears of only as supervisor or propaganda contact are marked as
+   escalated groups ("逾期督办") in the same message; a person who only hears of escalations gets
+   the escalation wording (the templates ``escalation.*``).
+5. **Outbox.** The items join the person's unsent message on that channel if there is one (a
+   later stage of the same occurrence replaces the earlier one), else a new message keyed
+   ``(digest:<window date>, digest, channel, person)`` for the next sending window; if that
+   window's message has already gone out, the next window's. So one person gets at most one
+   message per channel and sending window, and re-running a pass plans nothing new.
+
+Everything is rendered when planned and stored on the row (scheduler/outbox.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import jinja2
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from notifiers.base import EMAIL, WECOM_APP, WECOM_ROBOT, Channel, Recipient
+from notifiers.local_outbox import LocalOutbox
+from notifiers.rendering import Digest as RenderDigest
+from notifiers.rendering import DigestItem, group_by_unit, render_digest
+from obligations.occurrences import occurrence_status
+from obligations.packs import Obligation
+from obligations.reminders import (
+    ROLE_RESPONSIBLE, Audience, DigestEntry, OutboxKey, ReminderItem, ReminderPolicy,
+    effective_policy, entry_key, plan_digests, stage_at,
+)
+from obligations.sending_windows import SendingWindow, next_window_start, window_id
+from scheduler import outbox
+from scheduler.models import ROLES, Event, Occurrence, Outbox, OutboxItem, Person, RoleAssignment, Unit
+from scheduler.submissions import counting_submissions, waived_occurrences
+
+if TYPE_CHECKING:
+    from scheduler.app import App
+
+log = logging.getLogger(__name__)
+
+DIGEST = "digest"  # the outbox stage of every reminder message (entries carry real stages)
+OPEN_STATES = ("open", "overdue")
+LISTED, SUPERSEDED, SETTLED = "listed", "superseded", "settled"
+DEFAULT_SENDER = "党委宣传部"
+
+
+@dataclass(frozen=True)
+class PlannerSettings:
+    window: SendingWindow = SendingWindow()
+    routes: tuple[str, ...] | None = None  # channels to use; None: every configured one
+    sender: str = DEFAULT_SENDER
+    contact: str | None = None  # footer of every message, e.g. "李老师，电话 0356-1234567"
+
+
+@dataclass
+class PlanReport:
+    open_occurrences: int = 0
+    entries: int = 0  # (occurrence, stage, channel, person) planned in this pass
+    created: int = 0  # new outbox messages
+    updated: int = 0  # unsent messages re-rendered (items added or settled)
+    cancelled: int = 0  # unsent messages left with nothing to tell
+    settled: int = 0  # items taken out of unsent messages: submitted or waived meanwhile
+    unaddressed: list[str] = field(default_factory=list)  # "UNIT key period": nobody to tell
+
+
+# --------------------------------------------------------------------------- who is told
+
+class Directory:
+    """Units, people and roles, read once per pass.
+
+    - responsible person: holders of the obligation's role (secretary, head or propaganda) in the
+      unit; the unit's secretary when nobody holds that role;
+    - supervisor: holders of ``supervisor`` in the unit; when none is recorded, the secretary of
+      the parent unit (a branch's committee, an office's branch);
+    - propaganda-department contact: holders of ``propaganda`` in the configured propaganda unit
+      (``[organisation] propaganda_unit``); else its head; else its secretary.
+    """
+
+    def __init__(self, session: Session, propaganda_unit: str) -> None:
+        self.units: dict[str, Unit] = {u.code: u for u in session.exec(select(Unit)).all()}
+        self.people: dict[int, Person] = {p.id: p for p in session.exec(select(Person)).all()}
+        self._roles: dict[tuple[str, str], list[int]] = defaultdict(list)
+        q = select(RoleAssignment).order_by(col(RoleAssignment.id))
+        for ra in session.exec(q).all():
+            self._roles[(ra.unit_code, ra.role)].append(ra.person_id)
+        self.propaganda_unit = propaganda_unit
+
+    def holders(self, unit: str, role: str) -> tuple[int, ...]:
+        return tuple(self._roles.get((unit, role), ()))
+
+    def responsible(self, unit: str, role: str) -> tuple[int, ...]:
+        return self.holders(unit, role) or self.holders(unit, "secretary")
+
+    def responsible_roles(self, unit: str, role: str) -> list[tuple[int, str]]:
+        if self.holders(unit, role):
+            return [(p, role) for p in self.holders(unit, role)]
+        return [(p, "secretary") for p in self.holders(unit, "secretary")]
+
+    def supervisors(self, unit: str) -> tuple[int, ...]:
+        explicit = self.holders(unit, "supervisor")
+        if explicit:
+            return explicit
+        parent = self.units[unit].parent_code if unit in self.units else None
+        return self.holders(parent, "secretary") if parent else ()
+
+    @cached_property
+    def propaganda(self) -> tuple[int, ...]:
+        code = self.propaganda_unit
+        return (self.holders(code, "propaganda") or self.holders(code, "head")
+                or self.holders(code, "secretary"))
+
+    def audience(self, unit: str, role: str) -> Audience:
+        ids = lambda people: tuple(str(p) for p in people)  # noqa: E731
+        return Audience(ids(self.responsible(unit, role)), ids(self.supervisors(unit)),
+                        ids(self.propaganda))
+
+    def recipient(self, person_id: int) -> Recipient:
+        p = self.people[person_id]
+        return Recipient(name=p.name, email=p.email, wecom_userid=p.wecom_userid, mobile=p.mobile)
+
+
+def routes_for(person: Person, channels: Mapping[str, Channel],
+               allowed: Sequence[str] | None = None) -> list[str]:
+    """The channels a person is told on.
+
+    With real channels: email when they have an address, the WeCom application when they have
+    a WeCom user id, the group robot always (it @-mentions them). When only the local outbox
+    stands in (nothing configured), one file per message: ``.eml`` for people with an email
+    address, ``.md`` for the others, so the directory shows what everyone would get."""
+    names = [r for r in (allowed if allowed is not None else channels) if r in channels]
+    if names and all(isinstance(channels[r], LocalOutbox) for r in names):
+        if EMAIL in names and person.email:
+            return [EMAIL]
+        wecom = [r for r in (WECOM_APP, WECOM_ROBOT) if r in names]
+        return wecom[:1] or [EMAIL]
+    out = []
+    if EMAIL in names and person.email:
+        out.append(EMAIL)
+    if WECOM_APP in names and person.wecom_userid:
+        out.append(WECOM_APP)
+    if WECOM_ROBOT in names:
+        out.append(WECOM_ROBOT)
+    return out
+
+
+# --------------------------------------------------------------------------- the planner
+
+def _naive(dt: datetime) -> datetime:
+    return dt.replace(tzinfo=None)
+
+
+def _salutation(name: str) -> str:
+    return f"{name}同志"
+
+
+class Planner:
+    """Plans one pass at a time; see the module docstring. ``channels`` are the configured
+    channel instances by route (only their names and kinds are used here)."""
+
+    def __init__(self, app: "App", channels: Mapping[str, Channel], env: jinja2.Environment,
+                 settings: PlannerSettings = PlannerSettings()) -> None:
+        self.app = app
+        self.channels = dict(channels)
+        self.env = env
+        self.settings = settings
+        self._policies: dict[str, ReminderPolicy] = {}
+        self._packs = {p.name: p for p in app.packs}
+
+    # -- policy
+    def policy(self, ob: Obligation) -> ReminderPolicy:
+        """The reminder policy of one obligation: default < pack < config < obligation."""
+        if ob.key not in self._policies:
+            pack = self._packs.get(ob.pack)
+            pack_path = pack.path if pack else ob.pack
+            config_path = self.app.config.path or "config"
+            self._policies[ob.key] = effective_policy(
+                pack=pack.reminders if pack else None,
+                config=self.app.config.reminders,
+                obligation=ob.reminders,
+                pack_where=f"{pack_path} [reminders]",
+                config_where=f"{config_path} [reminders]",
+                obligation_where=f"{pack_path} [obligation {ob.key}] reminders",
+            )
+        return self._policies[ob.key]
+
+    # -- the pass
+    def plan(self, now: datetime, session: Session | None = None) -> PlanReport:
+        """Settle unsent messages, then plan what is due at ``now``. Commits."""
+        if session is None:
+            with self.app.session() as s:
+                return self.plan(now, s)
+        report = PlanReport()
+        directory = Directory(session, self.app.propaganda_unit)
+        self.settle(session, now, directory, report)
+        items, occurrences = self._reminder_items(session, now.date(), directory, report)
+        report.open_occurrences = len(occurrences)
+        planned = self._planned_keys(session, list(occurrences))
+        digest_plan = plan_digests(
+            items, now=now, cal=self.app.calendar, window=self.settings.window,
+            channels=lambda person: routes_for(directory.people[int(person)], self.channels,
+                                               self.settings.routes),
+            already_planned=planned,
+        )
+        for item in digest_plan.unaddressed:
+            occ = occurrences[int(item.occurrence)]
+            report.unaddressed.append(f"{occ.unit_code} {occ.obligation_key} {occ.period}")
+        if report.unaddressed:
+            log.warning("%d open occurrences have nobody to remind (no secretary or no contact): "
+                        "%s", len(report.unaddressed), ", ".join(report.unaddressed[:10]))
+        for digest in digest_plan.digests:
+            entries = [e for g in digest.units for e in g.entries]
+            self._put(session, directory, digest.recipient, digest.channel, digest.send_at,
+                      entries, now, report)
+        session.commit()
+        return report
+
+    def _reminder_items(self, session: Session, today: date, directory: Directory,
+                        report: PlanReport) -> tuple[list[ReminderItem], dict[int, Occurrence]]:
+        """The open occurrences in their current stage, as the pure planner wants them."""
+        opened = select(Occurrence.id).where(col(Occurrence.opens) <= today)
+        occs = session.exec(select(Occurrence).where(col(Occurrence.opens) <= today)
+                            .order_by(col(Occurrence.id))).all()
+        subs = counting_submissions(session, opened)
+        waived = waived_occurrences(session, opened)
+        tz = self.app.config.general.tz
+        items: list[ReminderItem] = []
+        open_occs: dict[int, Occurrence] = {}
+        for occ in occs:
+            ob = self.app.obligations.get(occ.obligation_key)
+            if ob is None:  # its pack is no longer enabled: kept in the record, not reminded
+                continue
+            status = occurrence_status(occ.opens, occ.due, occ.required, subs.get(occ.id, ()),
+                                       occ.id in waived, today, tz=tz)
+            if status.state not in OPEN_STATES:
+                continue
+            stage = stage_at(self.policy(ob), opens=occ.opens, due=occ.due, today=today,
+                             cal=self.app.calendar)
+            if stage is None:
+                continue
+            open_occs[occ.id] = occ
+            items.append(ReminderItem(str(occ.id), occ.unit_code, stage,
+                                      directory.audience(occ.unit_code, ob.responsible)))
+        return items, open_occs
+
+    @staticmethod
+    def _planned_keys(session: Session, occurrence_ids: Sequence[int]) -> set[OutboxKey]:
+        """Keys already in the outbox. Settled items are not: if the occurrence opens again
+        (a submission withdrawn), that stage was never told and may be planned again."""
+        if not occurrence_ids:
+            return set()
+        q = (select(OutboxItem.occurrence_id, OutboxItem.stage, OutboxItem.channel,
+                    OutboxItem.person_id)
+             .where(col(OutboxItem.occurrence_id).in_(list(occurrence_ids)),
+                    OutboxItem.state != SETTLED))
+        return {entry_key(str(o), s, c, str(p)) for o, s, c, p in session.exec(q).all()}
+
+    # -- one message
+    def _put(self, session: Session, directory: Directory, recipient: str, channel: str,
+             send_at: datetime, entries: Sequence[DigestEntry], now: datetime,
+             report: PlanReport) -> None:
+        person_id = int(recipient)
+        row = self._unsent(session, person_id, channel, now)
+        if row is None:
+            row = self._free_row(session, person_id, channel, _naive(send_at), now, report)
+        else:
+            report.updated += 1
+        listed = {i.occurrence_id: i for i in session.exec(
+            select(OutboxItem).where(OutboxItem.outbox_id == row.id, OutboxItem.state == LISTED)
+        ).all()}
+        for entry in entries:
+            occurrence_id = int(entry.occurrence)
+            previous = listed.get(occurrence_id)
+            if previous is not None:  # a later stage of the same occurrence takes its place
+                previous.state = SUPERSEDED
+                session.add(previous)
+            self._add_item(session, row, occurrence_id, entry, channel, person_id)
+            report.entries += 1
+        session.flush()
+        self.render(session, directory, row, now)
+
+    def _unsent(self, session: Session, person_id: int, channel: str,
+                now: datetime) -> Outbox | None:
+        """The person's unsent message on this channel, locked for this pass.
+
+        The UPDATE both re-checks that the row is still unsent and holds it (a dispatcher in
+        another process cannot claim it before this pass commits)."""
+        row = session.exec(
+            select(Outbox).where(Outbox.person_id == person_id, Outbox.channel == channel,
+                                 Outbox.stage == DIGEST, col(Outbox.status).in_(outbox.UNSENT))
+            .order_by(col(Outbox.id).desc())).first()
+        if row is None or not self._lock(session, row, now):
+            return None
+        return row
+
+    @staticmethod
+    def _lock(session: Session, row: Outbox, now: datetime) -> bool:
+        result = session.execute(
+            update(Outbox).where(Outbox.id == row.id, col(Outbox.status).in_(outbox.UNSENT))
+            .values(updated_at=now).execution_options(synchronize_session=False))
+        if result.rowcount != 1:
+            return False
+        session.refresh(row)
+        return True
+
+    def _free_row(self, session: Session, person_id: int, channel: str, send_at: datetime,
+                  now: datetime, report: PlanReport) -> Outbox:
+        """The message of the first window from ``send_at`` on whose message for this person
+        and channel has not gone out yet (created, or revived if it was cancelled)."""
+        cal, window = self.app.calendar, self.settings.window
+        while True:
+            topic = f"digest:{window_id(send_at)}"
+            row = session.exec(select(Outbox).where(
+                Outbox.topic == topic, Outbox.stage == DIGEST, Outbox.channel == channel,
+                Outbox.person_id == person_id)).first()
+            if row is None:
+                row = Outbox(topic=topic, stage=DIGEST, channel=channel, person_id=person_id,
+                             send_at=send_at, next_attempt_at=send_at, status=outbox.PLANNED,
+                             created_at=now, updated_at=now)
+                session.add(row)
+                session.flush()
+                report.created += 1
+                return row
+            if row.status == outbox.CANCELLED:
+                # Nothing of it was ever sent: it carries the new items instead.
+                row.status, row.attempts, row.last_error = outbox.PLANNED, 0, None
+                row.next_attempt_at = max(row.send_at, send_at)
+                session.add(row)
+                session.flush()
+                report.created += 1
+                return row
+            # This window's message is out (or going out): the next window's.
+            send_at = _naive(next_window_start(
+                datetime.combine(send_at.date() + timedelta(days=1), time.min), cal, window))
+
+    @staticmethod
+    def _add_item(session: Session, row: Outbox, occurrence_id: int, entry: DigestEntry,
+                  channel: str, person_id: int) -> None:
+        existing = session.exec(select(OutboxItem).where(
+            OutboxItem.occurrence_id == occurrence_id, OutboxItem.stage == entry.stage.id,
+            OutboxItem.channel == channel, OutboxItem.person_id == person_id)).first()
+        roles = ",".join(entry.roles)
+        if existing is not None:  # settled earlier, open again: the same key, a new message
+            existing.outbox_id, existing.state, existing.roles = row.id, LISTED, roles
+            session.add(existing)
+            return
+        session.add(OutboxItem(outbox_id=row.id, occurrence_id=occurrence_id,
+                               stage=entry.stage.id, channel=channel, person_id=person_id,
+                               roles=roles, state=LISTED))
+
+    # -- settling
+    def settle(self, session: Session, now: datetime, directory: Directory | None = None,
+               report: PlanReport | None = None) -> PlanReport:
+        """Take submitted or waived occurrences out of unsent messages (commits)."""
+        report = report if report is not None else PlanReport()
+        directory = directory or Directory(session, self.app.propaganda_unit)
+        unsent = select(Outbox.id).where(col(Outbox.status).in_(outbox.UNSENT))
+        items = session.exec(select(OutboxItem).where(col(OutboxItem.outbox_id).in_(unsent),
+                                                      OutboxItem.state == LISTED)).all()
+        if not items:
+            return report
+        open_ids = self._open_ids(session, {i.occurrence_id for i in items}, now.date())
+        stale: dict[int, list[OutboxItem]] = defaultdict(list)
+        for item in items:
+            if item.occurrence_id not in open_ids:
+                stale[item.outbox_id].append(item)
+        for outbox_id, gone in stale.items():
+            row = session.get(Outbox, outbox_id)
+            if row is None or not self._lock(session, row, now):
+                continue  # claimed by a dispatcher meanwhile: too late to change
+            for item in gone:
+                item.state = SETTLED
+                session.add(item)
+            report.settled += len(gone)
+            session.flush()
+            if self.render(session, directory, row, now):
+                report.updated += 1
+            else:
+                report.cancelled += 1
+        session.commit()
+        return report
+
+    def _open_ids(self, session: Session, occurrence_ids: Iterable[int], today: date) -> set[int]:
+        ids = list(occurrence_ids)
+        occs = session.exec(select(Occurrence).where(col(Occurrence.id).in_(ids))).all()
+        subs = counting_submissions(session, ids)
+        waived = waived_occurrences(session, ids)
+        tz = self.app.config.general.tz
+        return {o.id for o in occs if o.obligation_key in self.app.obligations
+                and occurrence_status(o.opens, o.due, o.required, subs.get(o.id, ()),
+                                      o.id in waived, today, tz=tz).state in OPEN_STATES}
+
+    # -- rendering
+    def render(self, session: Session, directory: Directory, row: Outbox, now: datetime) -> bool:
+        """Render a row from its listed items (as of its sending day, or today if later).
+        A row with nothing listed is cancelled instead; returns False then."""
+        items = session.exec(select(OutboxItem).where(OutboxItem.outbox_id == row.id,
+                                                      OutboxItem.state == LISTED)).all()
+        if not items:
+            row.status, row.updated_at = outbox.CANCELLED, now
+            session.add(row)
+            return False
+        as_of = max(row.send_at.date(), now.date())
+        ids = [i.occurrence_id for i in items]
+        occs = {o.id: o for o in session.exec(select(Occurrence).where(col(Occurrence.id).in_(ids)))}
+        subs = counting_submissions(session, ids)
+        event_ids = [o.event_id for o in occs.values() if o.event_id is not None]
+        events = {e.id: e for e in session.exec(select(Event).where(col(Event.id).in_(event_ids)))} \
+            if event_ids else {}
+        roles: dict[int, set[str]] = defaultdict(set)
+        for item in items:
+            roles[item.occurrence_id].update(item.roles.split(","))
+        pairs, responsible, own_units, told_units = [], {}, set(), set()
+        for occ in occs.values():
+            ob = self.app.obligations[occ.obligation_key]
+            unit = directory.units.get(occ.unit_code)
+            unit_name = unit.name if unit else occ.unit_code
+            done = len([t for t in subs.get(occ.id, ()) if t.date() <= as_of])
+            event = events.get(occ.event_id) if occ.event_id else None
+            pairs.append((unit_name, DigestItem(
+                key=ob.key, title=ob.title, period=occ.period, due=occ.due,
+                done=min(done, occ.required), required=occ.required, provisional=occ.provisional,
+                period_name=(f"{event.title or '活动'}（{event.date.isoformat()}）"
+                             if event is not None else None),
+                note=f"需报送：{'、'.join(ob.evidence)}" if ob.evidence else None,
+            )))
+            if ROLE_RESPONSIBLE in roles[occ.id]:
+                own_units.add(unit_name)
+            else:  # told as supervisor / propaganda contact: say who answers for the unit
+                told_units.add(unit_name)
+                who = directory.responsible_roles(occ.unit_code, ob.responsible)
+                responsible[unit_name] = "、".join(
+                    f"{directory.people[p].name}（{ROLES.get(r, r)}）" for p, r in who) or "未登记"
+        escalated = told_units - own_units
+        person = directory.recipient(row.person_id)
+        rendered = render_digest(RenderDigest(
+            salutation=_salutation(person.name), as_of=as_of,
+            groups=group_by_unit(pairs, {u: responsible[u] for u in escalated}, escalated),
+            escalation=not own_units, sender=self.settings.sender, contact=self.settings.contact,
+        ), self.env)
+        row.title, row.body_text = rendered.subject, rendered.text
+        row.body_html, row.body_markdown = rendered.html, rendered.markdown
+        row.address = outbox.address_json(person)
+        row.updated_at = now
+        session.add(row)
+        return True

@@ -1,0 +1,379 @@
+"""The reminder service: the APScheduler daemon (``ccal serve``) and one pass of it (``ccal tick``).
+
+The database is the only source of truth. The daemon keeps a handful of in-memory jobs that
+scan it (no job per obligation, no persistent job store):
+
+==============  ==============================  ================================================
+job             when                            does
+==============  ==============================  ================================================
+materialise     daily at ``materialise_at``     create/update the occurrences of this year (and
+                                                of next year in December)
+holidays        daily at ``holidays_at``        re-read the holiday directory, then materialise
+                                                (dates that were provisional may move)
+plan            every ``plan_every_minutes``    plan reminders into the outbox (planner.py)
+dispatch        every ``dispatch_every_seconds`` settle unsent messages, then send the due ones
+                                                when inside a sending window (dispatcher.py)
+==============  ==============================  ================================================
+
+At start-up, before the jobs, the daemon puts rows a crash left in ``sending`` back to retryable
+and runs one full catch-up pass. SIGTERM/SIGINT: no new message is started, the messages in
+flight finish (up to ``shutdown_grace_seconds``; whatever is cut off stays ``sending`` and is
+retried at the next start), the channels are closed, the process exits 0.
+
+``run_tick(app, now)`` is one pass of everything the daemon does, at ``now``: what cron
+deployments, operators and tests run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import signal
+import time as _time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from notifiers.base import EMAIL, WECOM_APP, WECOM_ROBOT, Channel
+from notifiers.rendering import TemplateRenderError
+from notifiers.settings import NotifyConfigError, build_channels, template_environment
+from obligations.reminders import ReminderPolicyError
+from obligations.sending_windows import (SendingWindow, SendingWindowError, in_window,
+                                         next_window_start)
+from scheduler import outbox
+from scheduler.dispatcher import Dispatcher, DispatchReport
+from scheduler.materialise import MaterialiseCounts, materialise
+from scheduler.planner import DEFAULT_SENDER, Planner, PlannerSettings, PlanReport
+
+if TYPE_CHECKING:
+    from scheduler.app import App
+
+log = logging.getLogger(__name__)
+
+ROUTES = (EMAIL, WECOM_ROBOT, WECOM_APP)
+# Errors a clerk or operator can fix; the CLI prints them without a traceback.
+SERVICE_USER_ERRORS: tuple[type[Exception], ...] = (
+    ReminderPolicyError, SendingWindowError, NotifyConfigError, TemplateRenderError,
+    outbox.OutboxError)
+_HH_MM = re.compile(r"^(\d{1,2}):(\d{2})$")
+
+
+# --------------------------------------------------------------------------- settings
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """The ``[service]`` table of the config file (documented in docs/service.md)."""
+
+    routes: tuple[str, ...] | None = None  # channels to use; None: every configured one
+    plan_every: timedelta = timedelta(minutes=5)
+    dispatch_every: timedelta = timedelta(seconds=60)
+    materialise_at: time = time(0, 5)
+    holidays_at: time = time(3, 0)
+    batch_size: int = 200
+    retry: outbox.RetryPolicy = outbox.DEFAULT_RETRY
+    sending_lease: timedelta = timedelta(minutes=30)
+    shutdown_grace: timedelta = timedelta(seconds=30)
+    sender: str = DEFAULT_SENDER
+    contact: str | None = None
+
+
+_INTS = {  # key: (default, low, high)
+    "plan_every_minutes": (5, 1, 1440),
+    "dispatch_every_seconds": (60, 5, 3600),
+    "batch_size": (200, 1, 10_000),
+    "max_attempts": (15, 1, 100),
+    "retry_base_seconds": (60, 1, 86_400),
+    "retry_max_seconds": (3600, 1, 7 * 86_400),
+    "sending_lease_minutes": (30, 1, 1440),
+    "shutdown_grace_seconds": (30, 0, 3600),
+}
+_TIMES = {"materialise_at": time(0, 5), "holidays_at": time(3, 0)}
+_TEXTS = ("sender", "contact")
+SERVICE_KEYS = tuple(_INTS) + tuple(_TIMES) + _TEXTS + ("channels",)
+
+
+def service_settings(config) -> ServiceSettings:
+    """Read and check ``config.service``; errors name the file, line and field."""
+    raw: Mapping[str, Any] = config.service or {}
+    for key in raw:
+        if key not in SERVICE_KEYS:
+            raise config.error(f"service.{key}", f"unknown setting (known: {', '.join(SERVICE_KEYS)})")
+    ints = {}
+    for key, (default, low, high) in _INTS.items():
+        value = raw.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise config.error(f"service.{key}",
+                               f"must be a whole number from {low} to {high}, got {value!r}")
+        ints[key] = value
+    if ints["retry_max_seconds"] < ints["retry_base_seconds"]:
+        raise config.error("service.retry_max_seconds",
+                           "must be at least retry_base_seconds")
+    times = {}
+    for key, default in _TIMES.items():
+        value = raw.get(key, default)
+        if isinstance(value, str) and (m := _HH_MM.match(value.strip())) \
+                and int(m.group(1)) < 24 and int(m.group(2)) < 60:
+            value = time(int(m.group(1)), int(m.group(2)))
+        if not isinstance(value, time):
+            raise config.error(f"service.{key}", f'must be a time "HH:MM", got {value!r}')
+        times[key] = value
+    texts = {}
+    for key in _TEXTS:
+        value = raw.get(key)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise config.error(f"service.{key}", f"must be a non-empty string, got {value!r}")
+        texts[key] = value.strip() if value else None
+    routes = raw.get("channels")
+    if routes is not None:
+        if not isinstance(routes, list) or not all(r in ROUTES for r in routes) or not routes:
+            raise config.error("service.channels",
+                               f"must be a non-empty list of {', '.join(ROUTES)}, got {routes!r}")
+        routes = tuple(dict.fromkeys(routes))
+    return ServiceSettings(
+        routes=routes,
+        plan_every=timedelta(minutes=ints["plan_every_minutes"]),
+        dispatch_every=timedelta(seconds=ints["dispatch_every_seconds"]),
+        materialise_at=times["materialise_at"],
+        holidays_at=times["holidays_at"],
+        batch_size=ints["batch_size"],
+        retry=outbox.RetryPolicy(max_attempts=ints["max_attempts"],
+                                 base_delay=timedelta(seconds=ints["retry_base_seconds"]),
+                                 max_delay=timedelta(seconds=ints["retry_max_seconds"])),
+        sending_lease=timedelta(minutes=ints["sending_lease_minutes"]),
+        shutdown_grace=timedelta(seconds=ints["shutdown_grace_seconds"]),
+        sender=texts["sender"] or DEFAULT_SENDER,
+        contact=texts["contact"],
+    )
+
+
+def sending_window(config) -> SendingWindow:
+    return SendingWindow.from_mapping(config.reminders,
+                                      where=f"{config.path or 'config'} [reminders]")
+
+
+def years_to_materialise(now: datetime) -> list[int]:
+    # December: next year's January deadlines get their first notices this month.
+    return [now.year, now.year + 1] if now.month == 12 else [now.year]
+
+
+# --------------------------------------------------------------------------- one pass
+
+@dataclass
+class TickReport:
+    now: datetime
+    recovered: int = 0
+    materialised: MaterialiseCounts = field(default_factory=MaterialiseCounts)
+    plan: PlanReport = field(default_factory=PlanReport)
+    dispatch: DispatchReport | None = None  # None: outside the sending window
+    next_window: datetime | None = None
+    outbox: dict[str, int] = field(default_factory=dict)
+
+
+class Service:
+    """Channels, planner and dispatcher for one app. ``clock`` gives naive local wall-clock time
+    (default: the app's clock); a tick passes a fixed clock."""
+
+    def __init__(self, app: "App", *, clock: Callable[[], datetime] | None = None,
+                 channels: Mapping[str, Channel] | None = None,
+                 environ: Mapping[str, str] | None = None) -> None:
+        config = app.config
+        self.app = app
+        self.settings = service_settings(config)
+        self.window = sending_window(config)
+        self.clock = clock or app.now
+        self.channels = dict(channels) if channels is not None else build_channels(
+            config.notify, config_path=config.path, data_dir=config.general.data_dir,
+            environ=os.environ if environ is None else environ)
+        env = template_environment(config.templates, config_path=config.path)
+        self.planner = Planner(app, self.channels, env, PlannerSettings(
+            window=self.window, routes=self.settings.routes, sender=self.settings.sender,
+            contact=self.settings.contact))
+        routes = self.settings.routes or tuple(self.channels)
+        self.dispatcher = Dispatcher(
+            app.engine, {r: c for r, c in self.channels.items() if r in routes},
+            clock=self.clock, retry=self.settings.retry, batch_size=self.settings.batch_size)
+
+    # -- the pieces of a pass
+    def recover(self, now: datetime, *, lease: bool) -> int:
+        """Rows a dead process left in ``sending``: all of them at daemon start-up, only those
+        older than the lease in a tick (a running daemon may be sending the others)."""
+        with self.app.session() as session:
+            before = now - self.settings.sending_lease if lease else None
+            n = outbox.recover_interrupted(session, now, claimed_before=before)
+        if n:
+            log.warning("%d message(s) were being sent when the service stopped; they will be "
+                        "sent again", n)
+        return n
+
+    def refresh_holidays(self) -> None:
+        self.app.reload_calendar()
+
+    def materialise(self, now: datetime) -> MaterialiseCounts:
+        return materialise(self.app, years_to_materialise(now))
+
+    def plan(self, now: datetime) -> PlanReport:
+        return self.planner.plan(now)
+
+    async def dispatch(self, now: datetime) -> DispatchReport | None:
+        """Settle, then send what is due if ``now`` is inside a sending window."""
+        with self.app.session() as session:
+            self.planner.settle(session, now)
+        if not in_window(now, self.app.calendar, self.window):
+            return None
+        return await self.dispatcher.dispatch()
+
+    async def tick(self, now: datetime, *, lease: bool = True) -> TickReport:
+        """One pass of everything the daemon does, at ``now``."""
+        report = TickReport(now)
+        report.recovered = self.recover(now, lease=lease)
+        self.refresh_holidays()
+        report.materialised = self.materialise(now)
+        report.plan = self.plan(now)
+        report.dispatch = await self.dispatch(now)
+        report.next_window = next_window_start(now, self.app.calendar, self.window)
+        with self.app.session() as session:
+            report.outbox = outbox.counts(session)
+        return report
+
+    async def aclose(self) -> None:
+        await self.dispatcher.aclose()
+
+    # -- the daemon
+    def build_scheduler(self, job: Callable[[str, Callable[[], Any]], Callable]) -> AsyncIOScheduler:
+        """The daemon's scheduler and its four jobs (not started). ``job(name, body)`` wraps a
+        job body (a callable returning a result or a coroutine) into the function scheduled."""
+        tz = self.app.config.general.tz
+        scheduler = AsyncIOScheduler(timezone=tz, job_defaults={
+            "coalesce": True, "max_instances": 1, "misfire_grace_time": 3600})
+        m_at, h_at = self.settings.materialise_at, self.settings.holidays_at
+        scheduler.add_job(job("materialise", lambda: self.materialise(self.clock())),
+                          CronTrigger(hour=m_at.hour, minute=m_at.minute, timezone=tz),
+                          id="materialise")
+        scheduler.add_job(job("holidays", lambda: (self.refresh_holidays(),
+                                                   self.materialise(self.clock()))[1]),
+                          CronTrigger(hour=h_at.hour, minute=h_at.minute, timezone=tz),
+                          id="holidays")
+        scheduler.add_job(job("plan", lambda: self.plan(self.clock())),
+                          IntervalTrigger(seconds=self.settings.plan_every.total_seconds(),
+                                          timezone=tz), id="plan")
+        scheduler.add_job(job("dispatch", lambda: self.dispatch(self.clock())),
+                          IntervalTrigger(seconds=self.settings.dispatch_every.total_seconds(),
+                                          timezone=tz), id="dispatch")
+        return scheduler
+
+    async def serve(self, stop: asyncio.Event | None = None) -> None:
+        """Run until SIGTERM/SIGINT (or ``stop`` is set)."""
+        stop = stop or asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def on_signal() -> None:
+            self.dispatcher.stop()  # at once: even the start-up catch-up starts nothing new
+            stop.set()
+
+        handled = []
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                loop.add_signal_handler(sig, on_signal)
+                handled.append(sig)
+            except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
+                pass
+        tz = self.app.config.general.tz
+        running: set[asyncio.Task] = set()
+
+        def job(name: str, body: Callable[[], Any]):
+            async def run() -> None:
+                task = asyncio.current_task()
+                running.add(task)
+                try:
+                    result = body()
+                    if asyncio.iscoroutine(result):
+                        result = await result
+                    if result is not None:
+                        log.info("%s: %s", name, _summary(result))
+                except Exception:  # a failed pass is logged; the next one tries again
+                    log.exception("%s failed", name)
+                finally:
+                    running.discard(task)
+            run.__name__ = name
+            return run
+
+        log.info("ccal service starting (time zone %s, sending window %s-%s, channels: %s)",
+                 tz, self.window.start, self.window.end, ", ".join(self.dispatcher.channels))
+        # Catch-up: crashed sends back to retryable, then one full pass.
+        startup = job("catch-up", lambda: self.tick(self.clock(), lease=False))
+        await startup()
+
+        scheduler = self.build_scheduler(job)
+        scheduler.start()
+        try:
+            await stop.wait()
+        finally:
+            log.info("ccal service stopping")
+            scheduler.pause()
+            self.dispatcher.stop()
+            if running:
+                grace = self.settings.shutdown_grace.total_seconds()
+                done, cut = await asyncio.wait(running, timeout=grace)
+                for task in cut:  # left in `sending`: retried at the next start
+                    task.cancel()
+            scheduler.shutdown(wait=False)
+            await self.aclose()
+            for sig in handled:
+                loop.remove_signal_handler(sig)
+            log.info("ccal service stopped")
+
+
+def _summary(result: Any) -> str:
+    if isinstance(result, TickReport):
+        return tick_summary(result)
+    if isinstance(result, PlanReport):
+        return (f"planned {result.entries} item(s): {result.created} new message(s), "
+                f"{result.updated} updated, {result.cancelled} cancelled")
+    if isinstance(result, DispatchReport):
+        return f"sent {result.sent}, failed {result.failed}, dead {result.dead}"
+    if isinstance(result, MaterialiseCounts):
+        return f"occurrences: {result.created} created, {result.updated} updated"
+    return str(result)
+
+
+def tick_summary(r: TickReport) -> str:
+    sent = ("outside the sending window" if r.dispatch is None else
+            f"sent {r.dispatch.sent}, failed {r.dispatch.failed}, dead {r.dispatch.dead}")
+    return (f"occurrences {r.materialised.created} created / {r.materialised.updated} updated; "
+            f"planned {r.plan.entries} item(s) into {r.plan.created} new message(s); {sent}")
+
+
+# --------------------------------------------------------------------------- entry points
+
+def run_tick(app: "App", now: datetime, *, channels: Mapping[str, Channel] | None = None,
+             environ: Mapping[str, str] | None = None) -> TickReport:
+    """One pass of everything the daemon does, at ``now`` (naive local time), then exit."""
+    service = Service(app, clock=lambda: now, channels=channels, environ=environ)
+
+    async def main() -> TickReport:
+        try:
+            return await service.tick(now)
+        finally:
+            await service.aclose()
+
+    return asyncio.run(main())
+
+
+def offset_clock(app: "App", start: datetime) -> Callable[[], datetime]:
+    """A clock that reads ``start`` now and then advances in real time (``serve --now``)."""
+    t0 = _time.monotonic()
+    return lambda: (start + timedelta(seconds=_time.monotonic() - t0)).replace(microsecond=0)
+
+
+def run_service(app: "App", *, start: datetime | None = None) -> None:
+    """``ccal serve``: run the daemon until SIGTERM/SIGINT."""
+    clock = offset_clock(app, start) if start is not None else None
+    service = Service(app, clock=clock)
+    asyncio.run(service.serve())
