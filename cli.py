@@ -653,6 +653,7 @@ def serve(now: datetime | None) -> None:
     """运行提醒服务（守护进程，SIGTERM/SIGINT 停止）Run the reminder daemon until
     SIGTERM/SIGINT."""
     import logging
+    import sys
 
     from scheduler.service import run_service
 

@@ -1,0 +1,242 @@
+"""Planning reminders into the outbox: digests, windows, stages told once, escalation, settling."""
+
+from datetime import datetime
+
+import pytest
+from sqlmodel import select
+
+from notifiers.base import Delivery
+from notifiers.email import EmailChannel
+from notifiers.local_outbox import LocalOutbox
+from notifiers.rendering import make_environment
+from notifiers.secrets import Secret
+from notifiers.wecom_robot import WeComRobotChannel
+from scheduler import outbox
+from scheduler.app import open_app
+from scheduler.materialise import materialise
+from scheduler.models import Occurrence, Outbox, OutboxItem, Person, RoleAssignment, Submission, Unit
+from scheduler.planner import Directory, Planner, routes_for
+from tests.conftest import REMINDER_ORG
+
+
+@pytest.fixture
+def make_app(reminder_config, tmp_path):
+    apps = []
+
+    def make(*obligations, org=REMINDER_ORG):
+        app = open_app(reminder_config(*obligations, org=org))
+        materialise(app, [2026])
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.engine.dispose()
+
+
+def planner(app, channels=None):
+    channels = channels or {"email": LocalOutbox(app.config.general.data_dir / "outbox", kind="email")}
+    return Planner(app, channels, make_environment())
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def messages(app):
+    """{recipient name: [(topic, status, {unit: stage})]} of every outbox row."""
+    with app.session() as s:
+        people = {p.id: p.name for p in s.exec(select(Person)).all()}
+        out = {}
+        for row in s.exec(select(Outbox).order_by(Outbox.id)).all():
+            items = s.exec(select(OutboxItem, Occurrence).join(
+                Occurrence, Occurrence.id == OutboxItem.occurrence_id)
+                .where(OutboxItem.outbox_id == row.id, OutboxItem.state == "listed")).all()
+            out.setdefault(people[row.person_id], []).append(
+                (row.topic, row.status, {occ.unit_code: item.stage for item, occ in items}))
+        return out
+
+
+def body(app, name):
+    with app.session() as s:
+        person = s.exec(select(Person).where(Person.name == name)).one()
+        row = s.exec(select(Outbox).where(Outbox.person_id == person.id)
+                     .order_by(Outbox.id.desc())).first()
+        return row.title, row.body_text
+
+
+def send_all(app, now):
+    with app.session() as s:
+        for row in outbox.claim_due(s, "email", now, 100):
+            outbox.mark_result(s, row, [Delivery.success(None)], now)
+
+
+def test_one_message_per_person_and_window_listing_all_their_units(make_app):
+    app = make_app("spring")
+    report = planner(app).plan(at("2026-03-11 10:00"))
+    assert (report.open_occurrences, report.entries, report.created) == (3, 3, 2)
+    assert messages(app) == {
+        "许芳": [("digest:2026-03-11", "planned", {"B1": "notice", "B3": "notice"})],
+        "吕刚": [("digest:2026-03-11", "planned", {"B2": "notice"})],
+    }
+    title, text = body(app, "许芳")
+    assert title == "【意识形态工作提醒】2 项工作待办，最早3月20日截止"
+    assert text.index("【第一党支部】") < text.index("【第三党支部】")
+    assert "许芳同志：您好！" in text and "需报送：研判报告" in text
+
+
+def test_passes_in_the_same_window_plan_nothing_new(make_app):
+    app = make_app("spring")
+    p = planner(app)
+    p.plan(at("2026-03-11 10:00"))
+    before = messages(app)
+    for when in ("2026-03-11 10:01", "2026-03-11 17:59", "2026-03-12 10:00"):
+        report = p.plan(at(when))
+        assert (report.entries, report.created) == (0, 0), when
+    send_all(app, at("2026-03-11 10:02"))
+    report = p.plan(at("2026-03-16 10:00"))   # told at this stage already: not repeated
+    assert (report.entries, report.created) == (0, 0)
+    assert len(messages(app)["许芳"]) == len(before["许芳"]) == 1
+
+
+def test_a_stage_reached_before_sending_replaces_the_earlier_one(make_app):
+    app = make_app("spring")
+    p = planner(app)
+    p.plan(at("2026-03-18 19:00"))            # evening: planned for Thursday 09:00
+    assert messages(app)["吕刚"] == [("digest:2026-03-19", "planned", {"B2": "before-3d"})]
+    p.plan(at("2026-03-19 08:00"))            # Thursday: 1 working day before due
+    assert messages(app)["吕刚"] == [("digest:2026-03-19", "planned", {"B2": "before-1wd"})]
+    with app.session() as s:                  # the earlier stage stays recorded as superseded
+        lv = s.exec(select(Person).where(Person.name == "吕刚")).one()
+        states = sorted(s.exec(select(OutboxItem.stage, OutboxItem.state)
+                               .where(OutboxItem.person_id == lv.id)).all())
+    assert states == [("before-1wd", "listed"), ("before-3d", "superseded")]
+
+
+def test_new_items_after_the_window_message_went_out_wait_for_the_next_window(make_app):
+    app = make_app("spring")
+    p = planner(app)
+    p.plan(at("2026-03-11 10:00"))
+    send_all(app, at("2026-03-11 10:01"))
+    with app.session() as s:                  # a new branch for 许芳 the same afternoon
+        s.add(Unit(code="B4", name="第四党支部", kind="branch", parent_code="DW"))
+        xu = s.exec(select(Person).where(Person.name == "许芳")).one()
+        s.add(RoleAssignment(unit_code="B4", person_id=xu.id, role="secretary"))
+    materialise(app, [2026])
+    report = p.plan(at("2026-03-11 15:00"))
+    assert report.created == 1
+    assert messages(app)["许芳"] == [
+        ("digest:2026-03-11", "sent", {"B1": "notice", "B3": "notice"}),
+        ("digest:2026-03-12", "planned", {"B4": "notice"}),
+    ]
+
+
+def test_a_submission_takes_the_item_out_and_an_empty_message_is_cancelled(make_app):
+    app = make_app("spring")
+    p = planner(app)
+    p.plan(at("2026-03-11 07:00"))
+    with app.session() as s:
+        for unit in ("B1", "B2"):
+            occ = s.exec(select(Occurrence).where(Occurrence.unit_code == unit)).one()
+            s.add(Submission(occurrence_id=occ.id, submitted_at=at("2026-03-11 08:00")))
+    report = p.plan(at("2026-03-11 08:30"))
+    assert (report.settled, report.updated, report.cancelled) == (2, 1, 1)
+    assert messages(app) == {
+        "许芳": [("digest:2026-03-11", "planned", {"B3": "notice"})],
+        "吕刚": [("digest:2026-03-11", "cancelled", {})],
+    }
+    assert "第一党支部" not in body(app, "许芳")[1]
+
+
+def test_catch_up_collapses_missed_stages_into_the_current_one(make_app):
+    app = make_app("spring")
+    planner(app).plan(at("2026-03-26 10:00"))   # first pass long after the window opened
+    assert messages(app)["吕刚"] == [("digest:2026-03-26", "planned", {"B2": "overdue-2"})]
+
+
+def test_escalation_tells_the_supervisor_and_the_propaganda_contact(make_app):
+    # 许芳 supervises B2 as well as being secretary of B1 and B3: one message, B2 marked.
+    org = REMINDER_ORG.replace("赵敏,zhao@example.edu.cn", "许芳,xu@example.edu.cn")
+    app = make_app("spring", org=org)
+    p = planner(app)
+    p.plan(at("2026-03-23 10:00"))            # overdue-1: no escalation yet
+    assert set(messages(app)) == {"许芳", "吕刚"}
+    send_all(app, at("2026-03-23 10:01"))
+    p.plan(at("2026-03-25 10:00"))            # overdue-2: escalates
+    got = messages(app)
+    assert got["许芳"][-1] == ("digest:2026-03-25", "planned",
+                              {"B1": "overdue-2", "B2": "overdue-2", "B3": "overdue-2"})
+    assert got["孙宣"] == [("digest:2026-03-25", "planned",
+                          {"B1": "overdue-2", "B2": "overdue-2", "B3": "overdue-2"})]
+    assert got["王建国"] == [("digest:2026-03-25", "planned", {"B1": "overdue-2", "B3": "overdue-2"})]
+    _, text = body(app, "许芳")
+    assert "【第二党支部】　逾期督办，责任人：吕刚（书记）" in text
+    assert "【第一党支部】\n" in text          # her own units are not marked
+    title, text = body(app, "孙宣")
+    assert title.startswith("【逾期督办】") and "以下 3 个单位仍有 3 项" in text
+
+
+def test_who_is_told_when_roles_are_missing(session):
+    session.add_all([Unit(code="DW", name="党委", kind="committee"),
+                     Unit(code="XCB", name="宣传部", kind="office", parent_code="DW"),
+                     Unit(code="B1", name="一支部", kind="branch", parent_code="DW"),
+                     Unit(code="B2", name="二支部", kind="branch", parent_code="DW")])
+    session.add_all([Person(id=i, key=f"p{i}", name=f"P{i}") for i in range(1, 6)])
+    session.flush()
+    session.add_all([RoleAssignment(unit_code=u, person_id=p, role=r) for u, p, r in (
+        ("DW", 1, "secretary"), ("XCB", 2, "secretary"), ("XCB", 3, "head"),
+        ("B1", 4, "secretary"), ("B1", 5, "head"))])
+    session.commit()
+    d = Directory(session, "XCB")
+    assert d.audience("B1", "secretary").responsible == ("4",)
+    assert d.audience("B1", "head").responsible == ("5",)
+    assert d.audience("B1", "propaganda").responsible == ("4",)   # nobody: the secretary
+    assert d.supervisors("B1") == (1,)        # no supervisor recorded: the parent's secretary
+    assert d.propaganda == (3,)               # no propaganda contact: the department's head
+    assert d.audience("B2", "secretary").responsible == ()
+
+
+def test_nobody_to_tell_is_reported_not_dropped(make_app):
+    org = REMINDER_ORG.replace("B2,第二党支部,党支部,DW,吕刚,lv@example.edu.cn",
+                               "B2,第二党支部,党支部,DW,,")
+    app = make_app("spring", org=org)
+    report = planner(app).plan(at("2026-03-11 10:00"))
+    assert report.unaddressed == ["B2 rpack.spring 2026"]
+
+
+def test_count_based_obligations_show_progress(make_app):
+    app = make_app("study")
+    with app.session() as s:
+        occ = s.exec(select(Occurrence).where(Occurrence.unit_code == "B2",
+                                              Occurrence.period == "2026-Q1")).one()
+        s.add(Submission(occurrence_id=occ.id, submitted_at=at("2026-03-02 15:00")))
+    planner(app).plan(at("2026-03-24 10:00"))
+    _, text = body(app, "吕刚")
+    assert "还差 2 次，剩余 7 天" in text
+
+
+def test_provisional_dates_are_marked(make_app):
+    app = make_app("spring")
+    with app.session() as s:
+        occ = s.exec(select(Occurrence).where(Occurrence.unit_code == "B2")).one()
+        occ.provisional = True
+        s.add(occ)
+    planner(app).plan(at("2026-03-11 10:00"))
+    assert "日期为暂定" in body(app, "吕刚")[1]
+    assert "日期为暂定" not in body(app, "许芳")[1]
+
+
+def test_routes_per_person(tmp_path):
+    both = Person(key="a", name="A", email="a@example.edu.cn", wecom_userid="A")
+    wecom_only = Person(key="b", name="B", wecom_userid="B")
+    local = {"email": LocalOutbox(tmp_path, kind="email"),
+             "wecom_robot": LocalOutbox(tmp_path, kind="wecom"),
+             "wecom_app": LocalOutbox(tmp_path, kind="wecom")}
+    # The local stand-in writes one file per message: .eml if possible, else .md.
+    assert routes_for(both, local) == ["email"]
+    assert routes_for(wecom_only, local) == ["wecom_app"]
+    real = {"email": EmailChannel(host="127.0.0.1", from_addr="ccal@example.edu.cn"),
+            "wecom_robot": WeComRobotChannel(key=Secret("K", "k" * 20))}
+    assert routes_for(both, real) == ["email", "wecom_robot"]
+    assert routes_for(wecom_only, real) == ["wecom_robot"]
+    assert routes_for(both, real, allowed=("email",)) == ["email"]
