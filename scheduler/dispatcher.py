@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
 from notifiers.base import Channel, Delivery, fail_all
@@ -101,19 +101,22 @@ class Dispatcher:
 
     async def _drain(self, route: str, report: DispatchReport) -> None:
         channel = self.channels[route]
-        with Session(self.engine, expire_on_commit=False) as session:
+        # Claims load rows through a session; results are one small UPDATE + commit each, on a
+        # plain connection (a fraction of the cost through the session).
+        with Session(self.engine, expire_on_commit=False) as session, \
+                self.engine.connect() as results:
             while not self._stopping:
                 batch = outbox.claim_due(session, route, self.clock(), self.batch_size)
                 if not batch:
                     return
                 # A row is claimed once per pass: rows that failed go back with a later
                 # next_attempt_at, so this loop ends.
-                await self._send_batch(session, route, channel, batch, report)
+                await self._send_batch(results, route, channel, batch, report)
 
-    async def _send_batch(self, session: Session, route: str, channel: Channel,
+    async def _send_batch(self, results: Connection, route: str, channel: Channel,
                           batch: list[Outbox], report: DispatchReport) -> None:
         def record(row: Outbox, deliveries: Sequence[Delivery]) -> None:
-            result = outbox.mark_result(session, row, deliveries, self.clock(), self.retry)
+            result = outbox.mark_result(results, row, deliveries, self.clock(), self.retry)
             report.count(route, result.status)
             if result.status != outbox.SENT:
                 log.warning("outbox %s (%s): %s: %s", row.id, route, result.status, result.error)

@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, update
+from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
 from notifiers.base import WECOM_ROBOT, Delivery, Message, Recipient
@@ -50,8 +51,8 @@ class OutboxError(ValueError):
 class RetryPolicy:
     """Exponential back-off: attempt k failed -> wait base * 2**(k-1), at most ``max_delay``.
 
-    The defaults retry for about ten hours of sending-window time before a row goes dead, so a
-    mail server that is down for an afternoon delivers everything once it is back."""
+    The defaults retry for about nine hours of sending-window time before a row goes dead, so
+    a mail server that is down for an afternoon delivers everything once it is back."""
 
     max_attempts: int = 15
     base_delay: timedelta = timedelta(minutes=1)
@@ -156,9 +157,10 @@ def outcome_of(deliveries: Sequence[Delivery], attempts: int, now: datetime,
     return Outcome(FAILED, error, now + retry.delay(attempts))
 
 
-def mark_result(session: Session, row: Outbox, deliveries: Sequence[Delivery], now: datetime,
-                retry: RetryPolicy = DEFAULT_RETRY) -> Outcome:
-    """Record the result of sending a claimed row, committed at once."""
+def mark_result(db: Session | Connection, row: Outbox, deliveries: Sequence[Delivery],
+                now: datetime, retry: RetryPolicy = DEFAULT_RETRY) -> Outcome:
+    """Record the result of sending a claimed row, committed at once. ``db`` may be a plain
+    connection: the dispatcher records thousands of results, one commit each."""
     outcome = outcome_of(deliveries, row.attempts, now, retry)
     values: dict[str, Any] = {"status": outcome.status, "claim": None, "updated_at": now}
     if outcome.status == SENT:
@@ -167,9 +169,9 @@ def mark_result(session: Session, row: Outbox, deliveries: Sequence[Delivery], n
         values.update(last_error=outcome.error)
         if outcome.next_attempt_at is not None:
             values.update(next_attempt_at=outcome.next_attempt_at)
-    session.execute(update(Outbox).where(Outbox.id == row.id, Outbox.status == SENDING)
-                    .values(**values).execution_options(synchronize_session=False))
-    session.commit()
+    db.execute(update(Outbox).where(Outbox.id == row.id, Outbox.status == SENDING)
+               .values(**values).execution_options(synchronize_session=False))
+    db.commit()
     return outcome
 
 
