@@ -207,7 +207,8 @@ def recover_interrupted(session: Session, now: datetime,
 # --------------------------------------------------------------------------- operators
 
 def retry(session: Session, row_id: int, now: datetime) -> Outbox:
-    """Re-queue one failed or dead row for the next pass (attempts start again from zero)."""
+    """Re-queue one failed or dead row: due again from its planned sending time, so the next
+    pass in a sending window sends it; attempts start again from zero."""
     row = session.get(Outbox, row_id)
     if row is None:
         raise OutboxError(f"发件箱中没有编号为 {row_id} 的消息 (no outbox row {row_id})")
@@ -230,7 +231,8 @@ def retry_dead(session: Session, now: datetime) -> int:
 def _requeue(session: Session, ids: Sequence[int], now: datetime) -> None:
     if ids:
         session.execute(update(Outbox).where(col(Outbox.id).in_(list(ids)))
-                        .values(status=PLANNED, attempts=0, next_attempt_at=now, updated_at=now)
+                        .values(status=PLANNED, attempts=0, next_attempt_at=Outbox.send_at,
+                                updated_at=now)
                         .execution_options(synchronize_session=False))
     session.commit()
 

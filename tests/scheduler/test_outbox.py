@@ -142,7 +142,7 @@ def test_an_operator_requeues_one_row_or_every_dead_one(session, person):
     assert outbox.retry_dead(session, later) == 2
     for row in rows:
         session.refresh(row)
-        assert (row.status, row.attempts, row.next_attempt_at) == ("planned", 0, later)
+        assert (row.status, row.attempts, row.next_attempt_at) == ("planned", 0, row.send_at)
     outbox.mark_result(session, outbox.claim_due(session, "email", later, 1)[0], ok(), later)
     with pytest.raises(outbox.OutboxError, match="sent"):
         outbox.retry(session, rows[0].id, later)

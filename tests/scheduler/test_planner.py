@@ -240,3 +240,21 @@ def test_routes_per_person(tmp_path):
     assert routes_for(both, real) == ["email", "wecom_robot"]
     assert routes_for(wecom_only, real) == ["wecom_robot"]
     assert routes_for(both, real, allowed=("email",)) == ["email"]
+
+
+def test_an_occurrence_open_again_is_reminded_again(make_app):
+    app = make_app("spring")
+    p = planner(app)
+    p.plan(at("2026-03-11 07:00"))
+    with app.session() as s:
+        occ = s.exec(select(Occurrence).where(Occurrence.unit_code == "B2")).one()
+        sub = Submission(occurrence_id=occ.id, submitted_at=at("2026-03-11 07:30"))
+        s.add(sub)
+    p.plan(at("2026-03-11 08:00"))
+    assert messages(app)["吕刚"] == [("digest:2026-03-11", "cancelled", {})]
+    with app.session() as s:           # the submission is withdrawn: B2 is open again
+        s.add(Submission(occurrence_id=occ.id, submitted_at=at("2026-03-11 08:10"),
+                         withdrawn=True, corrects_id=sub.id))
+    report = p.plan(at("2026-03-11 08:30"))
+    assert report.entries == 1
+    assert messages(app)["吕刚"] == [("digest:2026-03-11", "planned", {"B2": "notice"})]

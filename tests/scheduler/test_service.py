@@ -15,6 +15,7 @@ from scheduler.app import open_app
 from scheduler.models import Outbox
 from scheduler.service import Service, service_settings
 from tests.fakes.smtp import FakeSMTP
+from tests.fakes.wecom import FakeWeCom
 
 # rpack.spring: window 11-20 March 2026 (Wed-Fri), working days after it: 23 (Mon), 24, 25 ...
 STAGE_DAYS = {
@@ -205,3 +206,36 @@ def test_serve_runs_a_catch_up_pass_and_stops_on_request(reminder_config, smtp):
 
     asyncio.run(run())
     assert sorted(m.rcpt_tos[0] for m in smtp.messages) == [LV, XU]
+
+
+def test_dead_after_the_retry_limit_until_an_operator_requeues(reminder_config):
+    with FakeSMTP(tempfail_first=4) as smtp:
+        cfg = reminder_config("spring", extra=email_table(smtp) + "[service]\nmax_attempts = 2\n")
+        assert "失败待重试 2" in tick(cfg, "2026-03-11 10:00")
+        assert "已放弃 2" in tick(cfg, "2026-03-11 10:01")
+        runner = CliRunner()
+        listing = runner.invoke(main, ["--config", str(cfg), "outbox", "--status", "dead"])
+        assert listing.exit_code == 0 and listing.output.count("重试 2 次仍失败：SMTP 451") == 2
+        assert "已放弃" in listing.output
+        assert not smtp.messages
+        result = runner.invoke(main, ["--config", str(cfg), "outbox", "retry", "--dead"])
+        assert result.exit_code == 0 and "已重新排队 2 条" in result.output
+        assert "成功 2" in tick(cfg, "2026-03-11 10:05")
+    assert sorted(m.rcpt_tos[0] for m in smtp.messages) == [LV, XU]
+
+
+def test_email_and_the_wecom_application_both_deliver(reminder_config, smtp, monkeypatch):
+    monkeypatch.setenv("CCAL_WECOM_APP_SECRET", "corp-secret-abcdef123456")
+    with FakeWeCom(users={"XuFang", "LiWenJing"}) as wecom:
+        cfg = reminder_config("spring", extra=email_table(smtp) + (
+            f'[notify.wecom_app]\nbase_url = "{wecom.base_url}"\ncorp_id = "ww-test-corp"\n'
+            f'agent_id = 1000002\n'))
+        out = tick(cfg, "2026-03-25 10:00")       # escalation day: 王建国 too
+        sent = wecom.calls("/cgi-bin/message/send")
+    assert "成功 6" in out and "已放弃 1" in out
+    assert sorted(m.rcpt_tos[0] for m in smtp.messages) == sorted([XU, LV, WANG, ZHAO, SUN])
+    # 许芳 and 王建国 have WeCom ids (吕刚, 赵敏, 孙宣 do not); 王建国 is not in the corp.
+    assert sorted(c.body["touser"] for c in sent) == ["WangJianGuo", "XuFang"]
+    listing = CliRunner().invoke(main, ["--config", str(cfg), "outbox", "--status", "dead",
+                                        "--format", "json"])
+    assert '"recipient": "王建国"' in listing.output and "corp-secret" not in listing.output
