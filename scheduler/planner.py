@@ -432,7 +432,9 @@ class Planner:
             roles[item.occurrence_id].update(item.roles.split(","))
         pairs, responsible, own_units, told_units = [], {}, set(), set()
         for occ in occs.values():
-            ob = self.app.obligations[occ.obligation_key]
+            ob = self.app.obligations.get(occ.obligation_key)
+            if ob is None:  # its pack was disabled since: settled at the next pass
+                continue
             unit = directory.units.get(occ.unit_code)
             unit_name = unit.name if unit else occ.unit_code
             done = len([t for t in subs.get(occ.id, ()) if t.date() <= as_of])

@@ -184,6 +184,17 @@ citation = { clause = "2", quote = "每季度至少3次" }
 schedule = { kind = "quarterly" }
 deadline = { rule = "period_end" }
 ''',
+    # Event-relative: approval 20 working days before a recorded lecture.
+    "lecture": '''
+[[obligation]]
+key = "rpack.lecture"
+clause = "3"
+title = "讲座论坛报批"
+applies_to = ["branch"]
+citation = { clause = "3", quote = "严格履行审批手续" }
+schedule = { kind = "event" }
+deadline = { rule = "workdays_before_event", workdays = 20 }
+''',
 }
 
 # B1 and B3 share a secretary (许芳): her reminders come grouped by unit. B2 has an explicit

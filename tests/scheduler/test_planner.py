@@ -258,3 +258,22 @@ def test_an_occurrence_open_again_is_reminded_again(make_app):
     report = p.plan(at("2026-03-11 08:30"))
     assert report.entries == 1
     assert messages(app)["吕刚"] == [("digest:2026-03-11", "planned", {"B2": "notice"})]
+
+
+def test_event_relative_obligations_are_reminded_before_their_computed_deadline(make_app):
+    from datetime import date, timedelta
+
+    from scheduler.submissions import record_event
+
+    app = make_app("lecture")
+    record_event(app, "rpack.lecture", "B2", date(2026, 4, 30), title="名家讲坛")
+    due = app.calendar.workdays_before(date(2026, 4, 30), 20).date
+    eve = app.calendar.add_workdays(due, -1)
+    p = planner(app)
+    assert p.plan(at(f"{eve - timedelta(days=8)} 10:00")).entries == 0   # before its notice
+    p.plan(at(f"{eve} 10:00"))
+    (topic, status, stages), = messages(app)["吕刚"]
+    assert stages == {"B2": "before-1wd"}
+    _, text = body(app, "吕刚")
+    assert "讲座论坛报批" in text and "名家讲坛（2026-04-30）" in text
+    assert f"{due.year}年{due.month}月{due.day}日" in text
