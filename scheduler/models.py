@@ -245,3 +245,71 @@ class OutboxItem(SQLModel, table=True):
     person_id: int = Field(foreign_key="person.id")
     roles: str = Field(default="responsible", max_length=100)  # comma-separated
     state: str = Field(default="listed", max_length=12)
+
+
+# Scoring (scheduler/ledger.py, obligations/scoring.py, docs/scoring.md).
+SCORE_ENTRY_KINDS = ("auto", "manual", "unset", "finding")
+
+
+class ScoreEntry(SQLModel, table=True):
+    """One score change of a unit on a scorecard item in an assessment year: the ledger.
+
+    Never edited: an entry values one slot (an occurrence under a rule, a counted submission, the
+    assessor's manual score, a finding) and a later entry of the same slot replaces it
+    (`corrects_id` names the entry it replaces). kind: auto (posted from tracked obligations),
+    manual (`ccal score set`), unset (a manual score lifted), finding (a deduction)."""
+    __tablename__ = "score_entry"
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", SCORE_ENTRY_KINDS), name="kind"),
+        Index(None, "scorecard", "year", "unit_code", "item", "slot"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    scorecard: str = Field(max_length=100)        # the pack whose scorecard it is
+    unit_code: str = Field(foreign_key="unit.code", max_length=32)
+    year: int
+    item: str = Field(max_length=20)              # "1.2"; the bonus and negative list ids too
+    rule: str = Field(default="", max_length=50)  # rule id within the item (auto entries)
+    slot: str = Field(max_length=100)             # what the entry values; latest per slot counts
+    points: float
+    reason: str = Field(default="", max_length=2000)
+    kind: str = Field(max_length=10)
+    source_kind: str = Field(default="", max_length=20)   # occurrence | submission | finding | lecture | order | manual
+    source_id: int | None = None
+    recorded_by: str = Field(default="", max_length=100)
+    recorded_at: dt.datetime = Field(default_factory=local_now, sa_type=DateTime)
+    corrects_id: int | None = Field(default=None, foreign_key="score_entry.id", index=True)
+
+
+class Finding(SQLModel, table=True):
+    """A violation found in an inspection (or detected by ccal: a lecture held unapproved), with
+    the points it deducts. Never edited: a correction is a new row with `corrects_id`; a
+    deduction corrected to 0 withdraws it. `key` makes automatic findings idempotent."""
+    __tablename__ = "finding"
+
+    id: int | None = Field(default=None, primary_key=True)
+    scorecard: str = Field(max_length=100)
+    unit_code: str = Field(foreign_key="unit.code", index=True, max_length=32)
+    year: int
+    item: str = Field(max_length=20)
+    found_on: dt.date
+    description: str = Field(max_length=2000)
+    count: int = 1                                # violations (处/次) or people (人)
+    deduct: float                                 # points deducted, >= 0
+    source_kind: str = Field(default="inspection", max_length=20)  # inspection | lecture | order ...
+    source_id: int | None = None
+    key: str | None = Field(default=None, max_length=200, unique=True)
+    recorded_by: str = Field(default="", max_length=100)
+    recorded_at: dt.datetime = Field(default_factory=local_now, sa_type=DateTime)
+    corrects_id: int | None = Field(default=None, foreign_key="finding.id", index=True)
+
+
+class ScoreNotice(SQLModel, table=True):
+    """A deduction told to the unit (a line in its secretary's digest). Kept apart from the
+    ledger so that ledger rows are never updated."""
+    __tablename__ = "score_notice"
+
+    id: int | None = Field(default=None, primary_key=True)
+    entry_id: int = Field(foreign_key="score_entry.id", unique=True)
+    notified_at: dt.datetime = Field(sa_type=DateTime)
+    outbox_id: int | None = Field(default=None, foreign_key="outbox.id")
