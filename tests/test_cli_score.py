@@ -1,0 +1,115 @@
+"""`ccal score ...` and `ccal finding ...` end to end on a copy of the demo college.
+Every command passes --as-of or --date: nothing depends on today's date."""
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from openpyxl import load_workbook
+
+from cli import main
+
+CONFIG = '[general]\ndata_dir = "data"\n\n[database]\nurl = "sqlite:///ccal.db"\n'
+AS_OF = ("--as-of", "2026-12-31")
+
+
+def run(config: Path, *args):
+    return CliRunner().invoke(main, ["--config", str(config), *map(str, args)],
+                              env={"CCAL_CONFIG": None, "CCAL_DATABASE_URL": None}, catch_exceptions=False)
+
+
+def ok(result):
+    assert result.exit_code == 0, result.output + result.stderr
+    return result
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    d = tmp_path_factory.mktemp("demo")
+    (d / "ccal.toml").write_text(CONFIG, encoding="utf-8")
+    ok(run(d / "ccal.toml", "init", "--demo"))
+    return d
+
+
+@pytest.fixture
+def cfg(prepared, tmp_path):
+    with sqlite3.connect(prepared / "ccal.db") as src, sqlite3.connect(tmp_path / "ccal.db") as dst:
+        src.backup(dst)
+    (tmp_path / "ccal.toml").write_text(CONFIG, encoding="utf-8")
+    return tmp_path / "ccal.toml"
+
+
+def unit_json(cfg, unit):
+    (record,) = json.loads(ok(run(cfg, "score", "--year", 2026, "--unit", unit, "--format", "json", *AS_OF)).stdout)
+    return record
+
+
+def item(record, item_id):
+    return next(i for i in record["items"] if i["item"] == item_id)
+
+
+def test_submissions_manual_scores_and_findings_show_in_the_score(cfg):
+    ok(run(cfg, "submit", "jincheng-2020.1.2", "--unit", "JDX", "--period", "2026-H1", "--at", "2026-06-10"))
+    ok(run(cfg, "submit", "jincheng-2020.1.2", "--unit", "JDX", "--period", "2026-H2", "--at", "2026-12-18"))
+    out = ok(run(cfg, "score", "set", "--unit", "JDX", "--year", 2026, "--item", "2.2", "--points", 3.5,
+                 "--reason", "履责报告完整", "--by", "李文静")).stdout
+    assert out.startswith("已记录人工评分 3.5 分：JDX 2026 年度 2.2")
+    out = ok(run(cfg, "finding", "add", "--unit", "JDX", "--item", "4.3", "--text", "宣传栏张贴过期材料",
+                 "--count", 2, "--date", "2026-11-03", "--by", "检查组")).stdout
+    assert out.startswith("已登记问题 1：JDX 2026 年度 4.3，扣 2 分")
+    record = unit_json(cfg, "JDX")
+    assert [item(record, i)["score"] for i in ("1.2", "2.2", "4.3")] == [1.5, 3.5, 3]
+    assert record["ranking"] == "teaching" and record["rank"] == 1
+
+
+def test_corrections_are_new_ledger_rows(cfg):
+    ok(run(cfg, "finding", "add", "--unit", "JWC", "--item", "4.4", "--text", "社团无指导教师", "--date", "2026-10-09"))
+    out = ok(run(cfg, "finding", "correct", 1, "--deduct", 0, "--reason", "已配备指导教师")).stdout
+    assert out.startswith("问题 1 已撤销扣分")
+    ok(run(cfg, "score", "set", "--unit", "JWC", "--year", 2026, "--item", "6", "--points", 2, "--reason", "市级表彰"))
+    ok(run(cfg, "score", "set", "--unit", "JWC", "--year", 2026, "--item", "6", "--points", 1, "--reason", "复核"))
+    ledger = json.loads(ok(run(cfg, "score", "ledger", "--year", 2026, "--unit", "JWC", "--format", "json")).stdout)
+    assert [(r["item"], r["kind"], r["points"], r["in_force"]) for r in ledger] == [
+        ("4.4", "finding", -1, False), ("4.4", "finding", 0, True), ("6", "manual", 2, False), ("6", "manual", 1, True)]
+    assert ledger[1]["corrects"] == ledger[0]["id"] and ledger[3]["corrects"] == ledger[2]["id"]
+    record = unit_json(cfg, "JWC")
+    assert (item(record, "4.4")["score"], record["bonus"]) == (4, 1)
+
+
+def test_score_post_is_idempotent(cfg):
+    first = ok(run(cfg, "score", "post", "--year", 2026, *AS_OF)).stdout
+    assert first.startswith("2026 年度自动计分：新增台账记录 ") and "新增台账记录 0，" not in first
+    assert "新增台账记录 0，" in ok(run(cfg, "score", "post", "--year", 2026, *AS_OF)).stdout
+
+
+def test_table_shows_both_rankings_and_the_flag(cfg):
+    out = ok(run(cfg, "score", "--year", 2026, *AS_OF)).stdout
+    assert "2026 年度排名：教学部门（按系党支部）" in out and "2026 年度排名：行政部门（按处室）" in out
+    assert "提醒谈话" in out and "排名规则" in out
+
+
+def test_xlsx_needs_an_output_file_and_is_written(cfg, tmp_path):
+    result = run(cfg, "score", "--year", 2026, "--format", "xlsx", *AS_OF)
+    assert result.exit_code == 2 and "--output" in result.output
+    path = tmp_path / "考核得分.xlsx"
+    ok(run(cfg, "score", "--year", 2026, "--format", "xlsx", "--output", path, *AS_OF))
+    wb = load_workbook(path)
+    assert wb.sheetnames[:3] == ["排名-教学部门（按系党支部）", "排名-行政部门（按处室）", "支部成绩"]
+    assert "JDX 机电工程系党支部" in wb.sheetnames
+
+
+def test_csv_has_a_row_per_unit_and_item(cfg):
+    lines = ok(run(cfg, "score", "--year", 2026, "--unit", "JDX", "--format", "csv", *AS_OF)).stdout.splitlines()
+    assert lines[0] == "year,unit,unit_name,kind,ranking,rank,flagged,item,title,max,score,reasons,total"
+    assert len(lines) == 1 + 25 + 3          # 25 items, bonus, negative list, total
+
+
+def test_clerk_errors_are_messages_not_tracebacks(cfg):
+    result = run(cfg, "score", "set", "--unit", "JDX", "--year", 2026, "--item", "9.9", "--points", 1, "--reason", "x")
+    assert result.exit_code == 1 and result.stderr.startswith("错误：未知考核项目 unknown item: 9.9")
+    result = run(cfg, "finding", "add", "--unit", "NOPE", "--item", "4.3", "--text", "x", "--date", "2026-01-05")
+    assert result.exit_code == 1 and "未知单位代码 unknown unit: NOPE" in result.stderr
+    result = run(cfg, "score", *AS_OF)
+    assert result.exit_code == 2 and "--year" in result.output
