@@ -213,7 +213,7 @@ class Planner:
         report = PlanReport()
         directory = Directory(session, self.app.propaganda_unit)
         self.settle(session, now, directory, report)
-        items, occurrences = self._reminder_items(session, now.date(), directory, report)
+        items, occurrences = self._reminder_items(session, now.date(), directory)
         report.open_occurrences = len(occurrences)
         planned = self._planned_keys(session, list(occurrences))
         digest_plan = plan_digests(
@@ -235,8 +235,8 @@ class Planner:
         session.commit()
         return report
 
-    def _reminder_items(self, session: Session, today: date, directory: Directory,
-                        report: PlanReport) -> tuple[list[ReminderItem], dict[int, Occurrence]]:
+    def _reminder_items(self, session: Session, today: date, directory: Directory
+                        ) -> tuple[list[ReminderItem], dict[int, Occurrence]]:
         """The open occurrences in their current stage, as the pure planner wants them."""
         opened = select(Occurrence.id).where(col(Occurrence.opens) <= today)
         occs = session.exec(select(Occurrence).where(col(Occurrence.opens) <= today)
