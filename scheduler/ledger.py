@@ -481,8 +481,8 @@ class DeductionNotice:
 
 def deductions_to_notify(session: Session, cards: Sequence[Scorecard], *,
                          units: Sequence[str] | None = None) -> list[DeductionNotice]:
-    """Deductions (finding entries with negative points) that are in force and not yet in
-    `score_notice`, oldest first. A corrected deduction is a new entry, told again; one
+    """Deductions (finding entries with negative points) that are in force and not yet told to
+    anyone (no `score_notice` row), oldest first. A corrected deduction is a new entry, told again; one
     corrected before it was told is told once, as corrected."""
     by_pack = {c.pack: c for c in cards}
     if not by_pack:
@@ -504,14 +504,18 @@ def deductions_to_notify(session: Session, cards: Sequence[Scorecard], *,
             for r in rows if r.id not in replaced]
 
 
-def mark_notified(session: Session, entry_ids: Iterable[int], now: datetime,
-                  outbox_id: int | None = None) -> int:
-    """Record that these deductions were told (in the outbox message `outbox_id`)."""
+def mark_notified(session: Session, entry_ids: Iterable[int], now: datetime, *,
+                  person_id: int | None = None, channel: str = "", outbox_id: int | None = None) -> int:
+    """Record that these deductions were told to `person_id` on `channel` (in the outbox
+    message `outbox_id`). Once per entry, person and channel; returns the rows added."""
     ids = sorted(set(entry_ids))
     if not ids:
         return 0
-    done = set(session.exec(select(ScoreNotice.entry_id).where(col(ScoreNotice.entry_id).in_(ids))).all())
-    new = [ScoreNotice(entry_id=i, notified_at=now, outbox_id=outbox_id) for i in ids if i not in done]
+    q = select(ScoreNotice.entry_id).where(col(ScoreNotice.entry_id).in_(ids), ScoreNotice.channel == channel)
+    q = q.where(col(ScoreNotice.person_id).is_(None) if person_id is None else ScoreNotice.person_id == person_id)
+    done = set(session.exec(q).all())
+    new = [ScoreNotice(entry_id=i, person_id=person_id, channel=channel, outbox_id=outbox_id, notified_at=now)
+           for i in ids if i not in done]
     session.add_all(new)
     session.flush()
     return len(new)

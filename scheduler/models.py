@@ -305,11 +305,14 @@ class Finding(SQLModel, table=True):
 
 
 class ScoreNotice(SQLModel, table=True):
-    """A deduction told to the unit (a line in its secretary's digest). Kept apart from the
-    ledger so that ledger rows are never updated."""
+    """A deduction told to the unit (a line in its secretary's digest), once per person and
+    channel. Kept apart from the ledger so that ledger rows are never updated."""
     __tablename__ = "score_notice"
+    __table_args__ = (UniqueConstraint("entry_id", "person_id", "channel"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    entry_id: int = Field(foreign_key="score_entry.id", unique=True)
-    notified_at: dt.datetime = Field(sa_type=DateTime)
+    entry_id: int = Field(foreign_key="score_entry.id", index=True)
+    person_id: int | None = Field(default=None, foreign_key="person.id")
+    channel: str = Field(default="", max_length=20)
     outbox_id: int | None = Field(default=None, foreign_key="outbox.id")
+    notified_at: dt.datetime = Field(sa_type=DateTime)

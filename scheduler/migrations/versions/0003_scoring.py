@@ -72,16 +72,24 @@ def upgrade() -> None:
     op.create_table('score_notice',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('entry_id', sa.Integer(), nullable=False),
-    sa.Column('notified_at', sa.DateTime(), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=True),
+    sa.Column('channel', sa.String(length=20), nullable=False),
     sa.Column('outbox_id', sa.Integer(), nullable=True),
+    sa.Column('notified_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['entry_id'], ['score_entry.id'], name=op.f('fk_score_notice_entry_id_score_entry')),
     sa.ForeignKeyConstraint(['outbox_id'], ['outbox.id'], name=op.f('fk_score_notice_outbox_id_outbox')),
+    sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_score_notice_person_id_person')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_score_notice')),
-    sa.UniqueConstraint('entry_id', name=op.f('uq_score_notice_entry_id'))
+    sa.UniqueConstraint('entry_id', 'person_id', 'channel', name=op.f('uq_score_notice_entry_id_person_id_channel'))
     )
+    with op.batch_alter_table('score_notice', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_score_notice_entry_id'), ['entry_id'], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('score_notice', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_score_notice_entry_id'))
+
     op.drop_table('score_notice')
     with op.batch_alter_table('score_entry', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_score_entry_scorecard_year_unit_code_item_slot'))
