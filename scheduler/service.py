@@ -195,6 +195,8 @@ class Service:
         self.planner = Planner(app, self.channels, env, PlannerSettings(
             window=self.window, routes=self.settings.routes, sender=self.settings.sender,
             contact=self.settings.contact))
+        for ob in app.obligations.values():  # a bad [reminders] setting stops us here, not later
+            self.planner.policy(ob)
         routes = self.settings.routes or tuple(self.channels)
         self.dispatcher = Dispatcher(
             app.engine, {r: c for r, c in self.channels.items() if r in routes},
