@@ -712,7 +712,6 @@ def outbox_retry(row_id: int | None, dead: bool) -> None:
             click.echo(f"消息 {row.id} 已重新排队，将在下一发送时段发送")
 
 
-
 # --------------------------------------------------------------------------- scorecard
 
 def _recorder(by: str | None) -> str:
