@@ -40,7 +40,8 @@ from obligations.scoring import (
 )
 from scheduler.app import UserInputError
 from scheduler.materialise import materialise
-from scheduler.models import Evidence, Finding, Occurrence, ScoreEntry, ScoreNotice, Submission, Unit, Waiver
+from scheduler.models import Evidence, Finding, Occurrence, ScoreEntry, ScoreNotice, Submission, Unit
+from scheduler.submissions import superseded_submission_ids, waived_occurrences
 
 if TYPE_CHECKING:
     from scheduler.app import App
@@ -110,18 +111,13 @@ def collect_facts(app: "App", session: Session, card: Scorecard, year: int,
     rows = session.exec(select(Submission.id, Submission.occurrence_id, Submission.submitted_at,
                                Submission.withdrawn)
                         .where(col(Submission.occurrence_id).in_(ids))).all()
-    # A row that a later row corrects or withdraws stops counting (the later row may sit on
-    # another occurrence when the correction moved it).
-    superseded = set(session.exec(select(Submission.corrects_id).where(
-        col(Submission.corrects_id).in_([r[0] for r in rows]))).all()) if rows else set()
+    superseded = superseded_submission_ids(session)     # the record's rules: scheduler/submissions.py
     counting = [(sid, oid, at) for sid, oid, at, withdrawn in rows
                 if not withdrawn and sid not in superseded and at.date() <= as_of]
     files = dict(session.exec(select(Evidence.submission_id, func.count(Evidence.id))
                               .where(col(Evidence.submission_id).in_([c[0] for c in counting]))
                               .group_by(Evidence.submission_id)).all()) if counting else {}
-    revoked = set(session.exec(select(Waiver.revokes_id).where(col(Waiver.revokes_id).is_not(None))).all())
-    waived = {w.occurrence_id for w in session.exec(select(Waiver).where(
-        col(Waiver.occurrence_id).in_(ids), col(Waiver.revokes_id).is_(None))).all() if w.id not in revoked}
+    waived = waived_occurrences(session, ids)
     by_occ: dict[int, list[tuple[int, datetime]]] = defaultdict(list)
     for sid, oid, at in counting:
         by_occ[oid].append((sid, at))

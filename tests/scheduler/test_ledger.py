@@ -12,7 +12,7 @@ from scheduler.ledger import (
     score, scorecard, set_score,
 )
 from scheduler.models import Finding, ScoreEntry, ScoreNotice, Unit
-from scheduler.submissions import submit, withdraw
+from scheduler.submissions import submit, waive, withdraw
 
 UNITS = (
     ("DW", "党委", "committee", None),
@@ -71,6 +71,12 @@ def test_open_occurrences_post_nothing_until_they_settle(app):
     submit(app, "jincheng-2020.1.2", "JDX", "2026-H1", at=datetime(2026, 6, 1, 9))
     post_automatic(app, 2026, date(2026, 6, 2))
     assert [r.points for r in rows(app, "JDX", "1.2")] == [1]
+
+
+def test_a_waived_report_counts_as_done_with_its_reason(app):
+    waive(app, "jincheng-2020.1.2", "JDX", "2026-H1", "支部换届，宣传部同意免报")
+    post_automatic(app, 2026, date(2026, 7, 1))
+    assert [(r.points, r.reason) for r in rows(app, "JDX", "1.2")] == [(1, "2026-H1：已豁免，按完成计，得1分")]
 
 
 def test_publicity_reports_count_up_to_five_and_a_withdrawn_one_drops_out(app):
