@@ -108,6 +108,11 @@ def bundled_pack_names() -> list[str]:
     return sorted(_pack_name_of(p) for p in sorted(bundled_pack_dir().glob("*.toml")))
 
 
+def pack_errors(path: Path) -> list[PackError]:
+    """Every error of one pack file (the file alone, without cross-pack checks)."""
+    return _read_pack(Path(path))[1]
+
+
 def load_pack(path: Path) -> Pack:
     """Load and validate one pack file; raises the first :class:`PackError` found."""
     pack, errors = _read_pack(Path(path))
@@ -179,7 +184,14 @@ def _read_pack(path: Path) -> tuple[Pack | None, list[PackError]]:
         return None, [PackError(path, None, None, message, int(m.group(2)))]
     reader = _PackReader(path, text)
     pack = reader.read(data)
-    return (None if reader.errors else pack), reader.errors
+    errors = list(reader.errors)
+    if pack is not None and pack.scorecard:
+        # [scorecard] has its own reader; imported here because it builds on PackError.
+        from obligations.scorecard import scorecard_errors
+
+        errors += scorecard_errors(pack.scorecard, pack=pack.name, obligations=pack.obligations,
+                                   path=path, text=text)
+    return (None if errors else pack), errors
 
 
 class _PackReader:

@@ -17,9 +17,6 @@ issued = "2020-12-28"
 [reminders]
 first = "7d"
 
-[scorecard]
-total = 100
-
 [[obligation]]
 key = "demo.1.2"
 clause = "1.2"
@@ -125,10 +122,10 @@ def test_good_pack_builds_obligations_with_citations_schedules_and_rules(tmp_pat
     assert (report.times, report.evidence, report.scorecard) == (1, ("书面汇报材料",), "1.2")
 
 
-def test_reminders_and_scorecard_tables_are_kept_raw(tmp_path):
+def test_reminders_table_is_kept_raw(tmp_path):
     pack = load_pack(write(tmp_path, GOOD))
     assert pack.reminders == {"first": "7d"}
-    assert pack.scorecard == {"total": 100}
+    assert pack.scorecard == {}
     assert pack.obligations[1].reminders == {"escalate_after": 3}
     assert pack.obligations[0].reminders is None
 
@@ -352,3 +349,15 @@ def test_check_dir_of_good_packs_is_empty_and_missing_dir_is_reported(tmp_path):
 def test_missing_extra_dir_is_an_error(tmp_path):
     with pytest.raises(PackError, match="pack directory not found"):
         load_packs([], [tmp_path / "nope"])
+
+
+def test_a_broken_scorecard_refuses_the_pack_and_check_dir_reports_it(tmp_path):
+    text = GOOD.replace('[reminders]', '[scorecard]\ntotal = 100\n\n[reminders]', 1)
+    err = error_for(tmp_path, text)
+    assert str(tmp_path / "demo.toml") in str(err) and "scorecard" in str(err)
+    assert any("scorecard" in str(e) for e in check_dir(tmp_path))
+
+
+def test_the_bundled_scorecard_is_checked_when_its_pack_loads():
+    pack = load_pack(packs_module.bundled_pack_dir() / "jincheng-2020.toml")
+    assert pack.scorecard["total"] == 100

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from obligations.packs import PackError, bundled_pack_dir, load_pack
-from obligations.scorecard import ScorecardError, read_scorecard, scorecard_errors, scorecard_of
+from obligations.packs import PackError, bundled_pack_dir, load_pack, pack_errors
+from obligations.scorecard import ScorecardError, read_scorecard, scorecard_of
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS_DIR = Path(os.environ.get("CCAL_SEEDS_DIR") or ROOT.parent / "shared" / "seeds")
@@ -176,9 +176,7 @@ def write_pack(tmp_path, card_text=CARD, head=PACK_HEAD) -> Path:
 
 
 def errors_of(path: Path) -> list[PackError]:
-    pack = load_pack(path)
-    return scorecard_errors(pack.scorecard, pack=pack.name, obligations=pack.obligations, path=path,
-                            text=path.read_text(encoding="utf-8"))
+    return pack_errors(path)
 
 
 def line_of(path: Path, text: str, after: str | None = None) -> int:
@@ -259,10 +257,9 @@ def test_missing_bonus_and_duplicate_item_are_refused(tmp_path):
     assert any("scorecard item 1.1: field id: duplicate item id '1.1'" in m for m in messages)
 
 
-def test_scorecard_of_raises_the_first_error(tmp_path):
-    pack = load_pack(write_pack(tmp_path, CARD.replace('max = 5', 'max = 0')))
+def test_a_pack_with_a_broken_scorecard_is_refused_with_the_first_error(tmp_path):
     with pytest.raises(ScorecardError, match=r"field bonus.max: must be a number > 0, got 0"):
-        scorecard_of(pack)
+        load_pack(write_pack(tmp_path, CARD.replace('max = 5', 'max = 0')))
 
 
 def test_read_scorecard_without_a_file_still_names_the_item():
