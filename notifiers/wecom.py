@@ -47,6 +47,28 @@ def mask_credentials_in_http_logs() -> None:
             logger.addFilter(_LOG_FILTER)
 
 
+class WeComHttpClient:
+    """The lazily opened HTTP client of a WeCom channel (one per channel, reused across
+    messages, closed by `aclose`). Expects `base_url`, `timeout` and `trust_env`."""
+
+    base_url: str
+    timeout: float
+    trust_env: bool
+    _client: httpx.AsyncClient | None = None
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout,
+                                             trust_env=self.trust_env)
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+
 class WeComCallError(Exception):
     """A failed call; `error` is already scrubbed of secrets."""
 

@@ -16,12 +16,11 @@ import asyncio
 import logging
 import time
 
-import httpx
 
 from notifiers.base import Channel, Delivery, Message, Recipient
 from notifiers.ratelimit import Clock
 from notifiers.secrets import Scrubber, Secret
-from notifiers.wecom import (DEFAULT_BASE_URL, RETRYABLE_ERRCODES, WeComCallError, call,
+from notifiers.wecom import (WeComHttpClient, DEFAULT_BASE_URL, RETRYABLE_ERRCODES, WeComCallError, call,
                              mask_credentials_in_http_logs, split_numbered)
 
 log = logging.getLogger(__name__)
@@ -36,7 +35,7 @@ INVALID_USER = "企业微信账号无效或不在应用可见范围内（invalid
 UNLICENSED_USER = "该成员没有企业微信接口许可（unlicenseduser）"
 
 
-class WeComAppChannel(Channel):
+class WeComAppChannel(WeComHttpClient, Channel):
     name = "wecom_app"
 
     def __init__(
@@ -65,25 +64,12 @@ class WeComAppChannel(Channel):
         self.duplicate_check_interval = duplicate_check_interval
         self.clock = clock
         self.trust_env = trust_env
-        self._client: httpx.AsyncClient | None = None
         self._token: str | None = None
         self._token_valid_until = float("-inf")
         self._token_lock = asyncio.Lock()
 
     def __repr__(self) -> str:
         return f"WeComAppChannel(base_url={self.base_url!r}, corp_id={self.corp_id!r}, agent_id={self.agent_id})"
-
-    @property
-    def client(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout,
-                                             trust_env=self.trust_env)
-        return self._client
-
-    async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
 
     # -- token -------------------------------------------------------------
 

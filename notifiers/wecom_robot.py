@@ -15,12 +15,11 @@ import asyncio
 import hashlib
 import logging
 
-import httpx
 
 from notifiers.base import Channel, Delivery, Message
 from notifiers.ratelimit import Clock, SlidingWindowLimiter, Sleep
 from notifiers.secrets import Scrubber, Secret
-from notifiers.wecom import (DEFAULT_BASE_URL, RATE_LIMITED, RETRYABLE_ERRCODES, WeComCallError, call,
+from notifiers.wecom import (WeComHttpClient, DEFAULT_BASE_URL, RATE_LIMITED, RETRYABLE_ERRCODES, WeComCallError, call,
                              mask_credentials_in_http_logs, split_numbered, utf8_len)
 
 log = logging.getLogger(__name__)
@@ -33,7 +32,7 @@ PERMANENT_ERRCODES = frozenset({93000, 93004, 93008})
 MOBILE_MENTION_TEXT = "请以上消息涉及的同志及时查看。"
 
 
-class WeComRobotChannel(Channel):
+class WeComRobotChannel(WeComHttpClient, Channel):
     name = "wecom_robot"
 
     def __init__(
@@ -59,7 +58,6 @@ class WeComRobotChannel(Channel):
         self.trust_env = trust_env
         kwargs = {k: v for k, v in (("clock", clock), ("sleep", sleep)) if v is not None}
         self.limiter = SlidingWindowLimiter(per_minute, 60.0, **kwargs)
-        self._client: httpx.AsyncClient | None = None
         # Parts already delivered per (key, content hash): a retry after a failed
         # second part does not repeat the first one in the group.
         self._progress: dict[tuple[str, str], int] = {}
@@ -67,18 +65,6 @@ class WeComRobotChannel(Channel):
 
     def __repr__(self) -> str:
         return f"WeComRobotChannel(base_url={self.base_url!r})"
-
-    @property
-    def client(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout,
-                                             trust_env=self.trust_env)
-        return self._client
-
-    async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
 
     def payloads(self, message: Message) -> list[dict]:
         """The request bodies for one message, in sending order."""
