@@ -160,30 +160,38 @@ def main(ctx: click.Context) -> None:
 # --------------------------------------------------------------------------- init / org
 
 @main.command()
-@click.option("--demo", is_flag=True, help="载入示例学院并生成本年度事项 load the demo college")
+@click.option("--demo", is_flag=True,
+              help="载入示例学院、本年度事项和去年以来的示例记录 load the demo college and its history")
+@click.option("--now", type=DATETIME, default=None,
+              help="示例记录截至此时（默认现在）record the demo history up to this time (default now)")
 @config_option
-def init(demo: bool) -> None:
+def init(demo: bool, now: datetime | None) -> None:
     """创建或升级数据库 Create or upgrade the database."""
     from scheduler.db import current_revision
     from scheduler.materialise import materialise
 
     app = _app()
     click.echo(f"数据库已就绪（版本 {current_revision(app.engine)}）")
-    year = app.today().year
+    now = now or app.now()
+    year = now.year
     if demo:
         from scheduler.demo import load_demo
         with app.session() as session:
-            result = load_demo(session, now=app.now())
+            result = load_demo(session, now=now)
         click.echo(f"示例学院：{result.summary()}")
     elif app.config.organisation.file is not None:
         from scheduler.org import import_org
         with app.session() as session:
-            result = import_org(session, app.config.organisation.file, now=app.now())
+            result = import_org(session, app.config.organisation.file, now=now)
         click.echo(f"组织架构 {app.config.organisation.file}：{result.summary()}")
     else:
         return
     counts = materialise(app, [year])
     click.echo(f"{year} 年事项：新增 {counts.created}，更新 {counts.updated}")
+    if demo:
+        from scheduler.demo import load_history
+        history = load_history(app, now)
+        click.echo(f"示例记录（截至 {now:%Y-%m-%d %H:%M}）：{history.summary()}")
 
 
 @main.group()

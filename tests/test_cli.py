@@ -17,6 +17,9 @@ from cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = '[general]\ndata_dir = "data"\n\n[database]\nurl = "sqlite:///ccal.db"\n'
+# The demo history is recorded up to --now (never today's date): the start of 2026 gives a
+# recorded 2025 and a 2026 in which nothing is recorded yet, for the tests below to fill in.
+DEMO_NOW = "2026-01-01 08:00"
 
 
 def run(config: Path, *args, env=None):
@@ -36,7 +39,7 @@ def prepared(tmp_path_factory):
     """A demo database made once per module by `ccal init --demo`."""
     d = tmp_path_factory.mktemp("demo")
     (d / "ccal.toml").write_text(CONFIG, encoding="utf-8")
-    result = ok(run(d / "ccal.toml", "init", "--demo"))
+    result = ok(run(d / "ccal.toml", "init", "--demo", "--now", DEMO_NOW))
     return d, result
 
 
@@ -76,8 +79,9 @@ def test_init_demo_loads_the_demo_college(prepared):
 
 
 def test_init_twice_changes_nothing(cfg):
-    out = ok(run(cfg, "init", "--demo")).stdout
+    out = ok(run(cfg, "init", "--demo", "--now", DEMO_NOW)).stdout
     assert "单位：新增 0，更新 0" in out
+    assert "提交记录：新增 0（其中逾期 0）；豁免：新增 0；联席会议：新增 0" in out
 
 
 # --------------------------------------------------------------------------- queries
@@ -356,7 +360,7 @@ def test_config_after_the_subcommand_and_database_url_from_env(tmp_path):
     (tmp_path / "ccal.toml").write_text(CONFIG, encoding="utf-8")
     other = tmp_path / "other.db"
     result = CliRunner().invoke(
-        main, ["init", "--demo", "--config", str(tmp_path / "ccal.toml")],
+        main, ["init", "--demo", "--now", DEMO_NOW, "--config", str(tmp_path / "ccal.toml")],
         env={"CCAL_CONFIG": None, "CCAL_DATABASE_URL": f"sqlite:///{other}"}, catch_exceptions=False)
     ok(result)
     assert len(unit_codes(other)) == 18

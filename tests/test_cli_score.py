@@ -13,6 +13,8 @@ from cli import main
 
 CONFIG = '[general]\ndata_dir = "data"\n\n[database]\nurl = "sqlite:///ccal.db"\n'
 AS_OF = ("--as-of", "2026-12-31")
+# The demo history up to the start of 2026 (never today's date): 2026 has nothing recorded yet.
+DEMO_NOW = ("--now", "2026-01-01 08:00")
 
 
 def run(config: Path, *args):
@@ -29,7 +31,7 @@ def ok(result):
 def prepared(tmp_path_factory):
     d = tmp_path_factory.mktemp("demo")
     (d / "ccal.toml").write_text(CONFIG, encoding="utf-8")
-    ok(run(d / "ccal.toml", "init", "--demo"))
+    ok(run(d / "ccal.toml", "init", "--demo", *DEMO_NOW))
     return d
 
 
