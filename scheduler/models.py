@@ -316,3 +316,82 @@ class ScoreNotice(SQLModel, table=True):
     channel: str = Field(default="", max_length=20)
     outbox_id: int | None = Field(default=None, foreign_key="outbox.id")
     notified_at: dt.datetime = Field(sa_type=DateTime)
+
+
+# Lecture pre-approval and supervision orders (scheduler/lectures.py, scheduler/orders.py,
+# docs/lectures-and-orders.md).
+LECTURE_VERSION_KINDS = ("register", "change", "cancel")
+LECTURE_ACTIONS = ("report", "approve", "reject", "held")
+
+
+class Lecture(SQLModel, table=True):
+    """A report meeting, seminar, lecture or forum of an organising unit (一会一报). What it is
+    and when lives in `lecture_version` rows; what happened to it in `lecture_action` rows."""
+    __tablename__ = "lecture"
+
+    id: int | None = Field(default=None, primary_key=True)
+    unit_code: str = Field(foreign_key="unit.code", index=True, max_length=32)
+    recorded_at: dt.datetime = Field(default_factory=local_now, sa_type=DateTime)
+    recorded_by: str = Field(default="", max_length=100)
+
+
+class LectureVersion(SQLModel, table=True):
+    """One version of a lecture: the registration, a change (which voids the approval: a new
+    version needs its own) or the cancellation. Never edited; the latest version is current.
+    A version that needs approval has its own event (`event_id`) and so its own occurrence
+    `E<event id>`, whose submissions are its applications."""
+    __tablename__ = "lecture_version"
+    __table_args__ = (CheckConstraint(_one_of("kind", LECTURE_VERSION_KINDS), name="kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    lecture_id: int = Field(foreign_key="lecture.id", index=True)
+    kind: str = Field(max_length=10)
+    title: str = Field(max_length=500)
+    speaker: str = Field(default="", max_length=200)
+    place: str = Field(default="", max_length=200)
+    starts_at: dt.datetime = Field(sa_type=DateTime)   # local; 00:00 when only the day is known
+    time_known: bool = False
+    categories: str = Field(default="", max_length=200)  # sensitive category keys, comma-separated
+    obligation_key: str | None = Field(default=None, max_length=100)  # the approval it needs (None: report only)
+    event_id: int | None = Field(default=None, foreign_key="event.id", index=True)
+    reason: str = Field(default="", max_length=2000)   # why it changed / was cancelled
+    recorded_at: dt.datetime = Field(default_factory=local_now, sa_type=DateTime)
+    recorded_by: str = Field(default="", max_length=100)
+
+
+class LectureAction(SQLModel, table=True):
+    """Something that happened to a version: reported (a lecture needing no approval; the
+    application of one that does is a submission on its occurrence), approved or rejected by
+    the propaganda department, held. Never edited: a later row of the same action wins."""
+    __tablename__ = "lecture_action"
+    __table_args__ = (CheckConstraint(_one_of("action", LECTURE_ACTIONS), name="action"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    lecture_id: int = Field(foreign_key="lecture.id", index=True)
+    version_id: int = Field(foreign_key="lecture_version.id", index=True)
+    action: str = Field(max_length=10)
+    at: dt.datetime = Field(sa_type=DateTime)          # local; 00:00 when only the day is known
+    time_known: bool = True
+    note: str = Field(default="", max_length=2000)
+    recorded_at: dt.datetime = Field(default_factory=local_now, sa_type=DateTime)
+    recorded_by: str = Field(default="", max_length=100)
+
+
+class Order(SQLModel, table=True):
+    """A supervision order (督办单): a one-off obligation of a unit with a rectification
+    deadline, tracked as the occurrence `O<id>` of an `ad_hoc` obligation. Never edited: it is
+    closed by a submission on that occurrence, withdrawn by a waiver. `item` (with `scorecard`)
+    is the scorecard item an overdue order deducts from when the issuer names one."""
+    __tablename__ = "supervision_order"
+
+    id: int | None = Field(default=None, primary_key=True)
+    unit_code: str = Field(foreign_key="unit.code", index=True, max_length=32)
+    obligation_key: str = Field(max_length=100)
+    text: str = Field(max_length=2000)
+    issued_on: dt.date
+    deadline: dt.date
+    scorecard: str | None = Field(default=None, max_length=100)
+    item: str | None = Field(default=None, max_length=20)
+    deduct: float | None = None
+    recorded_at: dt.datetime = Field(default_factory=local_now, sa_type=DateTime)
+    recorded_by: str = Field(default="", max_length=100)
