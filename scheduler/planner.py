@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -50,7 +50,9 @@ from obligations.reminders import (
     effective_policy, entry_key, plan_digests, stage_at,
 )
 from obligations.sending_windows import SendingWindow, next_window_start, window_id
-from scheduler import outbox
+from scheduler import orders, outbox
+from scheduler.lectures import LectureReminders, sync_findings
+from scheduler.lectures import describe as describe_lectures
 from scheduler.models import ROLES, Event, Occurrence, Outbox, OutboxItem, Person, RoleAssignment, Unit
 from scheduler.submissions import counting_submissions, waived_occurrences
 
@@ -208,12 +210,19 @@ class Planner:
     def plan(self, now: datetime, session: Session | None = None) -> PlanReport:
         """Settle unsent messages, then plan what is due at ``now``. Commits."""
         if session is None:
+            # Findings the record implies (lecture violations, overdue supervision orders) are
+            # posted first, in their own transactions (scheduler/lectures.py, orders.py).
+            sync_findings(self.app)
+            orders.record_overdue(self.app, now.date())
             with self.app.session() as s:
                 return self.plan(now, s)
         report = PlanReport()
         directory = Directory(session, self.app.propaganda_unit)
         self.settle(session, now, directory, report)
         items, occurrences = self._reminder_items(session, now.date(), directory)
+        # Lectures: the propaganda department hears of them too, and of pending applications.
+        items, occurrences = LectureReminders(self.app, session, now.date()).extend(
+            items, occurrences, [str(p) for p in directory.propaganda], self.policy)
         report.open_occurrences = len(occurrences)
         planned = self._planned_keys(session, list(occurrences))
         digest_plan = plan_digests(
@@ -380,9 +389,10 @@ class Planner:
         if not items:
             return report
         open_ids = self._open_ids(session, {i.occurrence_id for i in items}, now.date())
+        lectures = LectureReminders(self.app, session, now.date())
         stale: dict[int, list[OutboxItem]] = defaultdict(list)
         for item in items:
-            if item.occurrence_id not in open_ids:
+            if not lectures.still_open(item.occurrence_id, item.stage, item.occurrence_id in open_ids):
                 stale[item.outbox_id].append(item)
         for outbox_id, gone in stale.items():
             row = session.get(Outbox, outbox_id)
@@ -428,8 +438,12 @@ class Planner:
         events = {e.id: e for e in session.exec(select(Event).where(col(Event.id).in_(event_ids)))} \
             if event_ids else {}
         roles: dict[int, set[str]] = defaultdict(set)
+        stages: dict[int, set[str]] = defaultdict(set)
         for item in items:
             roles[item.occurrence_id].update(item.roles.split(","))
+            stages[item.occurrence_id].add(item.stage)
+        # What a lecture or a supervision order is about (scheduler/lectures.py, orders.py).
+        described = {**describe_lectures(self.app, session, occs, stages), **orders.describe(session, occs)}
         pairs, responsible, own_units, told_units = [], {}, set(), set()
         for occ in occs.values():
             ob = self.app.obligations.get(occ.obligation_key)
@@ -439,13 +453,13 @@ class Planner:
             unit_name = unit.name if unit else occ.unit_code
             done = len([t for t in subs.get(occ.id, ()) if t.date() <= as_of])
             event = events.get(occ.event_id) if occ.event_id else None
-            pairs.append((unit_name, DigestItem(
+            pairs.append((unit_name, replace(DigestItem(
                 key=ob.key, title=ob.title, period=occ.period, due=occ.due,
                 done=min(done, occ.required), required=occ.required, provisional=occ.provisional,
                 period_name=(f"{event.title or '活动'}（{event.date.isoformat()}）"
                              if event is not None else None),
                 note=f"需报送：{'、'.join(ob.evidence)}" if ob.evidence else None,
-            )))
+            ), **described.get(occ.id, {}))))
             if ROLE_RESPONSIBLE in roles[occ.id]:
                 own_units.add(unit_name)
             else:  # told as supervisor / propaganda contact: say who answers for the unit
