@@ -904,5 +904,382 @@ def finding_correct(finding_id, reason, deduct, count, text, by, card_name) -> N
     click.echo(f"问题 {finding_id} {what}（问题记录 {f.id}，台账记录 {r.entry.id}）")
 
 
+# --------------------------------------------------------------------------- lectures (一会一报)
+
+class MomentType(DateTimeType):
+    """A date or a date and time: (datetime, whether a time was given)."""
+    name = "DATETIME"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        return super().convert(value, param, ctx), ":" in str(value)
+
+
+MOMENT = MomentType()
+LECTURE_BY = click.option("--by", help="记录人（默认当前登录名）who records it (default: login name)")
+
+
+def _lecture_lines(v: dict) -> list[str]:
+    """A lecture as a clerk reads it (scheduler.lectures.view)."""
+    head = f"讲座 {v['id']}《{v['title']}》 {v['unit_name']}（{v['unit']}） {v['starts']}"
+    about = "，".join(x for x in (f"主讲人 {v['speaker']}" if v["speaker"] else "",
+                                  f"地点 {v['place']}" if v["place"] else "") if x)
+    lines = [head + (f"，{about}" if about else "")]
+    if v["obligation"]:
+        topic = f"涉及{v['categories_text']}" if v["sensitive"] else "一般讲座"
+        mark = "*" if v["provisional"] else ""
+        lines.append(f"  {topic}：须报党委宣传部审批（{v['obligation']} / {v['period']}），"
+                     f"截止 {v['deadline'].isoformat()}{mark}")
+    else:
+        lines.append("  无需审批，仅报备（一会一报）")
+    if v["filed_at"]:
+        word = "报审" if v["obligation"] else "报备"
+        lines.append(f"  {word} {v['filed_at']:%Y-%m-%d %H:%M}" + ("（逾期）" if v["late"] else "（按时）"))
+    lines.append(f"  状态：{v['status_text']}" + (f"（{v['decided_at']:%Y-%m-%d %H:%M}）"
+                                                  if v["decided_at"] and v["status"] in ("approved", "rejected") else "")
+                 + (f"，举办于 {v['held_at']}" if v["held_at"] else ""))
+    if v["violation"]:
+        lines.append(f"  违规：{v['violation']}（{v['violation_text']}），计入考核扣分")
+    if v["provisional"]:
+        lines.append("  * 暂定：节假日安排未公布")
+    return lines
+
+
+def _echo_lecture(v: dict, first: str | None = None) -> None:
+    if first:
+        click.echo(first)
+    for line in _lecture_lines(v):
+        click.echo(line)
+
+
+@main.group()
+def lecture() -> None:
+    """讲座、报告会、研讨会、论坛（一会一报、审批）Lectures: reporting and pre-approval."""
+
+
+@lecture.command("categories")
+@config_option
+def lecture_categories() -> None:
+    """敏感议题类别（第12条）The sensitive categories of seed 001 clause 12."""
+    from obligations.lectures import CLAUSE_12, SENSITIVE_CATEGORIES
+
+    cols = [Column("key", "代码"), Column("short", "简称"), Column("label", "条文")]
+    _out(render_table([{"key": c.key, "short": c.short, "label": c.label} for c in SENSITIVE_CATEGORIES], cols,
+                      [f"依据：{CLAUSE_12.source} {CLAUSE_12.clause}"]))
+
+
+@lecture.command("register")
+@click.option("--unit", required=True, help="主办单位代码 organising unit")
+@click.option("--title", required=True, help="名称 title")
+@click.option("--date", "starts", type=MOMENT, required=True, help="举办时间 'YYYY-MM-DD HH:MM' 或 YYYY-MM-DD")
+@click.option("--speaker", default="", help="主讲人 speaker")
+@click.option("--place", default="", help="地点 place")
+@click.option("--sensitive", multiple=True,
+              help="敏感议题类别（逗号分隔或多次；ccal lecture categories）sensitive categories")
+@click.option("--planned", is_flag=True, help="只登记计划，尚未报审（届时提醒主办单位）not applied for yet")
+@click.option("--filed", type=DATETIME, help="报审时间（默认现在）when it was applied for (default now)")
+@click.option("--evidence", multiple=True, type=click.Path(dir_okay=False), help="审批表等材料 application form")
+@click.option("--note", default="", help="备注 note")
+@LECTURE_BY
+@config_option
+def lecture_register(unit, title, starts, speaker, place, sensitive, planned, filed, evidence, note, by) -> None:
+    """登记讲座并报审（一会一报）Register a lecture; unless --planned, this is its application."""
+    from scheduler.lectures import register
+
+    moment, known = starts
+    v = register(_app(), unit, title=title, starts=moment, time_known=known, speaker=speaker, place=place,
+                 categories=sensitive, planned=planned, filed_at=filed, evidence=[Path(e) for e in evidence],
+                 note=note, recorded_by=_recorder(by))
+    _echo_lecture(v, f"已登记讲座 {v['id']}")
+
+
+@lecture.command("apply")
+@click.argument("lecture_id", type=int)
+@click.option("--at", type=DATETIME, help="报审时间（默认现在）when it was applied for (default now)")
+@click.option("--evidence", multiple=True, type=click.Path(dir_okay=False), help="审批表等材料 application form")
+@click.option("--note", default="", help="备注 note")
+@LECTURE_BY
+@config_option
+def lecture_apply(lecture_id, at, evidence, note, by) -> None:
+    """登记报审（与 ccal submit … --period E<编号> 相同）File the application of a planned lecture."""
+    from scheduler.lectures import apply
+
+    v = apply(_app(), lecture_id, at=at, evidence=[Path(e) for e in evidence], note=note,
+              recorded_by=_recorder(by))
+    _echo_lecture(v, f"讲座 {lecture_id} 已报审")
+
+
+def _decide(lecture_id: int, approve: bool, at, note: str, by) -> None:
+    from scheduler.lectures import decide
+
+    v = decide(_app(), lecture_id, approve, at=at, note=note, recorded_by=_recorder(by))
+    _echo_lecture(v, f"讲座 {lecture_id} {'已批准' if approve else '不予批准'}")
+
+
+@lecture.command("approve")
+@click.argument("lecture_id", type=int)
+@click.option("--at", type=DATETIME, help="批复时间（默认现在）when it was approved (default now)")
+@click.option("--note", default="", help="批复意见 note")
+@LECTURE_BY
+@config_option
+def lecture_approve(lecture_id, at, note, by) -> None:
+    """党委宣传部批准 Approve the current application."""
+    _decide(lecture_id, True, at, note, by)
+
+
+@lecture.command("reject")
+@click.argument("lecture_id", type=int)
+@click.option("--at", type=DATETIME, help="批复时间（默认现在）when it was rejected (default now)")
+@click.option("--note", default="", help="不予批准的理由 reason")
+@LECTURE_BY
+@config_option
+def lecture_reject(lecture_id, at, note, by) -> None:
+    """党委宣传部不予批准 Reject the current application."""
+    _decide(lecture_id, False, at, note, by)
+
+
+@lecture.command("change")
+@click.argument("lecture_id", type=int)
+@click.option("--reason", required=True, help="变更原因 reason")
+@click.option("--title", help="新名称 new title")
+@click.option("--date", "starts", type=MOMENT, help="新时间 new date/time")
+@click.option("--speaker", help="新主讲人 new speaker")
+@click.option("--place", help="新地点 new place")
+@click.option("--sensitive", multiple=True, help="新的敏感议题类别（替换原类别）new categories")
+@click.option("--not-sensitive", is_flag=True, help="不涉及敏感议题 no sensitive category")
+@click.option("--planned", is_flag=True, help="变更尚未报审 the change is not applied for yet")
+@click.option("--filed", type=DATETIME, help="重新报审时间（默认现在）when it was applied for again")
+@click.option("--evidence", multiple=True, type=click.Path(dir_okay=False), help="审批表等材料 application form")
+@LECTURE_BY
+@config_option
+def lecture_change(lecture_id, reason, title, starts, speaker, place, sensitive, not_sensitive, planned, filed,
+                   evidence, by) -> None:
+    """登记变更：原审批失效，需重新报批 Record a change; the approval no longer counts."""
+    from scheduler.lectures import change
+
+    if sensitive and not_sensitive:
+        raise click.UsageError("--sensitive 与 --not-sensitive 不能同时使用")
+    categories = () if not_sensitive else (sensitive or None)
+    moment, known = starts if starts else (None, None)
+    v = change(_app(), lecture_id, reason=reason, title=title, speaker=speaker, place=place, starts=moment,
+               time_known=known, categories=categories, planned=planned, filed_at=filed,
+               evidence=[Path(e) for e in evidence], recorded_by=_recorder(by))
+    _echo_lecture(v, f"讲座 {lecture_id} 已变更（第 {v['version']} 版），原审批失效")
+
+
+@lecture.command("held")
+@click.argument("lecture_id", type=int)
+@click.option("--at", type=MOMENT, help="实际举办时间（默认按登记时间）when it took place")
+@click.option("--note", default="", help="备注 note")
+@LECTURE_BY
+@config_option
+def lecture_held(lecture_id, at, note, by) -> None:
+    """登记已举办 Record that the lecture took place."""
+    from scheduler.lectures import held
+
+    moment, known = at if at else (None, True)
+    v = held(_app(), lecture_id, at=moment, time_known=known, note=note, recorded_by=_recorder(by))
+    _echo_lecture(v, f"讲座 {lecture_id} 已登记举办")
+
+
+@lecture.command("cancel")
+@click.argument("lecture_id", type=int)
+@click.option("--reason", required=True, help="取消原因 reason")
+@LECTURE_BY
+@config_option
+def lecture_cancel(lecture_id, reason, by) -> None:
+    """登记取消 Record that the lecture will not take place."""
+    from scheduler.lectures import cancel
+
+    v = cancel(_app(), lecture_id, reason, recorded_by=_recorder(by))
+    _echo_lecture(v, f"讲座 {lecture_id} 已取消")
+
+
+@lecture.command("show")
+@click.argument("lecture_id", type=int)
+@format_option(("table", "json"))
+@config_option
+def lecture_show(lecture_id, fmt) -> None:
+    """讲座详情与全部记录 A lecture and its whole record."""
+    from scheduler.lectures import history, show
+    from scheduler.tables import render_json
+
+    app = _app()
+    v, rows = show(app, lecture_id), history(app, lecture_id)
+    if fmt == "json":
+        _out(render_json([{**v, "history": rows}]))
+        return
+    _echo_lecture(v)
+    click.echo("")
+    _out(render_table(rows, [Column("at", "时间"), Column("what", "事项"), Column("detail", "内容"),
+                             Column("by", "记录人"), Column("recorded_at", "记录时间")]))
+
+
+LECTURE_STATUSES = ("planned", "pending", "approved", "rejected", "reported", "held", "cancelled", "violation")
+
+
+@lecture.command("list")
+@click.option("--unit", help="只看该单位 only this unit")
+@click.option("--year", type=click.IntRange(1900, 2200), help="举办年度 year of the event")
+@click.option("--status", type=click.Choice(LECTURE_STATUSES), help="只看该状态（violation：有违规）")
+@format_option()
+@config_option
+def lecture_list(unit, year, status, fmt) -> None:
+    """讲座一览 Lectures with their approval deadline, status and violations."""
+    from scheduler.lectures import listing
+
+    rows = listing(_app(), unit=unit, year=year, status=status)
+    cols = [Column("id", "编号", align="right"), Column("unit_name", "主办单位"), Column("title", "名称"),
+            Column("starts", "时间"), Column("categories_text", "敏感议题"),
+            Column("deadline", "报批截止", show=date_cell("deadline")),
+            Column("filed_at", "报审", show=lambda r: (f"{r['filed_at']:%Y-%m-%d}" + ("（逾期）" if r["late"] else ""))
+                   if r["filed_at"] else ""),
+            Column("status_text", "状态"), Column("violation", "违规")]
+    keys = ["id", "unit", "unit_name", "title", "speaker", "place", "date", "time", "categories", "obligation",
+            "period", "deadline", "provisional", "filed_at", "late", "status", "decided_at", "held_at", "violation"]
+    if fmt == "csv":
+        rows = [{**r, "categories": ",".join(r["categories"])} for r in rows]
+    _out(render(rows, cols, fmt, provisional_footnotes(rows), csv_keys=keys))
+
+
+# --------------------------------------------------------------------------- supervision orders (督办单)
+
+ORDER_STATE_WORDS = {**STATE_WORDS, "done": "已整改", "late": "逾期整改", "waived": "已撤销", "open": "整改中"}
+
+
+def _order_line(o: dict) -> str:
+    word = ORDER_STATE_WORDS.get(o["status"], o["status"])
+    extra = f"，逾期 {o['days_overdue']} 天" if o["status"] in ("overdue", "late") else ""
+    return (f"督办单 {o['id']}（{o['period']}）{o['unit_name']}（{o['unit']}）：{o['text']}\n"
+            f"  下达 {o['issued_on'].isoformat()}，整改期限 {o['deadline'].isoformat()}，{word}{extra}"
+            + (f"\n  逾期计入考核项目 {o['item']}" if o["item"] else ""))
+
+
+@main.group("order")
+def order_cmd() -> None:
+    """督办单（限期整改）Supervision orders with a rectification deadline."""
+
+
+@order_cmd.command("issue")
+@click.option("--unit", required=True, help="责任单位代码 unit code")
+@click.option("--deadline", type=DATE, required=True, help="整改期限（含当天）rectification deadline")
+@click.option("--text", "text", required=True, help="督办事项与整改要求 what to rectify")
+@click.option("--date", "issued_on", type=DATE, help="下达日期（默认今天）date issued (default today)")
+@click.option("--key", help="督办事项编号（启用多个时）ad_hoc obligation key")
+@click.option("--item", help="逾期时扣分的考核项目（如 4.3）scorecard item an overdue order deducts from")
+@click.option("--deduct", type=float, help="逾期扣分（默认按该项目的扣分标准）points deducted when overdue")
+@SCORECARD_OPTION
+@LECTURE_BY
+@config_option
+def order_issue(unit, deadline, text, issued_on, key, item, deduct, card_name, by) -> None:
+    """下达督办单 Issue a supervision order (a one-off obligation with a deadline)."""
+    from scheduler.orders import issue
+
+    o = issue(_app(), unit, deadline, text, key=key, issued_on=issued_on, item=item, deduct=deduct,
+              scorecard=card_name, recorded_by=_recorder(by))
+    click.echo(f"已下达督办单 {o['id']}：{o['obligation']} / {o['unit']} / {o['period']}")
+    click.echo(_order_line(o))
+
+
+@order_cmd.command("close")
+@click.argument("order_id", type=int)
+@click.option("--evidence", multiple=True, type=click.Path(dir_okay=False), required=True,
+              help="整改材料（可多次）rectification evidence")
+@click.option("--at", type=DATETIME, help="整改完成时间（默认现在）when it was done (default now)")
+@click.option("--note", default="", help="备注 note")
+@LECTURE_BY
+@config_option
+def order_close(order_id, evidence, at, note, by) -> None:
+    """提交整改材料，办结督办单（与 ccal submit … --period O<编号> 相同）Close an order."""
+    from scheduler.orders import close
+
+    r = close(_app(), order_id, [Path(e) for e in evidence], at=at, note=note, recorded_by=_recorder(by))
+    s, occ = r.submission, r.occurrence
+    click.echo(f"督办单 {order_id} 已办结（提交记录 {s.id}，{s.submitted_at:%Y-%m-%d %H:%M}，"
+               f"整改期限 {occ.due.isoformat()}，{'逾期整改' if s.late else '按期整改'}）")
+    for ev in r.evidence:
+        click.echo(f"整改材料 {ev.original_name} -> {ev.stored_path}")
+
+
+@order_cmd.command("list")
+@click.option("--unit", help="只看该单位 only this unit")
+@click.option("--status", type=click.Choice(("open", "overdue", "done", "late", "waived")), help="只看该状态")
+@as_of_option
+@format_option()
+@config_option
+def order_list(unit, status, as_of, fmt) -> None:
+    """督办单一览 Orders with their deadline and status (overdue orders are posted to the score)."""
+    from scheduler.orders import listing, record_overdue
+
+    app = _app()
+    day = _as_of(app, as_of)
+    if as_of is None:
+        record_overdue(app, day)
+    rows = listing(app, day, unit=unit, status=status)
+    cols = [Column("id", "编号", align="right"), Column("unit_name", "责任单位"), Column("text", "督办事项"),
+            Column("issued_on", "下达"), Column("deadline", "整改期限"),
+            Column("status", "状态", show=lambda r: ORDER_STATE_WORDS.get(r["status"], r["status"])),
+            Column("days_overdue", "逾期天数", align="right", show=lambda r: str(r["days_overdue"] or "")),
+            Column("item", "考核项目")]
+    keys = ["id", "unit", "unit_name", "obligation", "period", "text", "issued_on", "deadline", "status",
+            "days_overdue", "days_left", "closed_at", "item", "scorecard"]
+    _out(render(rows, cols, fmt, csv_keys=keys))
+
+
+@order_cmd.command("show")
+@click.argument("order_id", type=int)
+@as_of_option
+@format_option(("table", "json"))
+@config_option
+def order_show(order_id, as_of, fmt) -> None:
+    """督办单详情 One order."""
+    from scheduler.orders import show
+    from scheduler.tables import render_json
+
+    app = _app()
+    o = show(app, order_id, _as_of(app, as_of))
+    if fmt == "json":
+        _out(render_json([o]))
+    else:
+        click.echo(_order_line(o))
+
+
+# --------------------------------------------------------------------------- the quarterly joint meeting
+
+@main.group()
+def meeting() -> None:
+    """季度联席会议日期（会前报告据此截止）The quarterly joint meeting's date."""
+
+
+@meeting.command("set")
+@click.option("--quarter", required=True, help="季度 quarter, e.g. 2026-Q1")
+@click.option("--date", "on", type=DATE, required=True, help="会议日期 meeting date")
+@click.option("--key", help="会议事项编号（启用多个时）anchor obligation key")
+@click.option("--title", default="", help="会议名称 title")
+@config_option
+def meeting_set(quarter, on, key, title) -> None:
+    """登记某季度联席会议日期：会前报告、会后研判报告的截止日期随之确定 Record a quarter's
+    meeting date (same as ccal event add <meeting key> --unit <propaganda unit> --period Q)."""
+    from scheduler.materialise import anchor_keys
+    from scheduler.submissions import record_event
+
+    app = _app()
+    keys = [app.obligation(key).key] if key else sorted(anchor_keys(app))
+    if not keys:
+        raise CcalError("已启用的规则包中没有会议锚点事项（例如 jincheng-2020.meeting）")
+    if len(keys) > 1:
+        raise CcalError("有多个会议锚点事项，请用 --key 指定：" + ", ".join(keys))
+    r = record_event(app, keys[0], app.propaganda_unit, on, period=quarter, title=title)
+    click.echo(f"已登记 {quarter} 联席会议日期 {on.isoformat()}（{keys[0]}，记录 {r.event.id}）")
+    seen = set()
+    for occ in r.moved:
+        if (occ.obligation_key, occ.due) in seen:
+            continue
+        seen.add((occ.obligation_key, occ.due))
+        title_of = app.obligations[occ.obligation_key].title
+        click.echo(f"  {title_of}（{occ.obligation_key}）截止 {occ.due.isoformat()}{'*' if occ.provisional else ''}")
+
+
 if __name__ == "__main__":
     main()
