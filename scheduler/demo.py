@@ -6,8 +6,9 @@ fictional people with example.edu.cn addresses (`demo/org.csv`, `load_demo`).
 
 `load_history` gives it a past (`demo/history.toml`): for every occurrence due in the previous
 or the current year that opened before `now`, reports on time, late or missing, a couple of
-waivers, partly held "at least N" studies, and the quarterly joint meetings that date the
-departmental reports. Diligent units, steady ones and two laggards, so that the status, the
+waivers, partly held "at least N" studies, the quarterly joint meetings that date the
+departmental reports and a couple of lectures (one approved in time, one applied for after it
+was held). Diligent units, steady ones and two laggards, so that the status, the
 reminders and the scorecard ranking look like a real year. Everything is derived from a hash of
 unit + obligation + period and recorded through `scheduler.submissions`; only what happened
 before `now` is recorded, and a second load adds nothing (a later `now` adds what fell due
@@ -34,7 +35,8 @@ from sqlmodel import Session, col, select
 from obligations.packs import Obligation
 from obligations.workdays import WorkdayCalendar
 from scheduler.materialise import materialise, period_year
-from scheduler.models import Event, Occurrence, Submission, Unit, Waiver
+from scheduler import lectures
+from scheduler.models import Event, Lecture, LectureVersion, Occurrence, Submission, Unit, Waiver
 from scheduler.org import ImportResult, import_org
 from scheduler.submissions import record_event, submit, waive
 
@@ -88,6 +90,22 @@ class WaiverSpec:
 
 
 @dataclass(frozen=True)
+class LectureSpec:
+    unit: str
+    title: str
+    speaker: str
+    place: str
+    starts: str            # "{this}-05-20 15:00"
+    sensitive: tuple[str, ...]
+    filed: int             # days from the lecture's day
+    decided: int
+    note: str
+
+    def starts_at(self, year: int) -> dt.datetime:
+        return dt.datetime.fromisoformat(self.starts.format(last=year - 1, this=year))
+
+
+@dataclass(frozen=True)
 class MeetingSpec:
     key: str
     month_of_quarter: int
@@ -112,6 +130,7 @@ class HistoryData:
     nothing_note: str
     meeting: MeetingSpec
     waivers: tuple[WaiverSpec, ...]
+    lectures: tuple[LectureSpec, ...] = ()
 
     def profile(self, unit: str) -> Profile:
         return self.profiles[self.units.get(unit, self.default_profile)]
@@ -143,6 +162,19 @@ def read_history(path: Path, label: str | None = None) -> HistoryData:
         f = f"waiver[{i}]"
         waivers.append(WaiverSpec(r.text(f"{f}.unit"), r.text(f"{f}.key"), r.text(f"{f}.period"),
                                   r.text(f"{f}.reason"), r.count(f"{f}.days_before")))
+    lecture_specs = []
+    for i, _ in enumerate(raw.get("lecture", [])):
+        f = f"lecture[{i}]"
+        spec = LectureSpec(r.text(f"{f}.unit"), r.text(f"{f}.title"), r.text(f"{f}.speaker"),
+                           r.text(f"{f}.place"), r.text(f"{f}.starts"),
+                           tuple(r.text(f"{f}.sensitive[{j}]") for j in range(len(r.get(f"{f}.sensitive", list)))),
+                           r.days(f"{f}.filed"), r.days(f"{f}.decided"), r.text(f"{f}.note"))
+        try:
+            spec.starts_at(2000)
+        except (ValueError, KeyError, IndexError):
+            raise r.fail(f"{f}.starts", f"expected 'YYYY-MM-DD HH:MM' with {{last}} or {{this}} for the year, "
+                                        f"got {spec.starts!r}") from None
+        lecture_specs.append(spec)
     return HistoryData(
         recorded_by=r.text("recorded_by"), profiles=profiles, units=units, default_profile=default,
         early_days=r.span("timing.early_days"), late_days=r.span("timing.late_days"),
@@ -151,7 +183,7 @@ def read_history(path: Path, label: str | None = None) -> HistoryData:
         counted_note=r.text("notes.counted"), nothing_note=r.text("notes.nothing"),
         meeting=MeetingSpec(r.text("meeting.key"), r.month_of_quarter("meeting.month_of_quarter"),
                             r.span("meeting.day", 1, 28), r.text("meeting.title"), r.text("meeting.note")),
-        waivers=tuple(waivers))
+        waivers=tuple(waivers), lectures=tuple(lecture_specs))
 
 
 class _Reader:
@@ -204,6 +236,9 @@ class _Reader:
         if not low <= value <= high:
             raise self.fail(field_name, f"expected {low}..{high}, got {value}")
         return value
+
+    def days(self, field_name: str) -> int:
+        return self.count(field_name, -366, 366)
 
     def hour(self, field_name: str) -> int:
         return self.count(field_name, 0, 23)
@@ -321,14 +356,15 @@ class DemoHistory:
     late: int = 0
     waivers: int = 0
     meetings: int = 0
+    lectures: int = 0
 
     @property
     def changed(self) -> bool:
-        return any((self.submissions, self.waivers, self.meetings))
+        return any((self.submissions, self.waivers, self.meetings, self.lectures))
 
     def summary(self) -> str:
         return (f"提交记录：新增 {self.submissions}（其中逾期 {self.late}）；豁免：新增 {self.waivers}；"
-                f"联席会议：新增 {self.meetings}")
+                f"联席会议：新增 {self.meetings}；讲座：新增 {self.lectures}")
 
 
 class _Clock:
@@ -392,9 +428,10 @@ class _Material:
 
 def load_history(app: "App", now: dt.datetime, *, session: Session | None = None,
                  data: HistoryData | None = None) -> DemoHistory:
-    """Record the demo college's history up to `now` (naive local time): occurrences due in the
-    previous or the current year, meetings of those years. Needs the demo units (`load_demo`); runs in `session` if given (the
-    caller commits), else in its own committed session. Idempotent."""
+    """Record the demo college's history up to `now` (naive local time): the occurrences due in
+    the previous or the current year, the meetings and lectures of those years. Needs the demo
+    units (`load_demo`). Runs in `session` if given (the caller commits), else in its own
+    committed session. Idempotent."""
     if now.tzinfo is not None:
         now = now.astimezone(app.config.general.tz).replace(tzinfo=None)
     if session is None:
@@ -417,7 +454,8 @@ def load_history(app: "App", now: dt.datetime, *, session: Session | None = None
         meetings, meeting_rows = _hold_meetings(bound, session, clock, data, years, now, units, material)
         waivers = _give_waivers(bound, session, clock, data, now, units)
         rows, late = _report(bound, session, clock, data, first_due, now, units, material)
-    return DemoHistory(rows + meeting_rows, late, waivers, meetings)
+    held = _hold_lectures(bound, session, clock, data, now, units)
+    return DemoHistory(rows + meeting_rows, late, waivers, meetings, held)
 
 
 def _hold_meetings(app: "App", session: Session, clock: _Clock, data: HistoryData, years: Sequence[int],
@@ -509,6 +547,48 @@ def _report(app: "App", session: Session, clock: _Clock, data: HistoryData, firs
             late += rec.submission.late
     clock.time = now
     return rows, late
+
+
+def _hold_lectures(app: "App", session: Session, clock: _Clock, data: HistoryData, now: dt.datetime,
+                   units: Sequence[str]) -> int:
+    """The lectures of `data` wholly before `now` (registered and applied for, approved, held),
+    through scheduler.lectures, which also posts the violations as findings. Returns how many."""
+    done = set(session.exec(
+        select(Lecture.unit_code, LectureVersion.title)
+        .join(LectureVersion, col(LectureVersion.lecture_id) == col(Lecture.id))
+        .where(Lecture.recorded_by == data.recorded_by)).all())
+    cal = app.calendar
+    added = 0
+    for spec in data.lectures:
+        if spec.unit not in units or (spec.unit, spec.title) in done:
+            continue
+        starts = spec.starts_at(now.year)
+
+        def on_workday(days: int, at: dt.time) -> dt.datetime:
+            day = starts.date() + dt.timedelta(days=days)
+            day = _workday_on_or_before(cal, day) if days < 0 else cal.next_workday(day)
+            return dt.datetime.combine(day, at)
+
+        filed, decided = on_workday(spec.filed, dt.time(10, 0)), on_workday(spec.decided, dt.time(16, 0))
+        ended = starts + dt.timedelta(hours=2)
+        if max(filed, decided, ended) >= now:
+            continue
+        clock.time = filed
+        record = lectures.register(app, spec.unit, title=spec.title, starts=starts, time_known=True,
+                                   speaker=spec.speaker, place=spec.place, categories=spec.sensitive,
+                                   filed_at=filed, note=spec.note, recorded_by=data.recorded_by)
+        # Only a lecture that needs approval is decided on (with the lecture packs disabled it is
+        # only reported).
+        steps = [(decided, "decide")] if record["obligation"] else []
+        for at, step in sorted([*steps, (ended, "held")]):
+            clock.time = at
+            if step == "decide":
+                lectures.decide(app, record["id"], True, at=at, note="同意举办", recorded_by=data.recorded_by)
+            else:
+                lectures.held(app, record["id"], at=starts, recorded_by=data.recorded_by)
+        added += 1
+    clock.time = now
+    return added
 
 
 def _occurrence(session: Session, unit: str, key: str, period: str) -> Occurrence | None:

@@ -138,17 +138,18 @@ def demo_submissions(app):
 def test_init_demo_reports_what_the_history_added(demo):
     out = demo[1]
     m = re.search(r"示例记录（截至 2026-07-01 10:00）：提交记录：新增 (\d+)（其中逾期 (\d+)）；豁免：新增 (\d+)；"
-                  r"联席会议：新增 (\d+)", out)
+                  r"联席会议：新增 (\d+)；讲座：新增 (\d+)", out)
     assert m, out
-    submitted, late, waivers, meetings = map(int, m.groups())
+    submitted, late, waivers, meetings, lectures = map(int, m.groups())
     assert submitted > 500 and 0 < late < submitted / 5
     assert (waivers, meetings) == (2, 6)       # 2025 Q1-Q4 and 2026 Q1-Q2 (Q3 is in August)
+    assert lectures == 2                      # MKS in 2025, JZX in May 2026
 
 
 def test_a_second_init_adds_nothing(demo, copy_app):
     before = record_counts(copy_app)
     out = ok(run(copy_app.config.path, "init", "--demo", "--now", "2026-07-01 10:00")).stdout
-    assert "提交记录：新增 0（其中逾期 0）；豁免：新增 0；联席会议：新增 0" in out
+    assert "提交记录：新增 0（其中逾期 0）；豁免：新增 0；联席会议：新增 0；讲座：新增 0" in out
     assert record_counts(copy_app) == before
 
 
@@ -236,6 +237,23 @@ def test_a_couple_of_duties_are_waived_with_a_reason(app):
     assert len(reasons) == 2 and all("经党委宣传部同意" in r for r in reasons)
 
 
+def test_a_lecture_approved_in_time_and_one_applied_for_after_it_was_held(app):
+    from scheduler import lectures
+    by_unit = {r["unit"]: r for r in lectures.listing(app)}
+    assert set(by_unit) == {"MKS", "JZX"}
+    mks, jzx = by_unit["MKS"], by_unit["JZX"]
+    # 涉党史: henan-2023.12, 20 working days ahead; applied for before the deadline, approved, held
+    assert (mks["obligation"], mks["sensitive"], mks["late"], mks["decision"], mks["status"], mks["violation"]) == \
+        ("henan-2023.12", True, False, "approve", "held", None)
+    assert mks["filed_at"].date() <= mks["deadline"] < mks["date"] == date(2025, 10, 22)
+    # applied for two days after it was held: 事后补批, a deduction under scorecard item 4.2
+    assert (jzx["obligation"], jzx["late"], jzx["violation"]) == ("jincheng-2020.4.2", True, "事后补批")
+    assert jzx["filed_at"] > datetime(2026, 5, 20, 15, 0)
+    from scheduler.ledger import ledger_rows
+    findings = [r for r in ledger_rows(app, 2026, unit=LAGGARD, item="4.2") if r["kind"] == "finding"]
+    assert [r["points"] for r in findings] == [-1] and "事后补批" in findings[0]["reason"]
+
+
 def test_diligent_units_attach_their_material_more_often(app):
     with_files: Counter = Counter()
     records: Counter = Counter()
@@ -269,8 +287,8 @@ def test_the_history_is_derived_from_unit_obligation_and_period(app):
             Occurrence.due >= date(2025, 1, 1), Occurrence.opens <= AS_OF, Occurrence.event_id == None))})  # noqa: E711
     checked = 0
     for oid, occ in occurrences.items():
-        if occ.obligation_key == data.meeting.key or oid in waived:
-            continue
+        if occ.obligation_key == data.meeting.key or oid in waived or occ.event_id is not None:
+            continue                                   # meetings, waivers and lectures: own tests
         plan = plan_occurrence(data, app.calendar, app.obligations[occ.obligation_key], occ.unit_code,
                                occ.period, occ.opens, occ.due, occ.required)
         assert sorted(recorded.get(oid, [])) == [(p.at, p.note, bool(p.material)) for p in plan if p.at < NOW], occ
