@@ -128,7 +128,7 @@ def baseline(engine, port: int, n: int) -> float:
         mime = build_mime(m, from_addr=FROM, from_name="党委宣传部", recipients=m.recipients,
                           date=NOW)
         with smtplib.SMTP("127.0.0.1", port) as smtp:
-            smtp.send_message(mime)
+            smtp.sendmail(FROM, [r.email for r in m.recipients], mime.as_bytes())
     return len(messages) / (time.perf_counter() - start)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -65,6 +65,11 @@ class Delivery:
         return cls(recipient, ok=False, retryable=retryable, error=error)
 
 
+# Told the result of message `index` of a batch as soon as it is known. Returning False (exactly)
+# asks the channel to start no further message of the batch.
+OnResult = Callable[[int, list[Delivery]], bool | None]
+
+
 def fail_all(message: Message, error: str, *, retryable: bool) -> list[Delivery]:
     """The same failure for every recipient of a message (e.g. the server is down)."""
     if not message.recipients:
@@ -74,7 +79,8 @@ def fail_all(message: Message, error: str, *, retryable: bool) -> list[Delivery]
 
 class Channel(ABC):
     """A way to deliver `Message`s. `send` and `send_many` never raise (except on
-    cancellation): every problem ends up in a `Delivery` with a scrubbed error."""
+    cancellation, or an exception from the caller's own `on_result`): every problem ends up
+    in a `Delivery` with a scrubbed error."""
 
     name: ClassVar[str]
 
@@ -87,10 +93,20 @@ class Channel(ABC):
         except Exception as exc:  # a bug in a channel must not stop the reminder loop
             return self._unexpected(message, exc)
 
-    async def send_many(self, messages: Sequence[Message]) -> list[list[Delivery]]:
+    async def send_many(self, messages: Sequence[Message],
+                        on_result: OnResult | None = None) -> list[list[Delivery]]:
         """Deliver a batch; the result lists the deliveries of each message in order.
-        Channels that can share a connection override this."""
-        return [await self.send(m) for m in messages]
+
+        ``on_result(i, deliveries)`` is called right after message ``i`` is done, before the
+        next one starts, so the caller can record it (the outbox commits each result: a crash
+        can then repeat only the message in flight). If it returns False no further message is
+        started; those get an empty list. Channels that can share a connection override this."""
+        results: list[list[Delivery]] = [[] for _ in messages]
+        for i, m in enumerate(messages):
+            results[i] = await self.send(m)
+            if on_result is not None and on_result(i, results[i]) is False:
+                break
+        return results
 
     async def aclose(self) -> None:
         """Release network resources; the channel may be used again afterwards."""

@@ -39,3 +39,27 @@ def test_default_send_many_keeps_message_order():
     msgs = [Message(f"k{i}", "主题", "正文", None, None, (Recipient(f"人{i}"),)) for i in range(3)]
     results = asyncio.run(Echo().send_many(msgs))
     assert [r[0].recipient.name for r in results] == ["人0", "人1", "人2"]
+
+
+def test_default_send_many_reports_each_result_before_sending_the_next():
+    sent_before_report = []
+
+    class Counting(Echo):
+        sent = 0
+
+        async def _send(self, message):
+            self.sent += 1
+            return await super()._send(message)
+
+    channel = Counting()
+    msgs = [Message(f"k{i}", "主题", "正文", None, None, (Recipient(f"人{i}"),)) for i in range(3)]
+    results = asyncio.run(channel.send_many(
+        msgs, on_result=lambda i, d: sent_before_report.append((i, channel.sent, d[0].recipient.name))))
+    assert sent_before_report == [(0, 1, "人0"), (1, 2, "人1"), (2, 3, "人2")]
+    assert [r[0].ok for r in results] == [True, True, True]
+
+
+def test_default_send_many_stops_when_the_callback_returns_false():
+    msgs = [Message(f"k{i}", "主题", "正文", None, None, (Recipient(f"人{i}"),)) for i in range(4)]
+    results = asyncio.run(Echo().send_many(msgs, on_result=lambda i, d: i != 1))
+    assert [len(r) for r in results] == [1, 1, 0, 0]

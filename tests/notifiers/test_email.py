@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import socket
 from datetime import datetime
+from email import message_from_bytes, policy
 
 import pytest
 
 from notifiers.base import Message, Recipient
-from notifiers.email import SHANGHAI, EmailChannel
+from notifiers.email import SHANGHAI, EmailChannel, build_mime
 from notifiers.secrets import Secret
 from tests.fakes import FakeSMTP
 
@@ -229,3 +230,129 @@ def test_channel_repr_does_not_show_the_password():
 @pytest.mark.parametrize("security,port", [("starttls", 587), ("tls", 465), ("none", 25)])
 def test_default_port_follows_security(security, port):
     assert EmailChannel(host="h", from_addr="a@b.cn", security=security).port == port
+
+
+# --------------------------------------------------------------------------- the message bytes
+
+def built(msg: Message, **kw) -> bytes:
+    options = dict(from_addr="ccal@example.edu.cn", from_name="党委宣传部", recipients=msg.recipients,
+                   date=FIXED)
+    options.update(kw)
+    return build_mime(msg, **options).as_bytes()
+
+
+def parsed(raw: bytes):
+    return message_from_bytes(raw, policy=policy.default)
+
+
+def test_long_chinese_subject_is_folded_into_short_lines_that_decode_back():
+    subject = "【意识形态工作提醒】" + "向党委宣传部书面汇报意识形态工作情况，" * 6 + "6月15日截止"
+    raw = built(message(subject=subject))
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert all(len(line) <= 76 for line in head.split(b"\r\n"))
+    assert head.isascii()
+    assert parsed(raw)["Subject"] == subject
+
+
+def test_ascii_names_with_specials_are_quoted_and_come_back_intact():
+    odd = Recipient('Li, "Wen" (IT)', email="li@example.edu.cn")
+    to = parsed(built(message(recipients=(odd, WANG))))["To"].addresses
+    assert [(a.display_name, a.addr_spec) for a in to] == [('Li, "Wen" (IT)', "li@example.edu.cn"),
+                                                            ("王老师", "wang@example.edu.cn")]
+
+
+def test_text_that_looks_like_an_encoded_word_is_encoded_not_interpreted():
+    raw = built(message(subject="=?utf-8?b?5Lmm?= is not a word"))
+    assert parsed(raw)["Subject"] == "=?utf-8?b?5Lmm?= is not a word"
+
+
+def test_bodies_are_utf8_base64_with_crlf_lines_and_a_unique_boundary():
+    text = "第一行\n第二行\r\n.以点开头的一行\n" + "很长的一行" * 40
+    raw = built(message(text=text))
+    msg = parsed(raw)
+    plain = msg.get_body(("plain",))
+    assert plain["Content-Transfer-Encoding"] == "base64"
+    assert plain.get_content_charset() == "utf-8"
+    assert plain.get_content().splitlines() == text.splitlines()
+    assert all(len(line) <= 76 for line in raw.split(b"\r\n"))
+    assert b"\n" not in raw.replace(b"\r\n", b"")        # CRLF only, as SMTP requires
+    boundary = msg.get_boundary()
+    assert raw.count(boundary.encode()) == 4             # header, two parts, the end
+
+
+def test_a_message_without_html_is_plain_text():
+    msg = parsed(built(message(html=None)))
+    assert msg.get_content_type() == "text/plain"
+    assert "请于6月15日前报送半年书面汇报。" in msg.get_content()
+
+
+def test_the_local_outbox_and_the_channel_share_the_builder():
+    # Same message, same date: identical headers (only the random MIME boundary differs).
+    with FakeSMTP() as smtp:
+        asyncio.run(channel(smtp).send(message()))
+        sent = smtp.messages[0].raw
+    local = built(message())
+    assert sent.split(b"Content-Type:", 1)[0] == local.split(b"Content-Type:", 1)[0]
+
+
+def test_an_address_the_parser_rejects_outright_fails_alone():
+    broken = Recipient("孙老师", email="sun@example..edu.cn")
+    with FakeSMTP() as smtp:
+        s, w = asyncio.run(channel(smtp).send(message(recipients=(broken, WANG))))
+        assert smtp.messages[0].rcpt_tos == ("wang@example.edu.cn",)
+    assert not s.ok and not s.retryable and "格式不正确" in s.error
+    assert w.ok
+
+
+# --------------------------------------------------------------------------- results as they go
+
+def test_each_result_is_reported_before_its_connection_carries_the_next_message():
+    reported: list[int] = []
+    arrived_when_reported: list[int] = []
+
+    with FakeSMTP() as smtp:
+        def on_result(i, deliveries):
+            assert all(d.ok for d in deliveries)
+            reported.append(i)
+            arrived_when_reported.append(len(smtp.messages))
+
+        messages = [message(key=f"s{i}") for i in range(6)]
+        results = asyncio.run(channel(smtp, concurrency=1).send_many(messages, on_result=on_result))
+        assert smtp.connections == 1
+        keys = [m.message["X-Ccal-Key"] for m in smtp.messages]
+    assert reported == list(range(6))
+    # When message i is reported, exactly i + 1 messages have arrived: the next one was not
+    # started before the caller had recorded this one.
+    assert arrived_when_reported == [1, 2, 3, 4, 5, 6]
+    assert keys == [f"s{i}" for i in range(6)]
+    assert all(d.ok for r in results for d in r)
+
+
+def test_unaddressable_messages_are_reported_too():
+    nobody = message(key="n", recipients=(Recipient("赵老师"),))
+    seen = {}
+    with FakeSMTP() as smtp:
+        asyncio.run(channel(smtp).send_many([nobody, message(key="w")],
+                                            on_result=lambda i, d: seen.setdefault(i, d)))
+    assert sorted(seen) == [0, 1]
+    assert not seen[0][0].ok and "邮箱" in seen[0][0].error and seen[1][0].ok
+
+
+def test_a_callback_returning_false_stops_the_batch_after_the_message_in_hand():
+    with FakeSMTP() as smtp:
+        results = asyncio.run(channel(smtp, concurrency=1).send_many(
+            [message(key=f"k{i}") for i in range(5)], on_result=lambda i, d: i < 1))
+        assert len(smtp.messages) == 2
+    assert [bool(r) for r in results] == [True, True, False, False, False]
+
+
+def test_a_failing_callback_stops_the_batch_and_is_raised():
+    def on_result(i, deliveries):
+        raise RuntimeError("database is locked")
+
+    with FakeSMTP() as smtp:
+        with pytest.raises(RuntimeError, match="database is locked"):
+            asyncio.run(channel(smtp, concurrency=2).send_many(
+                [message(key=f"k{i}") for i in range(6)], on_result=on_result))
+        # Each connection finished the message it had started, and no other.
+        assert 1 <= len(smtp.messages) <= 2
