@@ -59,9 +59,13 @@ class DispatchReport:
 
 
 def _streams_results(channel: Channel) -> bool:
-    """Does ``channel.send_many`` take an ``on_result(index, deliveries)`` callback?"""
+    """Does the channel's own ``send_many`` report each result (``on_result``)? The base
+    class's sends one message at a time; per-message workers do as well and run in parallel."""
+    send_many = getattr(type(channel), "send_many", None)
+    if send_many is None or send_many is Channel.send_many:
+        return False
     try:
-        return "on_result" in inspect.signature(channel.send_many).parameters
+        return "on_result" in inspect.signature(send_many).parameters
     except (TypeError, ValueError):
         return False
 
@@ -129,15 +133,18 @@ class Dispatcher:
     async def _send_streamed(self, channel: Channel, batch: list[Outbox], record) -> None:
         done: set[int] = set()
 
-        def on_result(index: int, deliveries: Sequence[Delivery]) -> None:
+        def on_result(index: int, deliveries: Sequence[Delivery]) -> bool:
             done.add(index)
             record(batch[index], deliveries)
+            return not self._stopping  # False: the channel starts no further message
 
         messages = [outbox.to_message(row) for row in batch]
         try:
             await channel.send_many(messages, on_result=on_result)
         except Exception as exc:  # a channel bug: the rows it did not report stay retryable
             self._record_crash(batch, done, exc, record)
+            return
+        self._release([row for i, row in enumerate(batch) if i not in done])
 
     async def _send_each(self, channel: Channel, batch: list[Outbox], record) -> None:
         queue = list(reversed(batch))
@@ -153,12 +160,14 @@ class Dispatcher:
                 record(row, deliveries)
 
         await asyncio.gather(*(worker() for _ in range(_workers(channel, self.max_workers))))
-        # Rows not started because of stop(): back to retryable now rather than at the next
-        # start-up (they never went on the wire).
-        if queue:
+        self._release(queue)
+
+    def _release(self, rows: Sequence[Outbox]) -> None:
+        """Rows not started because of stop(): back to retryable now rather than at the next
+        start-up (they never went on the wire)."""
+        if rows:
             with Session(self.engine) as session:
-                ids = [row.id for row in queue]
-                outbox.release(session, ids, self.clock())
+                outbox.release(session, [row.id for row in rows], self.clock())
 
     @staticmethod
     def _record_crash(batch, done, exc, record) -> None:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import bindparam, func, update
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
@@ -38,6 +38,7 @@ from notifiers.base import WECOM_ROBOT, Delivery, Message, Recipient
 from scheduler.models import OUTBOX_STATES, Outbox, OutboxItem
 
 PLANNED, SENDING, SENT, FAILED, DEAD, CANCELLED = OUTBOX_STATES
+_outbox = Outbox.__table__  # Core statements: no ORM bookkeeping on the sending path
 UNSENT = (PLANNED, FAILED)  # rows that may still change and be sent
 ERROR_MAX = 2000
 INTERRUPTED = "发送中断：服务在发送过程中停止，无法确定是否已送达，将重新发送"
@@ -112,21 +113,31 @@ def claim_due(session: Session, channel: str, now: datetime, limit: int) -> list
     Due: planned or failed with ``next_attempt_at <= now``, oldest first. The UPDATE re-checks
     the status, so two passes never claim the same row; a token identifies this claim."""
     token = uuid.uuid4().hex
-    due = (select(Outbox.id)
-           .where(Outbox.channel == channel, col(Outbox.status).in_(UNSENT),
-                  col(Outbox.next_attempt_at) <= now)
-           .order_by(col(Outbox.next_attempt_at), col(Outbox.id))
+    due = (select(_outbox.c.id)
+           .where(_outbox.c.channel == channel, _outbox.c.status.in_(UNSENT),
+                  _outbox.c.next_attempt_at <= now)
+           .order_by(_outbox.c.next_attempt_at, _outbox.c.id)
            .limit(limit)
            .scalar_subquery())
-    session.execute(
-        update(Outbox)
-        .where(col(Outbox.id).in_(due), col(Outbox.status).in_(UNSENT))
-        .values(status=SENDING, claim=token, claimed_at=now, updated_at=now,
-                attempts=Outbox.attempts + 1)
-        .execution_options(synchronize_session=False))
+    claim = (update(_outbox)
+             .where(_outbox.c.id.in_(due), _outbox.c.status.in_(UNSENT))
+             .values(status=SENDING, claim=token, claimed_at=now, updated_at=now,
+                     attempts=_outbox.c.attempts + 1))
+    if session.get_bind().dialect.update_returning:
+        ids = list(session.execute(claim.returning(_outbox.c.id)).scalars())
+    else:
+        session.execute(claim)
+        # The claim column is not indexed and sits behind the message bodies: find the
+        # claimed rows once, by id from here on.
+        ids = list(session.execute(select(_outbox.c.id).where(_outbox.c.claim == token)).scalars())
     session.commit()
-    rows = session.exec(select(Outbox).where(Outbox.claim == token, Outbox.status == SENDING)
-                        .order_by(col(Outbox.next_attempt_at), col(Outbox.id))).all()
+    if not ids:
+        return []
+    # populate_existing: a session that loaded a row in an earlier claim must see its new
+    # attempt count, not the one it remembers.
+    rows = session.exec(select(Outbox).where(col(Outbox.id).in_(ids))
+                        .order_by(col(Outbox.next_attempt_at), col(Outbox.id))
+                        .execution_options(populate_existing=True)).all()
     return list(rows)
 
 
@@ -157,20 +168,23 @@ def outcome_of(deliveries: Sequence[Delivery], attempts: int, now: datetime,
     return Outcome(FAILED, error, now + retry.delay(attempts))
 
 
+# One statement for every outcome, built once: the dispatcher records thousands of results.
+_RESULT = (update(_outbox)
+           .where(_outbox.c.id == bindparam("row_id"), _outbox.c.status == SENDING)
+           .values(status=bindparam("new_status"), claim=None, updated_at=bindparam("now"),
+                   last_error=bindparam("error"),
+                   sent_at=func.coalesce(bindparam("sent"), _outbox.c.sent_at),
+                   next_attempt_at=func.coalesce(bindparam("next_at"), _outbox.c.next_attempt_at)))
+
+
 def mark_result(db: Session | Connection, row: Outbox, deliveries: Sequence[Delivery],
                 now: datetime, retry: RetryPolicy = DEFAULT_RETRY) -> Outcome:
     """Record the result of sending a claimed row, committed at once. ``db`` may be a plain
     connection: the dispatcher records thousands of results, one commit each."""
     outcome = outcome_of(deliveries, row.attempts, now, retry)
-    values: dict[str, Any] = {"status": outcome.status, "claim": None, "updated_at": now}
-    if outcome.status == SENT:
-        values.update(sent_at=now, last_error=None)
-    else:
-        values.update(last_error=outcome.error)
-        if outcome.next_attempt_at is not None:
-            values.update(next_attempt_at=outcome.next_attempt_at)
-    db.execute(update(Outbox).where(Outbox.id == row.id, Outbox.status == SENDING)
-               .values(**values).execution_options(synchronize_session=False))
+    db.execute(_RESULT, {"row_id": row.id, "new_status": outcome.status, "now": now,
+                         "error": outcome.error, "sent": now if outcome.status == SENT else None,
+                         "next_at": outcome.next_attempt_at})
     db.commit()
     return outcome
 

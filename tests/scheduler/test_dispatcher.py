@@ -234,3 +234,77 @@ def test_a_channel_that_raises_leaves_its_rows_retryable(engine, session, people
     with Session(engine) as s:
         rows = s.exec(select(Outbox)).all()
     assert all(r.status == "failed" and r.last_error == "通道内部错误 RuntimeError" for r in rows)
+
+
+class Auditor:
+    """An SMTP server handler that, as each message arrives, counts the rows already recorded
+    as sent: what a kill -9 at that moment would leave behind."""
+
+    def __init__(self, engine, on_message=None):
+        self.engine = engine
+        self.on_message = on_message
+        self.unrecorded = []   # messages accepted earlier but not yet recorded as sent
+        self.received = 0
+
+    async def handle_DATA(self, server, session, envelope):
+        with Session(self.engine) as s:
+            recorded = len(s.exec(select(Outbox).where(Outbox.status == "sent")).all())
+        self.unrecorded.append(self.received - recorded)
+        self.received += 1
+        if self.on_message:
+            self.on_message(self.received)
+        return "250 OK"
+
+
+def serve_smtp(handler):
+    port = free_port()
+    server = Controller(handler, hostname="127.0.0.1", port=port, ready_timeout=5)
+    server.start()
+    return server, port
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_the_email_channel_reuses_connections_and_records_each_message_before_the_next(
+        engine, session, people, concurrency):
+    more = [Person(key=f"q{i}@example.edu.cn", name=f"书记{i}", email=f"q{i}@example.edu.cn")
+            for i in range(24)]
+    session.add_all(more)
+    session.commit()
+    plan_rows(session, people + more)
+    auditor = Auditor(engine)
+    server, port = serve_smtp(auditor)
+    try:
+        report = dispatch(engine, {"email": email(port, concurrency=concurrency)}, NOW)
+    finally:
+        server.stop()
+    assert report.sent == auditor.received == 30
+    # A crash at any moment could repeat at most one message per connection in flight.
+    assert max(auditor.unrecorded) <= concurrency - 1
+    if concurrency == 1:
+        assert auditor.unrecorded == [0] * 30
+    assert statuses(engine) == ["sent"] * 30
+
+
+def test_a_stop_request_during_an_email_batch_releases_what_was_not_started(engine, session, people):
+    plan_rows(session, people)
+    holder = {}
+    auditor = Auditor(engine, on_message=lambda n: n == 2 and holder["dispatcher"].stop())
+    server, port = serve_smtp(auditor)
+
+    async def run():
+        d = Dispatcher(engine, {"email": email(port, concurrency=1)}, clock=lambda: NOW)
+        holder["dispatcher"] = d
+        try:
+            return await d.dispatch()
+        finally:
+            await d.aclose()
+
+    try:
+        report = asyncio.run(run())
+    finally:
+        server.stop()
+    assert report.sent == auditor.received == 2
+    with Session(engine) as s:
+        rest = s.exec(select(Outbox).where(Outbox.status != "sent")).all()
+    assert len(rest) == 4
+    assert all(r.status == "failed" and r.attempts == 0 and r.next_attempt_at == NOW for r in rest)

@@ -171,3 +171,24 @@ def test_counts_and_listing(session, person):
     assert "451" in failed["last_error"]
     with pytest.raises(outbox.OutboxError):
         outbox.listing(session, "lost")
+
+
+def test_a_long_lived_session_sees_the_attempt_count_of_a_row_claimed_again(engine, person):
+    # The dispatcher keeps one session (expire_on_commit=False) for a whole pass; a row that
+    # failed early in the pass and is due again before it ends must count its second attempt.
+    with Session(engine, expire_on_commit=False) as s:
+        add_row(s, person)
+        first, = outbox.claim_due(s, "email", NOW, 1)
+        outbox.mark_result(s, first, temporary(), NOW)
+        again, = outbox.claim_due(s, "email", NOW + timedelta(minutes=1), 1)
+        assert again.attempts == 2
+        assert outbox.mark_result(s, again, temporary(), NOW + timedelta(minutes=1)).next_attempt_at \
+            == NOW + timedelta(minutes=3)
+
+
+def test_a_failed_attempt_keeps_the_row_unsent_and_a_dead_one_keeps_its_due_time(session, person):
+    row = add_row(session, person)
+    claimed, = outbox.claim_due(session, "email", NOW, 1)
+    outbox.mark_result(session, claimed, [Delivery.failure(XU, "SMTP 550", retryable=False)], NOW)
+    session.refresh(row)
+    assert (row.status, row.sent_at, row.next_attempt_at, row.claim) == ("dead", None, NOW, None)
