@@ -8,11 +8,11 @@ fictional people with example.edu.cn addresses (`demo/org.csv`, `load_demo`).
 or the current year that opened before `now`, reports on time, late or missing, a couple of
 waivers, partly held "at least N" studies, the quarterly joint meetings that date the
 departmental reports and a couple of lectures (one approved in time, one applied for after it
-was held). Diligent units, steady ones and two laggards, so that the status, the
-reminders and the scorecard ranking look like a real year. Everything is derived from a hash of
-unit + obligation + period and recorded through `scheduler.submissions`; only what happened
-before `now` is recorded, and a second load adds nothing (a later `now` adds what fell due
-since). Loading the organisation or the history twice changes nothing.
+was held). Diligent units, steady ones and two laggards, so that the status, the reminders
+and the scorecard ranking look like a real year. Everything is derived from a hash of unit +
+obligation + period and recorded through `scheduler.submissions` and `scheduler.lectures`;
+only what happened before `now` is recorded. Loading the organisation or the history twice
+changes nothing (a later `now` adds what happened since).
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ from sqlmodel import Session, col, select
 
 from obligations.packs import Obligation
 from obligations.workdays import WorkdayCalendar
-from scheduler.materialise import materialise, period_year
 from scheduler import lectures
+from scheduler.materialise import materialise, period_year
 from scheduler.models import Event, Lecture, LectureVersion, Occurrence, Submission, Unit, Waiver
 from scheduler.org import ImportResult, import_org
 from scheduler.submissions import record_event, submit, waive
