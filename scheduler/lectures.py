@@ -533,19 +533,21 @@ def latest_findings(session: Session, source_kind: str, source_ids: Sequence[int
 
 
 def reconcile(app: "App", card: "Scorecard", latest: Finding | None, want: bool, add: Callable[[], Any],
-              reason_off: str, reason_on: str, result: SyncResult) -> None:
-    """Make the finding behind one key say what the record says: posted (`want`) or withdrawn.
-    Shared with scheduler/orders.py."""
+              reason_off: str, reason_on: str, result: SyncResult, deduct: float | None = None) -> None:
+    """Make the finding behind one key say what the record says: posted (`want`) or withdrawn
+    (a correction to 0). A withdrawn one that applies again is corrected back to `deduct`
+    (default: the item's per-finding deduction). Shared with scheduler/orders.py."""
     from scheduler.ledger import correct_finding
 
     if want:
         if latest is None:
             result.added.append(add().finding.id)
         elif latest.deduct == 0:
-            rule = card.item(latest.item).deduction_rule if card.item(latest.item) else None
-            deduct = rule.per_finding * latest.count if rule is not None else None
-            if deduct:
-                r = correct_finding(app, latest.id, reason_on, deduct=deduct, recorded_by=SYSTEM, card=card)
+            item = card.item(latest.item)
+            rule = item.deduction_rule if item is not None else None
+            again = deduct if deduct is not None else (rule.per_finding * latest.count if rule else None)
+            if again:
+                r = correct_finding(app, latest.id, reason_on, deduct=again, recorded_by=SYSTEM, card=card)
                 result.added.append(r.finding.id)
     elif latest is not None and latest.deduct > 0:
         r = correct_finding(app, latest.id, reason_off, deduct=0, recorded_by=SYSTEM, card=card)

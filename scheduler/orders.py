@@ -268,7 +268,7 @@ def record_overdue(app: "App", as_of: date, order_ids: Sequence[int] | None = No
         try:
             reconcile(app, card, latest, want, post,
                       reason_off=f"督办单 {order_label(o.id)} 按期整改或已撤销，不再扣分",
-                      reason_on=f"督办单 {order_label(o.id)} 逾期未整改，恢复扣分", result=result)
+                      reason_on=f"督办单 {order_label(o.id)} 逾期未整改，恢复扣分", result=result, deduct=deduct)
         except UserInputError as e:
             result.skipped.append(f"督办单 {o.id}：{e}")
     return result

@@ -15,7 +15,7 @@ from scheduler.ledger import ledger_rows, score
 from scheduler.models import Occurrence, Outbox, OutboxItem, Person
 from scheduler.org import import_org
 from scheduler.planner import Planner
-from scheduler.submissions import submit, waive
+from scheduler.submissions import revoke_waiver, submit, waive
 
 # JWC has no supervisor of its own: its branch's secretary (郑晓东) is told on escalation, with
 # the propaganda department's contact (孙宣).
@@ -245,9 +245,12 @@ def test_an_order_closed_late_keeps_its_deduction_a_waived_one_loses_it(college,
     orders.record_overdue(college, date(2026, 3, 23))
     assert sorted(order_findings(college)) == [("4.3", -2.0), ("4.3", -1.0)]
     orders.close(college, 1, [evidence], at=at("2026-03-24 09:00"))
-    waive(college, "henan-2023.19.order", "JWC", "O2", "督办事项已由上级撤销")
+    w, _ = waive(college, "henan-2023.19.order", "JWC", "O2", "督办事项已由上级撤销")
     orders.record_overdue(college, date(2026, 3, 25))
     assert order_findings(college) == [("4.3", -1.0)]
+    revoke_waiver(college, w.id, "误撤")                        # overdue again: the 2 points again
+    orders.record_overdue(college, date(2026, 3, 26))
+    assert sorted(order_findings(college)) == [("4.3", -2.0), ("4.3", -1.0)]
 
 
 def test_an_order_closed_on_time_or_without_an_item_costs_nothing(college, evidence):
