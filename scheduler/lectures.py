@@ -29,7 +29,6 @@ for a lecture that was held, cancelled or whose day has passed.
 
 from __future__ import annotations
 
-import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -43,9 +42,11 @@ from obligations import lectures as rules
 from obligations.lectures import Decision, Moment
 from obligations.reminders import Audience, ReminderItem, stage_at
 from scheduler.app import UserInputError
+from scheduler.ledger import (AUTO_RECORDER, SyncResult, add_finding, latest_findings, reconcile_finding,
+                              scorecards)
 from scheduler.materialise import event_label, materialise_event
 from scheduler.models import (
-    Event, Finding, Lecture, LectureAction, LectureVersion, Occurrence, Submission, Unit, Waiver,
+    Event, Lecture, LectureAction, LectureVersion, Occurrence, Submission, Unit, Waiver,
 )
 from scheduler.submissions import active_waivers, counting_submissions, submit
 
@@ -55,9 +56,6 @@ if TYPE_CHECKING:
     from obligations.scorecard import Scorecard
     from scheduler.app import App
 
-log = logging.getLogger(__name__)
-
-SYSTEM = "ccal"                  # recorded_by of what ccal records itself
 PENDING = "pending-"             # stage prefix of the department's reminders to decide
 
 
@@ -323,7 +321,7 @@ def _retire(app: "App", session: Session, rec: LectureRecord, why: str, recorded
     occ = rec.occurrences.get(v.id)
     if occ is None or v.id in rec.filed or active_waivers(session, [occ.id]).get(occ.id):
         return
-    session.add(Waiver(occurrence_id=occ.id, reason=why, recorded_by=recorded_by or SYSTEM,
+    session.add(Waiver(occurrence_id=occ.id, reason=why, recorded_by=recorded_by or AUTO_RECORDER,
                        recorded_at=app.now()))
 
 
@@ -509,57 +507,10 @@ def finding_target(app: "App", cards: Mapping[str, "Scorecard"], unit_kind: str,
     return None
 
 
-@dataclass
-class SyncResult:
-    added: list[int] = field(default_factory=list)        # finding ids
-    withdrawn: list[int] = field(default_factory=list)    # finding ids (the correcting rows)
-    skipped: list[str] = field(default_factory=list)      # why a violation could not be posted
-
-
-def latest_findings(session: Session, source_kind: str, source_ids: Sequence[int]) -> dict[str, Finding]:
-    """Root key -> the latest row of its correction chain, for automatic findings of a source."""
-    rows = session.exec(select(Finding).where(Finding.source_kind == source_kind,
-                                              col(Finding.source_id).in_(list(source_ids)))
-                        .order_by(col(Finding.id))).all()
-    latest: dict[str, Finding] = {}
-    root_key: dict[int, str] = {}
-    for f in rows:
-        key = f.key if f.corrects_id is None else root_key.get(f.corrects_id)
-        if key is None:
-            continue
-        root_key[f.id] = key
-        latest[key] = f
-    return latest
-
-
-def reconcile(app: "App", card: "Scorecard", latest: Finding | None, want: bool, add: Callable[[], Any],
-              reason_off: str, reason_on: str, result: SyncResult, deduct: float | None = None) -> None:
-    """Make the finding behind one key say what the record says: posted (`want`) or withdrawn
-    (a correction to 0). A withdrawn one that applies again is corrected back to `deduct`
-    (default: the item's per-finding deduction). Shared with scheduler/orders.py."""
-    from scheduler.ledger import correct_finding
-
-    if want:
-        if latest is None:
-            result.added.append(add().finding.id)
-        elif latest.deduct == 0:
-            item = card.item(latest.item)
-            rule = item.deduction_rule if item is not None else None
-            again = deduct if deduct is not None else (rule.per_finding * latest.count if rule else None)
-            if again:
-                r = correct_finding(app, latest.id, reason_on, deduct=again, recorded_by=SYSTEM, card=card)
-                result.added.append(r.finding.id)
-    elif latest is not None and latest.deduct > 0:
-        r = correct_finding(app, latest.id, reason_off, deduct=0, recorded_by=SYSTEM, card=card)
-        result.withdrawn.append(r.finding.id)
-
-
 def sync_findings(app: "App", lecture_ids: Iterable[int] | None = None) -> SyncResult:
     """Post the violations the record shows as findings, withdraw the ones it no longer shows
     (a violation reclassified: held while pending is 未批先办 until the approval arrives, then
     边批边办). Idempotent; each add or withdrawal is its own transaction."""
-    from scheduler.ledger import add_finding, scorecards
-
     result = SyncResult()
     with app.session() as session:
         if lecture_ids is None:
@@ -591,14 +542,11 @@ def sync_findings(app: "App", lecture_ids: Iterable[int] | None = None) -> SyncR
             def post(rec=rec, v=v, violation=violation, card=card, item=item, key=key, text=text):
                 return add_finding(app, rec.unit.code, item, text, year=v.starts_at.year,
                                    found_on=violation.found_on, source_kind="lecture",
-                                   source_id=rec.lecture.id, key=key, recorded_by=SYSTEM, card=card)
+                                   source_id=rec.lecture.id, key=key, recorded_by=AUTO_RECORDER, card=card)
             now_kind = violation.label if violation is not None else "不构成违规"
-            try:
-                reconcile(app, card, latest, want, post, reason_off=f"讲座记录更新，改判为：{now_kind}",
-                          reason_on=f"讲座记录更新，再次认定为{rules.VIOLATION_LABELS[kind]}", result=result)
-            except UserInputError as e:      # e.g. the unit is not assessed: say so, go on
-                result.skipped.append(f"讲座 {rec.lecture.id}：{e}")
-                log.warning("lecture %s: violation not posted: %s", rec.lecture.id, e)
+            reconcile_finding(app, card, latest, want, post, reason_off=f"讲座记录更新，改判为：{now_kind}",
+                              reason_on=f"讲座记录更新，再次认定为{rules.VIOLATION_LABELS[kind]}",
+                              result=result, what=f"讲座 {rec.lecture.id}")
     return result
 
 

@@ -23,9 +23,10 @@ not yet told and `mark_notified` records that they were, in `score_notice` (not 
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -46,7 +47,9 @@ from scheduler.submissions import superseded_submission_ids, waived_occurrences
 if TYPE_CHECKING:
     from scheduler.app import App
 
-AUTO_RECORDER = "ccal"      # recorded_by of automatic entries
+log = logging.getLogger(__name__)
+
+AUTO_RECORDER = "ccal"      # recorded_by of automatic entries and of findings ccal records itself
 ASSESSED_KINDS = ("branch", "dept_branch", "office")
 
 
@@ -407,6 +410,59 @@ def correct_finding(app: "App", finding_id: int, reason: str, *, deduct: float |
         session.add(entry)
         session.flush()
         return FindingRecord(f, entry)
+
+
+# --------------------------------------------------------------------------- findings that follow a record
+
+@dataclass
+class SyncResult:
+    """What one reconciliation of automatic findings (lecture violations, overdue orders) did."""
+    added: list[int] = field(default_factory=list)        # finding ids (new, or corrected back on)
+    withdrawn: list[int] = field(default_factory=list)    # finding ids (the correcting rows)
+    skipped: list[str] = field(default_factory=list)      # why a finding could not be posted
+
+
+def latest_findings(session: Session, source_kind: str, source_ids: Sequence[int]) -> dict[str, Finding]:
+    """Root key -> the latest row of its correction chain, for the automatic (keyed) findings of
+    `source_kind` ("lecture", "order") about `source_ids`."""
+    rows = session.exec(select(Finding).where(Finding.source_kind == source_kind,
+                                              col(Finding.source_id).in_(list(source_ids)))
+                        .order_by(col(Finding.id))).all()
+    latest: dict[str, Finding] = {}
+    root_key: dict[int, str] = {}
+    for f in rows:
+        key = f.key if f.corrects_id is None else root_key.get(f.corrects_id)
+        if key is None:
+            continue
+        root_key[f.id] = key
+        latest[key] = f
+    return latest
+
+
+def reconcile_finding(app: "App", card: Scorecard, latest: Finding | None, want: bool,
+                      add: Callable[[], FindingRecord], *, reason_off: str, reason_on: str,
+                      result: SyncResult, what: str, deduct: float | None = None) -> None:
+    """Make the automatic finding behind one key say what its record says (scheduler/lectures.py,
+    scheduler/orders.py): posted when `want` (`add()` records it), withdrawn (a correction to 0,
+    `reason_off`) when not. A withdrawn one that applies again is corrected back to `deduct`
+    (default: the item's per-finding deduction x count; `reason_on`). A finding the ledger
+    refuses (e.g. the unit is not assessed) is reported in `result.skipped`, prefixed `what`."""
+    try:
+        if want:
+            if latest is None:
+                result.added.append(add().finding.id)
+            elif latest.deduct == 0:
+                again = deduct if deduct is not None else _default_deduct(card, latest.item, latest.count)
+                if again:
+                    r = correct_finding(app, latest.id, reason_on, deduct=again, recorded_by=AUTO_RECORDER,
+                                        card=card)
+                    result.added.append(r.finding.id)
+        elif latest is not None and latest.deduct > 0:
+            r = correct_finding(app, latest.id, reason_off, deduct=0, recorded_by=AUTO_RECORDER, card=card)
+            result.withdrawn.append(r.finding.id)
+    except UserInputError as e:      # say so and go on with the other findings
+        result.skipped.append(f"{what}：{e}")
+        log.warning("%s: finding not posted: %s", what, e)
 
 
 # --------------------------------------------------------------------------- reading

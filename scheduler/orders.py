@@ -29,7 +29,8 @@ from sqlmodel import Session, col, select
 
 from obligations.occurrences import occurrence_status
 from scheduler.app import UserInputError
-from scheduler.lectures import SYSTEM, SyncResult, latest_findings, reconcile
+from scheduler.ledger import (AUTO_RECORDER, SyncResult, add_finding, latest_findings, reconcile_finding,
+                              scorecard, scorecards)
 from scheduler.materialise import applies_to_unit
 from scheduler.models import Occurrence, Order, Unit
 from scheduler.submissions import SubmissionRecord, counting_submissions, submit, waived_occurrences
@@ -80,8 +81,6 @@ def _scoring(app: "App", item: str | None, deduct: float | None,
         if deduct is not None:
             raise UserInputError("--deduct 需要与 --item 一起使用（逾期扣分计入哪个考核项目）")
         return None, None
-    from scheduler.ledger import scorecard
-
     card = scorecard(app, card_name)
     if item == card.bonus.id:
         raise UserInputError(f"{item} 是加分项，逾期督办不能计入")
@@ -235,8 +234,6 @@ def record_overdue(app: "App", as_of: date, order_ids: Sequence[int] | None = No
     """Post a finding for every order overdue on `as_of` (or closed late) whose pack or issuer
     names a scorecard item; withdraw it when the record no longer shows the order overdue
     (the closing submission corrected to an earlier date, the order waived). Idempotent."""
-    from scheduler.ledger import add_finding, scorecards
-
     result = SyncResult()
     with app.session() as session:
         rows = _rows(session, order_ids)
@@ -264,13 +261,11 @@ def record_overdue(app: "App", as_of: date, order_ids: Sequence[int] | None = No
         def post(o=o, card=card, item=item, deduct=deduct, key=key, text=text):
             return add_finding(app, o.unit_code, item, text, year=o.deadline.year,
                                found_on=o.deadline + timedelta(days=1), deduct=deduct, source_kind="order",
-                               source_id=o.id, key=key, recorded_by=SYSTEM, card=card)
-        try:
-            reconcile(app, card, latest, want, post,
-                      reason_off=f"督办单 {order_label(o.id)} 按期整改或已撤销，不再扣分",
-                      reason_on=f"督办单 {order_label(o.id)} 逾期未整改，恢复扣分", result=result, deduct=deduct)
-        except UserInputError as e:
-            result.skipped.append(f"督办单 {o.id}：{e}")
+                               source_id=o.id, key=key, recorded_by=AUTO_RECORDER, card=card)
+        reconcile_finding(app, card, latest, want, post,
+                          reason_off=f"督办单 {order_label(o.id)} 按期整改或已撤销，不再扣分",
+                          reason_on=f"督办单 {order_label(o.id)} 逾期未整改，恢复扣分", result=result,
+                          what=f"督办单 {o.id}", deduct=deduct)
     return result
 
 

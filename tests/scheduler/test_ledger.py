@@ -8,8 +8,8 @@ from sqlmodel import select
 
 from scheduler.app import UserInputError, open_app
 from scheduler.ledger import (
-    add_finding, correct_finding, deductions_to_notify, ledger_rows, mark_notified, post_automatic,
-    score, scorecard, set_score,
+    SyncResult, add_finding, correct_finding, deductions_to_notify, latest_findings, ledger_rows,
+    mark_notified, post_automatic, reconcile_finding, score, scorecard, set_score,
 )
 from scheduler.models import Finding, ScoreEntry, ScoreNotice, Unit
 from scheduler.submissions import submit, waive, withdraw
@@ -177,6 +177,39 @@ def test_automatic_finding_with_a_key_is_recorded_once(app):
     second = add_finding(app, "JDX", "4.2", "讲座未批先办", **kwargs)
     assert (second.created, second.finding.id, second.entry.id) == (False, first.finding.id, first.entry.id)
     assert item_score(app, "JDX", "4.2") == 3
+
+
+def test_reconciling_an_automatic_finding_posts_withdraws_and_restores_it(app):
+    """The helper lectures and orders share: the finding of a key follows what the record says."""
+    card = scorecard(app)
+    key = "order:7:逾期"
+
+    def sync(unit, want, deduct=None):
+        with app.session() as s:
+            latest = latest_findings(s, "order", [7]).get(key)
+        result = SyncResult()
+        post = lambda: add_finding(app, unit, "4.3", "督办单 O7 逾期未整改", found_on=date(2026, 3, 21),  # noqa: E731
+                                   deduct=deduct, source_kind="order", source_id=7, key=key, card=card)
+        reconcile_finding(app, card, latest, want, post, reason_off="按期整改", reason_on="再次逾期",
+                          result=result, what="督办单 7", deduct=deduct)
+        return result
+
+    assert sync("JWC", want=False) == SyncResult()                   # nothing to post, nothing posted
+    added = sync("JWC", want=True, deduct=2).added
+    assert sync("JWC", want=True, deduct=2) == SyncResult()           # idempotent
+    assert item_score(app, "JWC", "4.3") == 3
+    withdrawn = sync("JWC", want=False).withdrawn
+    assert item_score(app, "JWC", "4.3") == 5
+    again = sync("JWC", want=True, deduct=2).added                    # back at the order's own amount
+    assert item_score(app, "JWC", "4.3") == 3
+    assert len({*added, *withdrawn, *again}) == 3
+    with app.session() as s:
+        chain = s.exec(select(Finding).order_by(Finding.id)).all()
+    assert [(f.deduct, f.corrects_id) for f in chain] == [(2, None), (0, chain[0].id), (2, chain[1].id)]
+    refused = SyncResult()                                            # the committee is not assessed
+    reconcile_finding(app, card, None, True, lambda: add_finding(app, "DW", "4.3", "x", card=card),
+                      reason_off="", reason_on="", result=refused, what="督办单 8")
+    assert refused.added == [] and refused.skipped[0].startswith("督办单 8：单位 DW")
 
 
 def test_a_deduction_is_told_once_and_a_correction_again(app):
