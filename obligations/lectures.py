@@ -11,8 +11,8 @@ rules (deductions per event not approved as required).
 Which obligation a lecture falls under is read from the enabled packs (docs/lectures-and-orders.md):
 a *lecture obligation* is an `event` obligation with the `workdays_before_event` rule that the
 organiser (not only the propaganda department) carries. Most apply to every lecture
-(jincheng-2020.4.2); the ones in `SENSITIVE_ONLY` apply only to lectures touching a category
-(henan-2023.12). The strictest one (most working days) sets the approval deadline; one approval
+(jincheng-2020.4.2); the ones the pack marks `sensitive_only = true` apply only to lectures
+touching a category (henan-2023.12). The strictest one (most working days) sets the approval deadline; one approval
 by the propaganda department answers all of them.
 """
 
@@ -58,11 +58,6 @@ CLAUSE_12 = Citation(
           "涉时代精神、民族精神的,需提前20个工作日,报党委宣传部审批",
 )
 
-# Lecture obligations whose clause asks approval only for lectures touching a category above.
-# (The pack schema has no field for this; a local pack with such an obligation adds its key here.)
-SENSITIVE_ONLY: frozenset[str] = frozenset({"henan-2023.12"})
-
-
 def parse_categories(values: Iterable[str]) -> tuple[str, ...]:
     """Category keys from command-line values: keys or short Chinese names, comma-separated or
     repeated, in the clause's order without duplicates. Raises ValueError naming the bad one."""
@@ -102,10 +97,11 @@ def lead_workdays(ob: "Obligation") -> int:
 
 def requirements(obligations: Iterable["Obligation"], unit_kind: str, sensitive: bool) -> tuple["Obligation", ...]:
     """The lecture obligations a lecture of a unit of `unit_kind` falls under, strictest first
-    (most working days; then key). Empty: the lecture is only reported (一会一报), no approval."""
+    (most working days; then key). Empty: the lecture is only reported (一会一报), no approval.
+    An obligation marked `sensitive_only` in its pack applies only to a sensitive lecture."""
     found = [ob for ob in obligations
              if is_lecture_obligation(ob) and unit_kind in ob.applies_to
-             and (sensitive or ob.key not in SENSITIVE_ONLY)]
+             and (sensitive or not ob.sensitive_only)]
     return tuple(sorted(found, key=lambda ob: (-lead_workdays(ob), ob.key)))
 
 

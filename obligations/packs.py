@@ -30,7 +30,7 @@ DEFAULT_RESPONSIBLE = "secretary"  # the branch secretary is the first responsib
 _TOP_FIELDS = ("name", "title", "source", "issued", "description", "reminders", "scorecard", "obligation")
 _OB_FIELDS = (
     "key", "clause", "title", "applies_to", "responsible", "evidence", "scorecard", "times",
-    "default", "anchor", "notes", "citation", "schedule", "deadline", "reminders",
+    "default", "anchor", "notes", "citation", "schedule", "deadline", "reminders", "sensitive_only",
 )  # fmt: skip
 _CITATION_FIELDS = ("source", "clause", "quote")
 _PACK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -83,6 +83,9 @@ class Obligation:
     anchor: str | None = None  # key of the obligation whose meeting anchors this one
     reminders: Mapping | None = field(default=None, compare=False)  # raw TOML; read-only by convention
     notes: str = ""
+    # A lecture approval asked only for lectures touching clause 12's sensitive categories
+    # (henan-2023.12); other lecture obligations apply to every lecture (docs/lectures-and-orders.md).
+    sensitive_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -370,6 +373,9 @@ class _PackReader:
         default_date = raw.get("default", False)
         if not isinstance(default_date, bool):
             err(f"must be true or false, got {default_date!r}", "default")
+        sensitive_only = raw.get("sensitive_only", False)
+        if not isinstance(sensitive_only, bool):
+            err(f"must be true or false, got {sensitive_only!r}", "sensitive_only")
         scorecard = self._text(raw, "scorecard", False, i, key)
         anchor = self._text(raw, "anchor", False, i, key)
         notes = self._text(raw, "notes", False, i, key) or ""
@@ -385,6 +391,9 @@ class _PackReader:
                     err(f"must be {within}, got {months}", "deadline.month")
             if deadline.rule == "workdays_before_event" and schedule.kind != "event":
                 err(f'workdays_before_event needs kind = "event", got {schedule.kind!r}', "deadline.rule")
+            if sensitive_only is True and (schedule.kind != "event" or deadline.rule != "workdays_before_event"):
+                err('only for lecture approvals: kind = "event" with rule = "workdays_before_event"',
+                    "sensitive_only")
         if deadline is not None:
             anchored = deadline.rule in ("before_anchor", "after_anchor")
             if anchored and anchor is None and "anchor" not in raw:
@@ -400,7 +409,7 @@ class _PackReader:
             key=key, pack=pack_name, clause=clause, title=title, citation=citation,
             applies_to=applies_to, responsible=responsible, schedule=schedule, deadline=deadline,
             times=times, evidence=tuple(evidence), default_date=default_date, scorecard=scorecard,
-            anchor=anchor, reminders=reminders, notes=notes,
+            anchor=anchor, reminders=reminders, notes=notes, sensitive_only=sensitive_only,
         )  # fmt: skip
 
     def _citation(self, raw: Mapping, i: int, key: str | None, pack_source: str | None) -> Citation | None:

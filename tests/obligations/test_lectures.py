@@ -1,6 +1,7 @@
 """obligations/lectures.py: clause 12's categories, which approval a lecture needs, its
 deadlines, and the three violations (未批先办, 边批边办, 事后补批). Pure: dates are explicit."""
 
+from dataclasses import replace
 from datetime import date, datetime, time
 
 import pytest
@@ -71,6 +72,15 @@ def test_with_henan_alone_an_ordinary_lecture_is_only_reported(bundled):
     henan = [ob for ob in bundled.values() if ob.pack == "henan-2023"]
     assert L.requirements(henan, "dept_branch", sensitive=False) == ()
     assert keys(L.requirements(henan, "dept_branch", sensitive=True)) == ["henan-2023.12"]
+
+
+def test_sensitive_only_is_read_from_the_pack(bundled):
+    assert bundled["henan-2023.12"].sensitive_only is True
+    assert bundled["jincheng-2020.4.2"].sensitive_only is False
+    # A local pack may mark its own approval sensitive-only: ordinary lectures then need none.
+    local = replace(bundled["jincheng-2020.4.2"], key="local.lecture", sensitive_only=True)
+    assert L.requirements([local], "office", sensitive=False) == ()
+    assert keys(L.requirements([local], "office", sensitive=True)) == ["local.lecture"]
 
 
 def test_the_department_s_own_filing_with_the_city_is_not_an_approval(bundled):

@@ -183,6 +183,9 @@ def test_toml_syntax_error_names_file_and_line(tmp_path):
          "applies_to", "unknown unit kind 'department'"),
         ('responsible = "secretary"', 'responsible = "dean"', "demo.1.2", "responsible", "secretary, head, propaganda"),
         ('default = true', 'default = "yes"', "demo.before", "default", "true or false"),
+        ('times = 1', 'times = 1\nsensitive_only = "yes"', "demo.meeting", "sensitive_only", "true or false"),
+        ('times = 1', 'times = 1\nsensitive_only = true', "demo.meeting", "sensitive_only",
+         'only for lecture approvals: kind = "event" with rule = "workdays_before_event"'),
         ('issued = "2020-12-28"', 'issued = "28.12.2020"', None, "issued", "YYYY-MM-DD"),
     ],
 )
@@ -227,6 +230,24 @@ def test_missing_required_fields_are_named(tmp_path, remove, key, field):
     if key:  # points into the obligation's block: at its key line or the field's table
         assert err.line >= line_of(text, f'key = "{key}"')
         assert err.line < line_of(text, 'key = "demo.meeting"')
+
+
+def test_sensitive_only_marks_a_lecture_approval(tmp_path):
+    text = GOOD + """
+[[obligation]]
+key = "demo.12"
+clause = "12"
+title = "敏感议题讲座报批"
+applies_to = ["office"]
+sensitive_only = true
+citation = { clause = "第12条", quote = "需提前20个工作日,报党委宣传部审批" }
+schedule = { kind = "event" }
+deadline = { rule = "workdays_before_event", workdays = 20 }
+"""
+    (tmp_path / "demo.toml").write_text(text, encoding="utf-8")
+    obs = {ob.key: ob for ob in load_pack(tmp_path / "demo.toml").obligations}
+    assert obs["demo.12"].sensitive_only is True
+    assert obs["demo.1.2"].sensitive_only is False             # the default
 
 
 def test_missing_citation_source_without_pack_source(tmp_path):
