@@ -9,8 +9,8 @@ login) are not.
 
 Messages are assembled directly as bytes (`build_mime`): the `email` package's
 EmailMessage costs milliseconds per message to build and as much again to
-flatten, which made it the bottleneck of a large dispatch; the bytes are handed
-to `SMTP.sendmail` as they are.
+flatten, which made it the bottleneck of a large dispatch; the bytes go to the
+server as they are (MAIL, RCPT, DATA).
 """
 
 from __future__ import annotations
@@ -387,8 +387,35 @@ class EmailChannel(Channel):
         data = build_mime(message, from_addr=self.from_addr, from_name=self.from_name,
                           recipients=addressed, date=self.clock()).data
         envelope = list(dict.fromkeys(r.email for r in addressed))
-        refused, _ = await smtp.sendmail(self.from_addr, envelope, data)
+        refused = await self._envelope_and_data(smtp, envelope, data)
         return self._per_recipient(message, {addr.lower(): resp for addr, resp in refused.items()})
+
+    async def _envelope_and_data(self, smtp: aiosmtplib.SMTP, envelope: list[str],
+                                 data: bytes) -> dict[str, aiosmtplib.SMTPRecipientRefused]:
+        """MAIL, RCPT for each address, DATA: what `SMTP.sendmail` does, without its extra
+        passes over the message (a line-ending rewrite of the whole text only to declare
+        SIZE, which is optional, and two more parses of every address); on a large batch
+        they cost a tenth of the client's time. Returns the refused recipients; raises
+        SMTPRecipientsRefused when every one was refused."""
+        refused: dict[str, aiosmtplib.SMTPRecipientRefused] = {}
+        try:
+            await smtp.mail(self.from_addr)
+            for addr in envelope:
+                try:
+                    await smtp.rcpt(addr)
+                except aiosmtplib.SMTPRecipientRefused as exc:
+                    refused[addr] = exc
+            if len(refused) == len(envelope):
+                raise aiosmtplib.SMTPRecipientsRefused(list(refused.values()))
+            await smtp.data(data)
+        except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused):
+            # Leave the connection ready for the next message.
+            try:
+                await smtp.rset()
+            except (ConnectionError, aiosmtplib.SMTPException):
+                pass
+            raise
+        return refused
 
     def _per_recipient(self, message: Message, refused: dict) -> list[Delivery]:
         out = []

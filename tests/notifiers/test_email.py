@@ -356,3 +356,17 @@ def test_a_failing_callback_stops_the_batch_and_is_raised():
                 [message(key=f"k{i}") for i in range(6)], on_result=on_result))
         # Each connection finished the message it had started, and no other.
         assert 1 <= len(smtp.messages) <= 2
+
+
+def test_after_a_refused_message_the_same_connection_carries_the_next_one():
+    with FakeSMTP(reject_rcpts={"li@example.edu.cn"}, tempfail_first=1) as smtp:
+        batch = [message(key="a", recipients=(WANG,)),      # 451 at the end of DATA
+                 message(key="b", recipients=(LI,)),        # its only recipient refused: 550
+                 message(key="c", recipients=(LI, WANG))]   # one refused, one delivered
+        [[a], [b], [c_li, c_wang]] = asyncio.run(channel(smtp, concurrency=1).send_many(batch))
+        assert smtp.connections == 1
+        assert [m.message["X-Ccal-Key"] for m in smtp.messages] == ["c"]
+        assert smtp.messages[0].rcpt_tos == ("wang@example.edu.cn",)
+    assert not a.ok and a.retryable and "451" in a.error
+    assert not b.ok and not b.retryable and "550" in b.error
+    assert not c_li.ok and not c_li.retryable and c_wang.ok
