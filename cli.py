@@ -468,10 +468,13 @@ def event() -> None:
 @click.option("--title", default="", help="名称 title")
 @config_option
 def event_add(key, unit, on, period, title) -> None:
-    """登记活动（讲座报备）或会议日期 Record an event or an anchor meeting date."""
+    """登记活动或会议日期（讲座请用 ccal lecture register）Record an event or an anchor meeting date."""
+    from scheduler.lectures import refuse_bare_event
     from scheduler.submissions import record_event
 
-    r = record_event(_app(), key, unit, on, period=period, title=title)
+    app = _app()
+    refuse_bare_event(app, key)
+    r = record_event(app, key, unit, on, period=period, title=title)
     if r.occurrence is not None:
         occ = r.occurrence
         mark = "*" if occ.provisional else ""

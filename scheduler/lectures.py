@@ -167,6 +167,19 @@ def load(session: Session, ids: Iterable[int] | None = None, *, unit: str | None
     return records
 
 
+def refuse_bare_event(app: "App", key: str) -> None:
+    """Events of a lecture approval (rules.is_lecture_obligation: henan-2023.12, jincheng-2020.4.2)
+    are recorded only with their lecture (`register`, `change`): a bare event (`ccal event add`)
+    would have no approval decisions, no violation checks and no reminders to the department.
+    Raises UserInputError pointing at `ccal lecture register`; other keys pass."""
+    ob = app.obligations.get(key)
+    if ob is not None and rules.is_lecture_obligation(ob):
+        raise UserInputError(
+            f"{key} 是讲座、报告会报批事项（一会一报），不能用 ccal event add 登记：请用 "
+            f"ccal lecture register --unit 单位 --title 名称 --date 日期 [--sensitive 类别] 登记讲座，"
+            f"审批、违规认定和提醒都依据讲座记录")
+
+
 def _one(app: "App", session: Session, lecture_id: int) -> LectureRecord:
     found = load(session, [lecture_id])
     if not found:

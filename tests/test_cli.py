@@ -168,13 +168,17 @@ def test_withdraw_a_submission(cfg):
     find(rows, obligation="jincheng-2020.1.2", period="2026-H1")
 
 
-def test_event_add_for_a_lecture_gives_the_approval_deadline(cfg):
-    out = ok(run(cfg, "event", "add", "henan-2023.12", "--unit", "JDX", "--date", "2026-10-12",
-                 "--title", "形势与政策报告会")).stdout
-    assert "截止 2026-09-08" in out
-    rows = as_json(run(cfg, "upcoming", "--unit", "JDX", "--days", "10", "--as-of", "2026-09-01",
+def test_event_add_refuses_a_lecture_approval_and_points_at_ccal_lecture(cfg):
+    for key in ("henan-2023.12", "jincheng-2020.4.2"):
+        result = run(cfg, "event", "add", key, "--unit", "JDX", "--date", "2026-10-12", "--title", "形势与政策报告会")
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        assert f"{key} 是讲座、报告会报批事项" in result.stderr and "ccal lecture register" in result.stderr
+    rows = as_json(run(cfg, "upcoming", "--unit", "JDX", "--days", "60", "--as-of", "2026-09-01",
                        "--format", "json"))
-    assert find(rows, obligation="henan-2023.12")["due"] == "2026-09-08"
+    assert [r for r in rows if r["obligation"] in ("henan-2023.12", "jincheng-2020.4.2")] == []   # nothing recorded
+    # The department's own filing with the city is no approval: an event like any other.
+    out = ok(run(cfg, "event", "add", "jincheng-2020.lecture", "--unit", "XCB", "--date", "2026-10-12")).stdout
+    assert "已登记活动" in out and "截止 2026-10-08" in out       # 10 October is a working Saturday
 
 
 def test_event_add_for_the_anchor_meeting_moves_the_reports(cfg):
@@ -325,8 +329,8 @@ def holiday_file_2027(path: Path) -> Path:
 
 def test_holidays_import_then_show(cfg, tmp_path):
     assert "暂定" in ok(run(cfg, "holidays", "show", "2027")).stdout
-    assert "截止 2027-02-01*" in ok(run(cfg, "event", "add", "henan-2023.12", "--unit", "JDX",
-                                       "--date", "2027-03-03")).stdout
+    assert "截止 2027-02-01*" in ok(run(cfg, "lecture", "register", "--unit", "JDX", "--title", "党史讲座",
+                                       "--date", "2027-03-03", "--sensitive", "history", "--planned")).stdout
     deadline = as_json(run(cfg, "workdays", "deadline", "2027-02-22", "--before", "3", "--format", "json"))[0]
     assert (deadline["deadline"], deadline["provisional"]) == ("2027-02-17", True)
     out = ok(run(cfg, "holidays", "import", holiday_file_2027(tmp_path / "2027.toml"))).stdout
