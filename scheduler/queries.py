@@ -150,15 +150,18 @@ class UnitYear:
 
 
 def unit_year(app: "App", unit: str, year: int, as_of: date) -> UnitYear:
-    """One unit's occurrences of the periods starting in `year` (events: dated in `year`)."""
+    """One unit's occurrences of the periods starting in `year`, plus the dated ones due in
+    `year`: events (E<id>: lectures, meetings) and supervision orders (O<id>, the occurrences
+    of ad_hoc obligations), whose labels name no year."""
+    ad_hoc = sorted(k for k, ob in app.obligations.items() if ob.schedule.kind == "ad_hoc")
     with app.session() as session:
         u = app.unit(session, unit)
         materialise(app, [year], [u.code], session=session)
         prefix = f"{year:04d}"
+        dated = col(Occurrence.event_id).is_not(None) | col(Occurrence.obligation_key).in_(ad_hoc)
         in_year = or_(
-            col(Occurrence.period).startswith(prefix) & col(Occurrence.event_id).is_(None),
-            col(Occurrence.event_id).is_not(None) & (col(Occurrence.due) >= date(year, 1, 1))
-            & (col(Occurrence.due) <= date(year, 12, 31)),
+            col(Occurrence.period).startswith(prefix) & ~dated,
+            dated & (col(Occurrence.due) >= date(year, 1, 1)) & (col(Occurrence.due) <= date(year, 12, 31)),
         )
         items = _load(app, session, Occurrence.unit_code == u.code, in_year, as_of=as_of)
     rows = [_row(i, as_of, days_overdue=i.status.days_overdue,

@@ -214,6 +214,23 @@ def test_order_close_is_the_same_submission(cfg, tmp_path):
               "--text", "x"), "没有适用于 JG1")
 
 
+def test_status_lists_orders_and_lectures_in_the_year_they_are_due(cfg):
+    ok(run(cfg, "order", "issue", "--unit", "JWC", "--deadline", "2026-03-20", "--date", "2026-03-02",
+           "--text", "宣传栏张贴过期材料，限期更换"))
+    ok(run(cfg, "order", "issue", "--unit", "JWC", "--deadline", "2027-01-15", "--date", "2026-12-20",
+           "--text", "年底前完成网站栏目自查"))
+    ok(register(cfg, "--planned", unit="JWC", title="职业教育前沿讲座", when="2026-09-20"))
+
+    def dated(year):
+        rows = as_json(run(cfg, "status", "JWC", "--year", year, "--as-of", "2026-03-25", "--format", "json"))
+        return [(r["obligation"], r["period"], r["due"], r["status"]) for r in rows if r["period"][0] in "OE"]
+    assert dated(2026) == [("henan-2023.19.order", "O1", "2026-03-20", "overdue"),
+                           ("jincheng-2020.4.2", "E1", "2026-09-14", "upcoming")]
+    assert dated(2027) == [("henan-2023.19.order", "O2", "2027-01-15", "upcoming")]
+    table = ok(run(cfg, "status", "JWC", "--year", "2026", "--as-of", "2026-03-25"))
+    assert "问题督办清单限期整改" in table and "已逾期 1，" in table
+
+
 # --------------------------------------------------------------------------- the quarterly meeting and counts
 
 def test_meeting_set_moves_the_departmental_report_before_it(cfg):
