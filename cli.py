@@ -633,7 +633,7 @@ OUTBOX_STATE_WORDS = {"planned": "待发送", "sending": "发送中", "sent": "�
 @config_option
 def tick(now: datetime | None) -> None:
     """运行一次提醒服务的全部工作后退出（适用于 cron）Run one pass of the reminder service
-    (materialise, plan, send) and exit."""
+    (materialise, score, plan, send) and exit."""
     from scheduler.service import run_tick
 
     app = _app()
@@ -642,6 +642,9 @@ def tick(now: datetime | None) -> None:
     if r.recovered:
         click.echo(f"中断后恢复：{r.recovered} 条消息将重新发送")
     click.echo(f"事项：新增 {r.materialised.created}，更新 {r.materialised.updated}")
+    click.echo(f"考核：扣分新增 {r.score.findings} 项，撤销 {r.score.withdrawn} 项；自动记分 {r.score.posted} 条")
+    for why in r.score.skipped:
+        click.echo(f"未能记录扣分：{why}", err=True)
     click.echo(f"提醒：新计划 {r.plan.entries} 项，新消息 {r.plan.created} 条，"
                f"更新 {r.plan.updated} 条，取消 {r.plan.cancelled} 条")
     if r.dispatch is None:

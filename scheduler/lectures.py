@@ -17,8 +17,9 @@ The record (all rows append-only, scheduler/models.py):
 Violations (未批先办, 边批边办, 事后补批; obligations.lectures.classify) follow from the record and
 are posted as findings (scheduler.ledger.add_finding, key "lecture:<id>:<违规>") under the
 scorecard item of the lecture obligations (jincheng-2020.4.2 -> 4.2). `sync_findings` brings
-the findings in line with the record: it runs after every lecture command and at the start
-of every reminder pass (a submission recorded with plain `ccal submit` counts too).
+the findings in line with the record: it runs after every lecture command and in the
+service's daily score step and every `ccal tick` (scheduler/service.py: `keep_score`), so a
+submission recorded with plain `ccal submit` counts too.
 
 Reminders (`LectureReminders`, called by scheduler/planner.py): until a version is applied
 for, its occurrence is reminded to the organiser's responsible person and to the propaganda

@@ -13,7 +13,8 @@ became overdue (closed late or not at all) is one finding there (key "order:<id>
 the day after the deadline, in the deadline's year; an order closed on time or waived has none.
 An obligation linked to a share rule (completion, on_time) needs no finding: its occurrences
 are scored by `scheduler.ledger.post_automatic` like any other. `record_overdue` posts and
-withdraws these findings; it runs at the start of every reminder pass and in `ccal order list`.
+withdraws these findings; it runs in the service's daily score step and every `ccal tick`
+(scheduler/service.py: `keep_score`), after `ccal order close` and in `ccal order list`.
 """
 
 from __future__ import annotations

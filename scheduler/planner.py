@@ -51,7 +51,7 @@ from obligations.reminders import (
 )
 from obligations.sending_windows import SendingWindow, next_window_start, window_id
 from scheduler import orders, outbox
-from scheduler.lectures import LectureReminders, sync_findings
+from scheduler.lectures import LectureReminders
 from scheduler.lectures import describe as describe_lectures
 from scheduler.models import ROLES, Event, Occurrence, Outbox, OutboxItem, Person, RoleAssignment, Unit
 from scheduler.submissions import counting_submissions, waived_occurrences
@@ -210,10 +210,6 @@ class Planner:
     def plan(self, now: datetime, session: Session | None = None) -> PlanReport:
         """Settle unsent messages, then plan what is due at ``now``. Commits."""
         if session is None:
-            # Findings the record implies (lecture violations, overdue supervision orders) are
-            # posted first, in their own transactions (scheduler/lectures.py, orders.py).
-            sync_findings(self.app)
-            orders.record_overdue(self.app, now.date())
             with self.app.session() as s:
                 return self.plan(now, s)
         report = PlanReport()

@@ -8,6 +8,9 @@ job             when                            does
 ==============  ==============================  ================================================
 materialise     daily at ``materialise_at``     create/update the occurrences of this year (and
                                                 of next year in December)
+score           daily at ``score_at``           lecture violations and overdue supervision orders
+                                                to findings, then the automatic ledger entries
+                                                of the year (``keep_score``)
 holidays        daily at ``holidays_at``        re-read the holiday directory, then materialise
                                                 (dates that were provisional may move)
 plan            every ``plan_every_minutes``    plan reminders into the outbox (planner.py)
@@ -21,7 +24,8 @@ flight finish (up to ``shutdown_grace_seconds``; whatever is cut off stays ``sen
 retried at the next start), the channels are closed, the process exits 0.
 
 ``run_tick(app, now)`` is one pass of everything the daemon does, at ``now``: what cron
-deployments, operators and tests run.
+deployments, operators and tests run. The score step comes before planning, so a deduction it
+records is told in the same pass's digests.
 """
 
 from __future__ import annotations
@@ -47,8 +51,9 @@ from notifiers.settings import NotifyConfigError, build_channels, template_envir
 from obligations.reminders import ReminderPolicyError
 from obligations.sending_windows import (SendingWindow, SendingWindowError, in_window,
                                          next_window_start)
-from scheduler import outbox
+from scheduler import ledger, orders, outbox
 from scheduler.dispatcher import Dispatcher, DispatchReport
+from scheduler.lectures import sync_findings
 from scheduler.materialise import MaterialiseCounts, materialise
 from scheduler.planner import DEFAULT_SENDER, Planner, PlannerSettings, PlanReport
 
@@ -75,6 +80,7 @@ class ServiceSettings:
     plan_every: timedelta = timedelta(minutes=5)
     dispatch_every: timedelta = timedelta(seconds=60)
     materialise_at: time = time(0, 5)
+    score_at: time = time(0, 10)
     holidays_at: time = time(3, 0)
     batch_size: int = 200
     retry: outbox.RetryPolicy = outbox.DEFAULT_RETRY
@@ -94,7 +100,7 @@ _INTS = {  # key: (default, low, high)
     "sending_lease_minutes": (30, 1, 1440),
     "shutdown_grace_seconds": (30, 0, 3600),
 }
-_TIMES = {"materialise_at": time(0, 5), "holidays_at": time(3, 0)}
+_TIMES = {"materialise_at": time(0, 5), "score_at": time(0, 10), "holidays_at": time(3, 0)}
 _TEXTS = ("sender", "contact")
 SERVICE_KEYS = tuple(_INTS) + tuple(_TIMES) + _TEXTS + ("channels",)
 
@@ -141,6 +147,7 @@ def service_settings(config) -> ServiceSettings:
         plan_every=timedelta(minutes=ints["plan_every_minutes"]),
         dispatch_every=timedelta(seconds=ints["dispatch_every_seconds"]),
         materialise_at=times["materialise_at"],
+        score_at=times["score_at"],
         holidays_at=times["holidays_at"],
         batch_size=ints["batch_size"],
         retry=outbox.RetryPolicy(max_attempts=ints["max_attempts"],
@@ -163,6 +170,20 @@ def years_to_materialise(now: datetime) -> list[int]:
     return [now.year, now.year + 1] if now.month == 12 else [now.year]
 
 
+def years_to_post(now: datetime) -> list[int]:
+    # January: the past year's December work reported late still moves its assessment.
+    return [now.year - 1, now.year] if now.month == 1 else [now.year]
+
+
+@dataclass
+class ScoreKeeping:
+    """What the score step of a pass recorded (scheduler/ledger.py)."""
+    findings: int = 0        # findings posted (lecture violations, overdue orders) or restored
+    withdrawn: int = 0       # findings withdrawn: the record no longer shows the violation
+    posted: int = 0          # automatic ledger entries posted (values that changed)
+    skipped: list[str] = field(default_factory=list)   # findings the ledger refused, and why
+
+
 # --------------------------------------------------------------------------- one pass
 
 @dataclass
@@ -170,6 +191,7 @@ class TickReport:
     now: datetime
     recovered: int = 0
     materialised: MaterialiseCounts = field(default_factory=MaterialiseCounts)
+    score: ScoreKeeping = field(default_factory=ScoreKeeping)
     plan: PlanReport = field(default_factory=PlanReport)
     dispatch: DispatchReport | None = None  # None: outside the sending window
     next_window: datetime | None = None
@@ -220,6 +242,20 @@ class Service:
     def materialise(self, now: datetime) -> MaterialiseCounts:
         return materialise(self.app, years_to_materialise(now))
 
+    def keep_score(self, now: datetime) -> ScoreKeeping:
+        """The ledger's daily bookkeeping: findings the record implies (lecture violations,
+        overdue supervision orders; each in its own transactions), then the automatic entries of
+        the year as of today for every enabled scorecard (idempotent: only changed values post)."""
+        report = ScoreKeeping()
+        for sync in (sync_findings(self.app), orders.record_overdue(self.app, now.date())):
+            report.findings += len(sync.added)
+            report.withdrawn += len(sync.withdrawn)
+            report.skipped += sync.skipped
+        for card in ledger.scorecards(self.app).values():
+            for year in years_to_post(now):
+                report.posted += ledger.post_automatic(self.app, year, now.date(), card=card).posted
+        return report
+
     def plan(self, now: datetime) -> PlanReport:
         return self.planner.plan(now)
 
@@ -237,6 +273,7 @@ class Service:
         report.recovered = self.recover(now, lease=lease)
         self.refresh_holidays()
         report.materialised = self.materialise(now)
+        report.score = self.keep_score(now)
         report.plan = self.plan(now)
         report.dispatch = await self.dispatch(now)
         report.next_window = next_window_start(now, self.app.calendar, self.window)
@@ -249,7 +286,7 @@ class Service:
 
     # -- the daemon
     def build_scheduler(self, job: Callable[[str, Callable[[], Any]], Callable]) -> AsyncIOScheduler:
-        """The daemon's scheduler and its four jobs (not started). ``job(name, body)`` wraps a
+        """The daemon's scheduler and its five jobs (not started). ``job(name, body)`` wraps a
         job body (a callable returning a result or a coroutine) into the function scheduled."""
         tz = self.app.config.general.tz
         scheduler = AsyncIOScheduler(timezone=tz, job_defaults={
@@ -258,6 +295,9 @@ class Service:
         scheduler.add_job(job("materialise", lambda: self.materialise(self.clock())),
                           CronTrigger(hour=m_at.hour, minute=m_at.minute, timezone=tz),
                           id="materialise")
+        s_at = self.settings.score_at
+        scheduler.add_job(job("score", lambda: self.keep_score(self.clock())),
+                          CronTrigger(hour=s_at.hour, minute=s_at.minute, timezone=tz), id="score")
         scheduler.add_job(job("holidays", lambda: (self.refresh_holidays(),
                                                    self.materialise(self.clock()))[1]),
                           CronTrigger(hour=h_at.hour, minute=h_at.minute, timezone=tz),
@@ -342,6 +382,10 @@ def _summary(result: Any) -> str:
         return f"sent {result.sent}, failed {result.failed}, dead {result.dead}"
     if isinstance(result, MaterialiseCounts):
         return f"occurrences: {result.created} created, {result.updated} updated"
+    if isinstance(result, ScoreKeeping):
+        return (f"findings {result.findings} posted / {result.withdrawn} withdrawn, "
+                f"{result.posted} ledger entr{'y' if result.posted == 1 else 'ies'} posted"
+                + (f", {len(result.skipped)} skipped" if result.skipped else ""))
     return str(result)
 
 
@@ -349,6 +393,7 @@ def tick_summary(r: TickReport) -> str:
     sent = ("outside the sending window" if r.dispatch is None else
             f"sent {r.dispatch.sent}, failed {r.dispatch.failed}, dead {r.dispatch.dead}")
     return (f"occurrences {r.materialised.created} created / {r.materialised.updated} updated; "
+            f"{_summary(r.score)}; "
             f"planned {r.plan.entries} item(s) into {r.plan.created} new message(s); {sent}")
 
 

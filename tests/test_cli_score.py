@@ -86,6 +86,20 @@ def test_score_post_is_idempotent(cfg):
     assert "新增台账记录 0，" in ok(run(cfg, "score", "post", "--year", 2026, *AS_OF)).stdout
 
 
+def test_a_tick_records_the_findings_the_record_implies_and_posts_the_year(cfg):
+    ok(run(cfg, "order", "issue", "--unit", "JWC", "--deadline", "2026-03-20", "--date", "2026-03-02",
+           "--text", "宣传栏张贴过期材料，限期更换", "--item", "4.3"))
+    out = ok(run(cfg, "tick", "--now", "2026-06-20 10:00")).stdout
+    assert "考核：扣分新增 1 项，撤销 0 项；自动记分 " in out and "自动记分 0 条" not in out
+    ledger = json.loads(ok(run(cfg, "score", "ledger", "--year", 2026, "--format", "json")).stdout)
+    (order,) = [r for r in ledger if r["unit"] == "JWC" and r["item"] == "4.3"]
+    assert order["points"] == -1 and "督办单 O1 逾期未整改" in order["reason"]
+    (report,) = [r for r in ledger if r["unit"] == "JDX" and r["item"] == "1.2"]   # posted by the tick alone
+    assert (report["points"], report["reason"]) == (0, "2026-H1：未报（截止 2026-06-15），不得分")
+    again = ok(run(cfg, "tick", "--now", "2026-06-20 10:05")).stdout
+    assert "考核：扣分新增 0 项，撤销 0 项；自动记分 0 条" in again       # idempotent
+
+
 def test_table_shows_both_rankings_and_the_flag(cfg):
     out = ok(run(cfg, "score", "--year", 2026, *AS_OF)).stdout
     assert "2026 年度排名：教学部门（按系党支部）" in out and "2026 年度排名：行政部门（按处室）" in out

@@ -15,6 +15,7 @@ from scheduler.ledger import ledger_rows, score
 from scheduler.models import Occurrence, Outbox, OutboxItem, Person
 from scheduler.org import import_org
 from scheduler.planner import Planner
+from scheduler.service import run_tick
 from scheduler.submissions import revoke_waiver, submit, waive
 
 # JWC has no supervisor of its own: its branch's secretary (郑晓东) is told on escalation, with
@@ -156,9 +157,12 @@ def test_bad_orders_are_refused_with_a_clear_message(college):
 
 # --------------------------------------------------------------------------- reminders and escalation
 
+def local(app):
+    return {"email": LocalOutbox(app.config.general.data_dir / "outbox", kind="email")}
+
+
 def plan(app, when):
-    channels = {"email": LocalOutbox(app.config.general.data_dir / "outbox", kind="email")}
-    return Planner(app, channels, make_environment()).plan(at(when))
+    return Planner(app, local(app), make_environment()).plan(at(when))
 
 
 def told(app):
@@ -229,7 +233,7 @@ def test_an_overdue_order_deducts_under_the_item_the_issuer_names(college):
     issue(college, item="4.3")
     orders.record_overdue(college, date(2026, 3, 20))            # due today: not yet
     assert order_findings(college) == []
-    plan(college, "2026-03-23 10:00")                            # the pass posts it
+    run_tick(college, at("2026-03-23 10:00"), channels=local(college))   # the service's score step posts it
     assert order_findings(college) == [("4.3", -1.0)]
     (row,) = [r for r in ledger_rows(college, 2026, unit="JWC", item="4.3") if r["in_force"]]
     assert row["reason"] == ("2026-03-21 发现：督办单 O1 逾期未整改（整改期限 2026-03-20）："

@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 from cli import main
 from scheduler.app import open_app
 from scheduler.models import Outbox
-from scheduler.service import Service, service_settings
+from scheduler.service import Service, service_settings, years_to_post
 from tests.fakes.smtp import FakeSMTP
 from tests.fakes.wecom import FakeWeCom
 
@@ -177,10 +177,11 @@ def test_the_service_reads_its_settings_and_names_bad_ones(tmp_path, reminder_co
     assert result.exit_code == 1
     assert f"{bad_policy} [reminders]: before_days: must be a list" in result.output
     good = reminder_config("spring", extra='[service]\nplan_every_minutes = 2\nchannels = ["email"]\n'
-                                           'materialise_at = "01:30"\nsender = "宣传部"\n')
+                                           'materialise_at = "01:30"\nscore_at = "02:15"\nsender = "宣传部"\n')
     settings = service_settings(open_app(good).config)
     assert settings.plan_every == timedelta(minutes=2) and settings.routes == ("email",)
     assert settings.materialise_at.hour == 1 and settings.sender == "宣传部"
+    assert (settings.score_at.hour, settings.score_at.minute) == (2, 15)
 
 
 def test_the_daemon_schedules_its_jobs_in_the_configured_zone(reminder_config):
@@ -189,8 +190,11 @@ def test_the_daemon_schedules_its_jobs_in_the_configured_zone(reminder_config):
     scheduler = service.build_scheduler(lambda name, body: body)
     assert scheduler.timezone == ZoneInfo("Asia/Shanghai")
     jobs = {job.id: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {"materialise", "holidays", "plan", "dispatch"}
+    assert set(jobs) == {"materialise", "score", "holidays", "plan", "dispatch"}
     assert jobs["dispatch"].trigger.interval == timedelta(minutes=1)
+    assert str(jobs["score"].trigger) == "cron[hour='0', minute='10']"     # daily, after materialise
+    # January still posts last year's entries: December work reported late moves its score.
+    assert years_to_post(datetime(2026, 1, 5)) == [2025, 2026] and years_to_post(datetime(2026, 2, 1)) == [2026]
     assert str(jobs["materialise"].trigger.timezone) == "Asia/Shanghai"
 
 
