@@ -646,7 +646,7 @@ def tick(now: datetime | None) -> None:
     for why in r.score.skipped:
         click.echo(f"未能记录扣分：{why}", err=True)
     click.echo(f"提醒：新计划 {r.plan.entries} 项，新消息 {r.plan.created} 条，"
-               f"更新 {r.plan.updated} 条，取消 {r.plan.cancelled} 条")
+               f"更新 {r.plan.updated} 条，取消 {r.plan.cancelled} 条；扣分通知 {r.plan.deductions} 条")
     if r.dispatch is None:
         click.echo(f"发送：不在发送时段，下一发送时段 {r.next_window:%Y-%m-%d %H:%M}")
     else:

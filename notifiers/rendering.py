@@ -1,9 +1,11 @@
 """Rendering reminder digests with Jinja2 templates (Chinese wording lives in
 `notifiers/templates/`, overridable file by file from a user directory).
 
-The input is plain data (`Digest` of `DigestGroup`s of `DigestItem`s) that the
-reminder service fills from occurrences; the output is the subject and the
-three bodies every channel needs: text, HTML (autoescaped) and WeCom markdown.
+The input is plain data (`Digest` of `DigestGroup`s of `DigestItem`s, plus the
+`Deduction`s told to a unit's secretary) that the reminder service fills from
+occurrences and the score ledger; the output is the subject and the three bodies
+every channel needs: text, HTML (autoescaped) and WeCom markdown. A digest may
+hold deductions only (a "考核扣分通知").
 """
 
 from __future__ import annotations
@@ -54,6 +56,19 @@ class DigestGroup:
 
 
 @dataclass(frozen=True)
+class Deduction:
+    """A scorecard deduction told to the unit's secretary: one line of the digest's
+    考核扣分通知 section (from the score ledger, scheduler/ledger.py)."""
+
+    unit: str  # unit name, e.g. "教务处"
+    year: int  # assessment year
+    item: str  # scorecard item id, e.g. "4.3" ("7": the negative list)
+    title: str  # the item's title
+    points: float  # points deducted, > 0
+    reason: str  # the ledger's reason: when found, what, how many, the deduction
+
+
+@dataclass(frozen=True)
 class Digest:
     salutation: str  # "王老师" / "李书记、张老师"
     as_of: date
@@ -63,6 +78,7 @@ class Digest:
     escalation: bool = False
     sender: str = "党委宣传部"
     contact: str | None = None  # footer, e.g. "张老师，电话 0356-1234567"
+    deductions: tuple[Deduction, ...] = ()  # 考核扣分通知, after the items
 
 
 class RenderedDigest(NamedTuple):
@@ -120,6 +136,11 @@ def short_date(d: date) -> str:
     return f"{d.month}月{d.day}日"
 
 
+def points_text(x: float) -> str:
+    """Score points as the scorecard writes them: 1, 0.5, 2.25 (no trailing zeros)."""
+    return f"{round(x, 2):.2f}".rstrip("0").rstrip(".")
+
+
 def period_name(item_or_label: DigestItem | str) -> str:
     """Chinese wording of a period label ('2026-H1' -> '2026年上半年')."""
     if isinstance(item_or_label, DigestItem):
@@ -156,7 +177,8 @@ def make_environment(user_dir: Path | None = None) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(cn_date=cn_date, short_date=short_date, period_name=period_name)
+    env.filters.update(cn_date=cn_date, short_date=short_date, period_name=period_name,
+                       points=points_text)
     return env
 
 
@@ -172,6 +194,7 @@ def render_digest(digest: Digest, env: jinja2.Environment) -> RenderedDigest:
         "overdue": sum(1 for v in views if v.days_left < 0),
         "first_due": min((v.item.due for v in views), default=digest.as_of),
         "units": [g.unit for g in digest.groups],
+        "deductions": digest.deductions,
     }
     # One line whatever the template does: a newline in a header is an injection.
     subject = " ".join(_render(env, f"{base}.subject.txt", context).split())

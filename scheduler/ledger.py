@@ -549,11 +549,40 @@ def deductions_to_notify(session: Session, cards: Sequence[Scorecard], *,
     rows = session.exec(q).all()
     if not rows:
         return []
-    replaced = set(session.exec(select(ScoreEntry.corrects_id).where(
-        col(ScoreEntry.corrects_id).in_([r.id for r in rows]))).all())
-    return [DeductionNotice(r.id, r.unit_code, r.year, r.item, by_pack[r.scorecard].title_of(r.item),
-                            r.points, r.reason, r.recorded_at)
-            for r in rows if r.id not in replaced]
+    replaced = _replaced(session, [r.id for r in rows])
+    return [_notice(r, by_pack) for r in rows if r.id not in replaced]
+
+
+def _notice(r: ScoreEntry, by_pack: dict[str, Scorecard]) -> DeductionNotice:
+    return DeductionNotice(r.id, r.unit_code, r.year, r.item, by_pack[r.scorecard].title_of(r.item),
+                           r.points, r.reason, r.recorded_at)
+
+
+def _replaced(session: Session, entry_ids: Sequence[int]) -> set[int]:
+    """The entries among `entry_ids` that a later entry corrects (no longer in force)."""
+    if not entry_ids:
+        return set()
+    return set(session.exec(select(ScoreEntry.corrects_id).where(
+        col(ScoreEntry.corrects_id).in_(list(entry_ids)))).all())
+
+
+def told_in(session: Session, cards: Sequence[Scorecard], outbox_id: int) -> list[DeductionNotice]:
+    """The deductions put into the outbox message `outbox_id` (`mark_notified(..., outbox_id=)`)
+    that are still in force, oldest first. One corrected or withdrawn before the message went
+    out is left out: its correction, if any, is a deduction of its own, told on its own."""
+    by_pack = {c.pack: c for c in cards}
+    rows = session.exec(select(ScoreEntry).join(ScoreNotice, col(ScoreNotice.entry_id) == col(ScoreEntry.id))
+                        .where(ScoreNotice.outbox_id == outbox_id).order_by(col(ScoreEntry.id))).all()
+    replaced = _replaced(session, [r.id for r in rows])
+    return [_notice(r, by_pack) for r in rows if r.id not in replaced and r.scorecard in by_pack]
+
+
+def messages_with_replaced_deductions(session: Session, outbox_ids) -> set[int]:
+    """Among `outbox_ids` (a list or a SELECT of ids), the messages that carry a deduction
+    corrected or withdrawn since it was put there: to be rendered again before they go out."""
+    corrected = select(ScoreEntry.corrects_id).where(col(ScoreEntry.corrects_id).is_not(None))
+    return set(session.exec(select(ScoreNotice.outbox_id).where(
+        col(ScoreNotice.outbox_id).in_(outbox_ids), col(ScoreNotice.entry_id).in_(corrected))).all())
 
 
 def mark_notified(session: Session, entry_ids: Iterable[int], now: datetime, *,

@@ -21,6 +21,10 @@ One pass at ``now``:
    ``(digest:<window date>, digest, channel, person)`` for the next sending window; if that
    window's message has already gone out, the next window's. So one person gets at most one
    message per channel and sending window, and re-running a pass plans nothing new.
+6. **Deductions.** Scorecard deductions not yet told (``scheduler.ledger.deductions_to_notify``)
+   join the unit secretary's message the same way, one line each in its 考核扣分通知 section (a
+   message may carry deductions only). They are marked told (``score_notice``, with the message)
+   in the transaction that writes the message: a re-run tells nothing twice, a crash loses nothing.
 
 Everything is rendered when planned and stored on the row (scheduler/outbox.py).
 """
@@ -41,6 +45,7 @@ from sqlmodel import Session, col, select
 
 from notifiers.base import EMAIL, WECOM_APP, WECOM_ROBOT, Channel, Recipient
 from notifiers.local_outbox import LocalOutbox
+from notifiers.rendering import Deduction
 from notifiers.rendering import Digest as RenderDigest
 from notifiers.rendering import DigestItem, group_by_unit, render_digest
 from obligations.occurrences import occurrence_status
@@ -50,7 +55,7 @@ from obligations.reminders import (
     effective_policy, entry_key, plan_digests, stage_at,
 )
 from obligations.sending_windows import SendingWindow, next_window_start, window_id
-from scheduler import orders, outbox
+from scheduler import ledger, orders, outbox
 from scheduler.lectures import LectureReminders
 from scheduler.lectures import describe as describe_lectures
 from scheduler.models import ROLES, Event, Occurrence, Outbox, OutboxItem, Person, RoleAssignment, Unit
@@ -83,6 +88,7 @@ class PlanReport:
     updated: int = 0  # unsent messages re-rendered (items added or settled)
     cancelled: int = 0  # unsent messages left with nothing to tell
     settled: int = 0  # items taken out of unsent messages: submitted or waived meanwhile
+    deductions: int = 0  # deduction lines put into messages (per person and channel)
     unaddressed: list[str] = field(default_factory=list)  # "UNIT key period": nobody to tell
 
 
@@ -189,6 +195,11 @@ class Planner:
         self._policies: dict[str, ReminderPolicy] = {}
         self._packs = {p.name: p for p in app.packs}
 
+    @cached_property
+    def cards(self):
+        """The enabled packs' scorecards (deductions are told for these)."""
+        return list(ledger.scorecards(self.app).values())
+
     # -- policy
     def policy(self, ob: Obligation) -> ReminderPolicy:
         """The reminder policy of one obligation: default < pack < config < obligation."""
@@ -237,8 +248,40 @@ class Planner:
             entries = [e for g in digest.units for e in g.entries]
             self._put(session, directory, digest.recipient, digest.channel, digest.send_at,
                       entries, now, report)
+        self._tell_deductions(session, directory, now, report)
         session.commit()
         return report
+
+    def _tell_deductions(self, session: Session, directory: Directory, now: datetime,
+                         report: PlanReport) -> None:
+        """Deductions not yet told join each secretary's unsent message on each of their
+        channels (or a new one for the next sending window), marked told with that message."""
+        notices = ledger.deductions_to_notify(session, self.cards) if self.cards else []
+        if not notices:
+            return
+        per_message: dict[tuple[int, str], list[int]] = defaultdict(list)
+        nobody = []
+        for n in notices:
+            routes = [(p, channel) for p in directory.holders(n.unit, "secretary")
+                      for channel in routes_for(directory.people[p], self.channels, self.settings.routes)]
+            if not routes:  # stays untold: reported, and told once a secretary is recorded
+                nobody.append(f"{n.unit} 考核扣分 {n.year} {n.item}")
+            for key in routes:
+                per_message[key].append(n.entry_id)
+        if nobody:
+            report.unaddressed += nobody
+            log.warning("%d deduction(s) have nobody to tell (no secretary or no contact): %s",
+                        len(nobody), ", ".join(nobody[:10]))
+        send_at = _naive(next_window_start(now, self.app.calendar, self.settings.window))
+        for (person_id, channel), entry_ids in per_message.items():
+            row = self._unsent(session, person_id, channel, now)
+            if row is None:
+                row = self._free_row(session, person_id, channel, send_at, now, report)
+            else:
+                report.updated += 1
+            report.deductions += ledger.mark_notified(session, entry_ids, now, person_id=person_id,
+                                                      channel=channel, outbox_id=row.id)
+            self.render(session, directory, row, now)
 
     def _reminder_items(self, session: Session, today: date, directory: Directory
                         ) -> tuple[list[ReminderItem], dict[int, Occurrence]]:
@@ -382,14 +425,16 @@ class Planner:
         unsent = select(Outbox.id).where(col(Outbox.status).in_(outbox.UNSENT))
         items = session.exec(select(OutboxItem).where(col(OutboxItem.outbox_id).in_(unsent),
                                                       OutboxItem.state == LISTED)).all()
-        if not items:
-            return report
-        open_ids = self._open_ids(session, {i.occurrence_id for i in items}, now.date())
-        lectures = LectureReminders(self.app, session, now.date())
         stale: dict[int, list[OutboxItem]] = defaultdict(list)
-        for item in items:
-            if not lectures.still_open(item.occurrence_id, item.stage, item.occurrence_id in open_ids):
-                stale[item.outbox_id].append(item)
+        if items:
+            open_ids = self._open_ids(session, {i.occurrence_id for i in items}, now.date())
+            lectures = LectureReminders(self.app, session, now.date())
+            for item in items:
+                if not lectures.still_open(item.occurrence_id, item.stage, item.occurrence_id in open_ids):
+                    stale[item.outbox_id].append(item)
+        # A deduction corrected or withdrawn before its message went out: render without it.
+        for outbox_id in ledger.messages_with_replaced_deductions(session, unsent):
+            stale.setdefault(outbox_id, [])
         for outbox_id, gone in stale.items():
             row = session.get(Outbox, outbox_id)
             if row is None or not self._lock(session, row, now):
@@ -399,10 +444,11 @@ class Planner:
                 session.add(item)
             report.settled += len(gone)
             session.flush()
-            if self.render(session, directory, row, now):
-                report.updated += 1
-            else:
+            before = (row.title, row.body_text)
+            if not self.render(session, directory, row, now):
                 report.cancelled += 1
+            elif gone or (row.title, row.body_text) != before:
+                report.updated += 1
         session.commit()
         return report
 
@@ -418,11 +464,12 @@ class Planner:
 
     # -- rendering
     def render(self, session: Session, directory: Directory, row: Outbox, now: datetime) -> bool:
-        """Render a row from its listed items (as of its sending day, or today if later).
-        A row with nothing listed is cancelled instead; returns False then."""
+        """Render a row from its listed items and its deductions (as of its sending day, or
+        today if later). A row with nothing left to tell is cancelled instead; returns False then."""
         items = session.exec(select(OutboxItem).where(OutboxItem.outbox_id == row.id,
                                                       OutboxItem.state == LISTED)).all()
-        if not items:
+        told = ledger.told_in(session, self.cards, row.id) if self.cards else []
+        if not items and not told:
             row.status, row.updated_at = outbox.CANCELLED, now
             session.add(row)
             return False
@@ -465,10 +512,15 @@ class Planner:
                     f"{directory.people[p].name}（{ROLES.get(r, r)}）" for p, r in who) or "未登记"
         escalated = told_units - own_units
         person = directory.recipient(row.person_id)
+        deductions = tuple(Deduction(
+            unit=directory.units[n.unit].name if n.unit in directory.units else n.unit, year=n.year,
+            item=n.item, title=n.item_title, points=-n.points, reason=n.reason) for n in told)
         rendered = render_digest(RenderDigest(
             salutation=_salutation(person.name), as_of=as_of,
             groups=group_by_unit(pairs, {u: responsible[u] for u in escalated}, escalated),
-            escalation=not own_units, sender=self.settings.sender, contact=self.settings.contact,
+            # Deductions are the person's own news: the ordinary wording, not the escalation's.
+            escalation=not own_units and not deductions, sender=self.settings.sender,
+            contact=self.settings.contact, deductions=deductions,
         ), self.env)
         row.title, row.body_text = rendered.subject, rendered.text
         row.body_html, row.body_markdown = rendered.html, rendered.markdown

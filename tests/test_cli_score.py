@@ -1,8 +1,10 @@
 """`ccal score ...` and `ccal finding ...` end to end on a copy of the demo college.
 Every command passes --as-of or --date: nothing depends on today's date."""
 
+import email
 import json
 import sqlite3
+from email import policy
 from pathlib import Path
 
 import pytest
@@ -98,6 +100,37 @@ def test_a_tick_records_the_findings_the_record_implies_and_posts_the_year(cfg):
     assert (report["points"], report["reason"]) == (0, "2026-H1：未报（截止 2026-06-15），不得分")
     again = ok(run(cfg, "tick", "--now", "2026-06-20 10:05")).stdout
     assert "考核：扣分新增 0 项，撤销 0 项；自动记分 0 条" in again       # idempotent
+
+
+def mail(cfg, address):
+    """Plain-text bodies of the local-outbox emails to `address`, oldest first."""
+    out = []
+    for f in sorted((cfg.parent / "data" / "outbox").glob("*.eml")):
+        m = email.message_from_bytes(f.read_bytes(), policy=policy.default)
+        if address in str(m["To"]):
+            out.append((str(m["Subject"]), m.get_body(("plain",)).get_content()))
+    return out
+
+
+def test_a_deduction_is_told_once_in_the_secretary_s_next_digest(cfg):
+    chu = "chuzhenhua@example.edu.cn"                        # 教务处's secretary
+    ok(run(cfg, "finding", "add", "--unit", "JWC", "--item", "4.3", "--text", "宣传栏张贴过期材料",
+           "--count", 2, "--date", "2026-11-03", "--by", "检查组"))
+    out = ok(run(cfg, "tick", "--now", "2026-11-04 10:00")).stdout
+    assert "扣分通知 1 条" in out
+    ((subject, text),) = [m for m in mail(cfg, chu) if "考核扣分通知" in m[1]]
+    line = ("1. 教务处：2026年度考核 4.3 新闻舆论和宣传阵地管理，扣2分"
+            "（2026-11-03 发现：宣传栏张贴过期材料，2处，扣2分）")
+    assert line in text.splitlines() and "（另有考核扣分通知 1 项）" in subject
+    assert "根据意识形态工作责任制的要求" in text                # in the digest with her reminders
+    # The next digest tells it no more: a new deduction comes alone.
+    ok(run(cfg, "finding", "add", "--unit", "JWC", "--item", "4.4", "--text", "社团无指导教师",
+           "--date", "2026-11-05"))
+    ok(run(cfg, "tick", "--now", "2026-11-05 10:00"))
+    told = [m for m in mail(cfg, chu) if "考核扣分通知" in m[1]]
+    assert len(told) == 2 and "（另有考核扣分通知 1 项）" in told[1][0]
+    assert "宣传栏张贴过期材料" not in told[1][1] and "1. 教务处：2026年度考核 4.4 学生社团管理和指导教师，扣1分" in told[1][1]
+    assert all("考核扣分通知" not in m for m in mail(cfg, "yangzhiqiang@example.edu.cn"))   # JDX: nothing
 
 
 def test_table_shows_both_rankings_and_the_flag(cfg):

@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from notifiers.rendering import (Digest, DigestGroup, DigestItem, TemplateRenderError, group_by_unit,
-                                 make_environment, period_name, render_digest)
+from notifiers.rendering import (Deduction, Digest, DigestGroup, DigestItem, TemplateRenderError,
+                                 group_by_unit, make_environment, period_name, points_text, render_digest)
 
 AS_OF = date(2026, 11, 21)
 
@@ -161,3 +161,42 @@ def test_a_digest_can_mix_own_units_and_escalated_units_of_others():
     assert "【经济管理系党支部】\n" in r.text
     assert "### 机电系党支部　逾期督办，责任人：王芳（支部书记）" in r.markdown
     assert "逾期督办，责任人：王芳（支部书记）" in r.html
+
+
+# --------------------------------------------------------------------------- 考核扣分通知
+
+def deduction(unit="教务处", item_id="4.3", points=2.0, reason="2026-11-03 发现：宣传栏张贴过期材料，2处，扣2分"):
+    return Deduction(unit=unit, year=2026, item=item_id, title="新闻舆论和宣传阵地管理", points=points, reason=reason)
+
+
+def test_a_digest_of_deductions_only_is_a_notice_of_its_own():
+    r = render([], salutation="褚振华同志", deductions=(deduction(), deduction("机电系党支部", "4.4", 0.5, "x")))
+    assert r.subject == "【意识形态工作考核】扣分通知：教务处4.3 扣2分等 2 项"
+    lines = r.text.splitlines()
+    assert lines[:4] == ["褚振华同志：您好！", "", "【考核扣分通知】",
+                         "以下 2 项考核扣分已记入意识形态工作责任制考核台账，特此告知；如有异议，请与党委宣传部联系："]
+    assert lines[4] == "1. 教务处：2026年度考核 4.3 新闻舆论和宣传阵地管理，扣2分（2026-11-03 发现：宣传栏张贴过期材料，2处，扣2分）"
+    assert lines[5] == "2. 机电系党支部：2026年度考核 4.4 新闻舆论和宣传阵地管理，扣0.5分（x）"
+    assert "需要您关注" not in r.text and "完成后请及时" not in r.text      # no work to do, no closing
+    assert "### 考核扣分通知" in r.markdown and "> 2. <font color=\"warning\">机电系党支部：" in r.markdown
+    assert "<li>教务处：2026年度考核 4.3 新闻舆论和宣传阵地管理，" in r.html
+
+
+def test_deductions_follow_the_items_and_are_escaped_in_html():
+    r = render([DigestGroup("教务处", (item(),))], deductions=(deduction(reason="发现<b>问题</b>"),))
+    assert r.subject.endswith("（12月15日截止） （另有考核扣分通知 1 项）")
+    assert r.text.index("【教务处】") < r.text.index("【考核扣分通知】") < r.text.index("完成后请及时")
+    assert "发现&lt;b&gt;问题&lt;/b&gt;" in r.html and "<b>问题" not in r.html
+    assert "发现<b>问题</b>" in r.text
+
+
+def test_an_escalation_carries_deductions_too():
+    r = render([DigestGroup("教务处", (item(due=date(2026, 11, 10)),), responsible="褚振华（负责人）")],
+               escalation=True, deductions=(deduction(),))
+    assert r.subject.endswith("逾期未完成（另有考核扣分通知 1 项）")
+    assert "【考核扣分通知】" in r.text and "### 考核扣分通知" in r.markdown and "考核扣分通知</h3>" in r.html
+
+
+@pytest.mark.parametrize("points,text", [(2.0, "2"), (0.5, "0.5"), (1.25, "1.25"), (3.0000001, "3")])
+def test_points_are_written_as_the_scorecard_writes_them(points, text):
+    assert points_text(points) == text

@@ -277,3 +277,134 @@ def test_event_relative_obligations_are_reminded_before_their_computed_deadline(
     _, text = body(app, "吕刚")
     assert "讲座论坛报批" in text and "名家讲坛（2026-04-30）" in text
     assert f"{due.year}年{due.month}月{due.day}日" in text
+
+
+# --------------------------------------------------------------------------- deductions
+
+# A one-item scorecard for the deduction tests (the reminder packs have none).
+SCORE_PACK = '''
+name = "spack"
+title = "考核测试规则包"
+source = "test.txt"
+
+[scorecard]
+title = "考核测试"
+total = 5
+
+[[scorecard.part]]
+id = "1"
+title = "阵地管理"
+points = 5
+
+[[scorecard.item]]
+id = "1.1"
+title = "宣传阵地管理"
+points = 5
+standard = "发现一处问题扣1分"
+
+[[scorecard.item.rule]]
+kind = "deductions"
+points = 5
+
+[scorecard.bonus]
+id = "2"
+title = "特色加分"
+max = 5
+
+[scorecard.negative]
+id = "3"
+title = "负面清单"
+'''
+
+
+@pytest.fixture
+def scored_app(reminder_config, tmp_path):
+    def make(*obligations, org=REMINDER_ORG):
+        cfg = reminder_config(*obligations, org=org)
+        (tmp_path / "packs" / "spack.toml").write_text(SCORE_PACK, encoding="utf-8")
+        app = open_app(cfg)
+        materialise(app, [2026])
+        return app
+    return make
+
+
+def find(app, unit, text, found_on="2026-03-10", count=1):
+    from scheduler.ledger import add_finding
+    return add_finding(app, unit, "1.1", text, found_on=datetime.fromisoformat(found_on).date(), count=count)
+
+
+def notices(app):
+    """(person, channel, outbox id) of every score_notice row."""
+    from scheduler.models import ScoreNotice
+    with app.session() as s:
+        people = {p.id: p.name for p in s.exec(select(Person)).all()}
+        return [(people[n.person_id], n.channel, n.outbox_id)
+                for n in s.exec(select(ScoreNotice).order_by(ScoreNotice.id)).all()]
+
+
+def test_a_deduction_alone_is_a_message_of_its_own_told_once(scored_app):
+    app = scored_app()                         # no obligation: nothing to remind
+    find(app, "B2", "宣传栏张贴过期材料", count=2)
+    p = planner(app)
+    report = p.plan(at("2026-03-11 19:00"))    # evening: for the next window
+    assert (report.deductions, report.created, report.entries) == (1, 1, 0)
+    with app.session() as s:
+        (row,) = s.exec(select(Outbox)).all()
+    assert (row.topic, row.status) == ("digest:2026-03-12", "planned")
+    assert notices(app) == [("吕刚", "email", row.id)]           # marked with the message
+    assert row.title == "【意识形态工作考核】扣分通知：第二党支部1.1 扣2分"
+    assert "1. 第二党支部：2026年度考核 1.1 宣传阵地管理，扣2分（2026-03-10 发现：宣传栏张贴过期材料，2处，扣2分）" \
+        in row.body_text
+    assert "需要您关注" not in row.body_text and "以下 1 项考核扣分已记入" in row.body_text
+    assert p.plan(at("2026-03-11 19:05")).deductions == 0       # a re-run tells nothing twice
+    send_all(app, at("2026-03-12 09:00"))
+    assert p.plan(at("2026-03-13 10:00")).deductions == 0       # nor does the next day's pass
+
+
+def test_a_deduction_joins_the_secretary_s_digest_on_each_of_her_channels(scored_app):
+    app = scored_app("spring")
+    find(app, "B3", "网站栏目内容未及时更新")
+    channels = {"email": EmailChannel(host="127.0.0.1", from_addr="ccal@example.edu.cn"),
+                "wecom_robot": WeComRobotChannel(key=Secret("K", "k" * 20))}
+    report = planner(app, channels).plan(at("2026-03-11 10:00"))
+    assert report.deductions == 2                              # 许芳: email and the group robot
+    with app.session() as s:
+        xu = s.exec(select(Person).where(Person.name == "许芳")).one()
+        rows = s.exec(select(Outbox).where(Outbox.person_id == xu.id).order_by(Outbox.channel)).all()
+    assert [(r.channel, r.topic) for r in rows] == [("email", "digest:2026-03-11"), ("wecom_robot", "digest:2026-03-11")]
+    assert notices(app) == [("许芳", "email", rows[0].id), ("许芳", "wecom_robot", rows[1].id)]
+    for r in rows:                                           # with her reminders, in one message
+        assert "【第一党支部】" in r.body_text and "【考核扣分通知】" in r.body_text
+        assert "第三党支部：2026年度考核 1.1 宣传阵地管理，扣1分" in r.body_text
+        assert r.title.endswith("（另有考核扣分通知 1 项）")
+        assert "### 考核扣分通知" in r.body_markdown and "<li>第三党支部：" in r.body_html
+    assert "考核扣分" not in body(app, "吕刚")[1]                  # B2's secretary: nothing of B3
+
+
+def test_a_deduction_corrected_before_its_message_goes_out_is_told_as_corrected(scored_app):
+    from scheduler.ledger import correct_finding
+
+    app = scored_app()
+    first = find(app, "B2", "宣传栏张贴过期材料", count=2)
+    p = planner(app)
+    p.plan(at("2026-03-11 19:00"))
+    correct_finding(app, first.finding.id, "复查只有1处", count=1)
+    assert p.plan(at("2026-03-11 20:00")).deductions == 1
+    assert messages(app)["吕刚"] == [("digest:2026-03-12", "planned", {})]   # the same message, as corrected
+    _, text = body(app, "吕刚")
+    assert "扣2分" not in text and "更正（复查只有1处）：2026-03-10 发现：宣传栏张贴过期材料，扣1分" in text
+    correct_finding(app, first.finding.id + 1, "复核后撤销", deduct=0)
+    with app.session() as s:
+        report = p.settle(s, at("2026-03-11 21:00"))
+    assert report.cancelled == 1                               # withdrawn: nothing left to tell
+    assert messages(app)["吕刚"] == [("digest:2026-03-12", "cancelled", {})]
+    assert p.plan(at("2026-03-11 21:05")).deductions == 0
+
+
+def test_a_deduction_nobody_can_be_told_of_is_reported_and_kept(scored_app):
+    org = REMINDER_ORG.replace("B2,第二党支部,党支部,DW,吕刚,lv@example.edu.cn", "B2,第二党支部,党支部,DW,,")
+    app = scored_app(org=org)
+    find(app, "B2", "宣传栏张贴过期材料")
+    report = planner(app).plan(at("2026-03-11 10:00"))
+    assert report.unaddressed == ["B2 考核扣分 2026 1.1"] and report.deductions == 0
+    assert notices(app) == []                                  # told once a secretary is recorded
