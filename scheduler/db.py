@@ -44,7 +44,9 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cur.execute("PRAGMA journal_mode=WAL")   # readers do not block the writer
-    cur.execute("PRAGMA synchronous=NORMAL")  # safe with WAL, far fewer fsyncs
+    # WAL + NORMAL: no fsync per commit. Durable against a crash of the process (kill -9); a
+    # power cut may roll back the last commits (docs/service.md: messages resent, none lost).
+    cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
 
 

@@ -10,11 +10,14 @@ restart (``outbox.recover_interrupted``).
 
 Two ways to drive a channel, chosen by what it offers:
 
-- a channel whose ``send_many`` accepts ``on_result`` (called after each message, before that
-  connection takes the next) gets the whole batch: it reuses its connections;
+- a channel with its own ``send_many`` taking ``on_result`` (called after each message, before
+  that connection takes the next; the email channel) gets the whole batch: it reuses its
+  connections, and ``on_result`` answers False once ``stop`` was called;
 - any other channel gets one ``send`` per message from ``workers`` tasks
   (the channel's ``concurrency`` attribute, else 1), each recording its result before taking the
-  next row. The number of messages in flight is then exactly ``workers``.
+  next row.
+
+Either way the number of messages in flight is at most the number of connections (workers).
 
 Channels never raise (notifiers/base.py); an exception escaping one anyway is recorded on its
 rows as a retryable error, and the other channels carry on.
