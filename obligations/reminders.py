@@ -77,6 +77,10 @@ class ReminderPolicy:
     on_due: bool = True
     overdue_every_workdays: int = 2
     escalate_after_workdays: int = 3
+    # Overdue reminders stop this many calendar days after the due date (0: never). The item
+    # stays overdue in every query and in the score; only the repeated messages end, so that
+    # last year's misses do not fill a secretary's digest for ever.
+    stop_after_days: int = 90
 
     def __post_init__(self) -> None:
         # Direct construction is checked like a mapping; lists become tuples.
@@ -142,6 +146,7 @@ _FIELDS = (
     "on_due",
     "overdue_every_workdays",
     "escalate_after_workdays",
+    "stop_after_days",
 )
 
 
@@ -169,7 +174,7 @@ def _check_field(name: str, value: Any, where: str) -> None:
     elif name == "on_due":
         if not isinstance(value, bool):
             raise bad(f"must be true or false, got {value!r}")
-    elif name == "short_window_days":
+    elif name in ("short_window_days", "stop_after_days"):
         if not _is_whole(value) or value < 0:
             raise bad(f"must be a whole number of days, 0 or more, got {value!r}")
     elif not _is_whole(value) or value < 1:  # overdue_every_workdays, escalate_after_workdays
@@ -288,7 +293,8 @@ def stage_at(
     """The current stage on ``today`` of an open (not submitted, not waived) occurrence.
 
     It is the latest stage whose trigger date is on or before ``today``: stages missed while
-    the service was down collapse into the current one. None before the first stage.
+    the service was down collapse into the current one. None before the first stage, and
+    None once the occurrence is more than ``stop_after_days`` calendar days overdue.
     Overdue reminder k starts on working day 1 + (k-1)*every after the due date (working day 1
     is the first working day after due); it escalates when that is at least
     ``escalate_after_workdays`` working days overdue.
@@ -307,6 +313,8 @@ def stage_at(
         )
 
     if today > due:
+        if policy.stop_after_days and (today - due).days > policy.stop_after_days:
+            return None
         provisional = _spans_provisional(cal, due, today)
         worked = cal.count(due + timedelta(days=1), today)
         if worked >= 1:

@@ -277,6 +277,7 @@ def test_first_notice_on_a_short_window_depends_on_the_reading(cal):
         ({"first_notice": "window_or_week"}, "first_notice"),
         ({"first_notice": "0_days"}, "first_notice"),
         ({"short_window_days": -1}, "short_window_days"),
+        ({"stop_after_days": -1}, "stop_after_days"),
         ({"befor_days": [3]}, "befor_days"),
     ],
 )
@@ -434,3 +435,13 @@ def test_digests_use_the_configured_window(cal):
     plan = plan_digests([ReminderItem("o", "u", stage, Audience(("sec",)))],
                         now=datetime(2026, 3, 12, 16, 30), cal=cal, window=window)
     assert plan.digests[0].send_at == datetime(2026, 3, 13, 10, 0)
+
+
+def test_overdue_reminders_stop_after_stop_after_days(cal):
+    due = D(2026, 3, 31)
+    kwargs = dict(opens=D(2026, 3, 1), due=due, cal=cal)
+    last = stage_at(DEFAULT_POLICY, today=due + timedelta(days=90), **kwargs)
+    assert last is not None and last.kind == "overdue"
+    assert stage_at(DEFAULT_POLICY, today=due + timedelta(days=91), **kwargs) is None
+    never = ReminderPolicy.from_mapping({"stop_after_days": 0})
+    assert stage_at(never, today=D(2027, 6, 1), **kwargs).kind == "overdue"
