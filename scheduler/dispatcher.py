@@ -63,7 +63,7 @@ class DispatchReport:
 
 def _streams_results(channel: Channel) -> bool:
     """Does the channel's own ``send_many`` report each result (``on_result``)? The base
-    class's sends one message at a time; per-message workers do as well and run in parallel."""
+    class's one sends a message at a time: per-message workers do better (``concurrency``)."""
     send_many = getattr(type(channel), "send_many", None)
     if send_many is None or send_many is Channel.send_many:
         return False

@@ -286,8 +286,9 @@ def test_a_message_without_html_is_plain_text():
     assert "请于6月15日前报送半年书面汇报。" in msg.get_content()
 
 
-def test_the_local_outbox_and_the_channel_share_the_builder():
-    # Same message, same date: identical headers (only the random MIME boundary differs).
+def test_the_channel_sends_what_build_mime_builds():
+    # build_mime is what the local outbox writes as .eml. Same message, same date: identical
+    # headers (only the random MIME boundary differs).
     with FakeSMTP() as smtp:
         asyncio.run(channel(smtp).send(message()))
         sent = smtp.messages[0].raw
