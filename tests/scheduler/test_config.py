@@ -1,4 +1,5 @@
 import dataclasses
+import re
 from datetime import date
 from pathlib import Path
 
@@ -258,3 +259,28 @@ stages = [
 timezone = "Nowhere/City"
 """)
     assert error_of(path).startswith(f"{path}:7: field general.timezone")
+
+
+def test_every_reminder_service_setting_in_the_example_is_accepted(tmp_path):
+    """config.example.toml documents the reminder-service tables with every key commented
+    out at its default: uncommented, each must be a setting its reader accepts."""
+    from obligations.reminders import ReminderPolicy
+    from obligations.sending_windows import SendingWindow
+    from notifiers.settings import build_channels
+    from scheduler.service import service_settings
+
+    src = (REPO / "config.example.toml").read_text(encoding="utf-8")
+    start = src.index("# The reminder service")
+    settings = [re.sub(r"^# (?=\[|[a-z_]+ = )", "", line) for line in src[start:].splitlines()]
+    # Paths to files this machine does not have.
+    settings = [line for line in settings if not line.startswith(("secret_file =", "cafile ="))]
+    path = tmp_path / "full.toml"
+    path.write_text(src[:start] + "\n".join(settings) + "\n", encoding="utf-8")
+
+    config = load_config(path)
+    assert ReminderPolicy.from_mapping(config.reminders, allow_window_keys=True).stop_after_days == 90
+    assert SendingWindow.from_mapping(config.reminders, where="example").workdays_only is True
+    assert service_settings(config).routes == ("email", "wecom_app", "wecom_robot")
+    environ = {"CCAL_SMTP_PASSWORD": "pw", "CCAL_WECOM_ROBOT_KEY": "k", "CCAL_WECOM_APP_SECRET": "s"}
+    channels = build_channels(config.notify, config_path=path, data_dir=tmp_path, environ=environ)
+    assert set(channels) == {"email", "wecom_robot", "wecom_app"}
