@@ -21,7 +21,7 @@ from scheduler.db import DatabaseError
 from scheduler.evidence import EvidenceError
 from scheduler.org import OrgImportError
 from scheduler.tables import (
-    FORMATS, STATE_WORDS, Column, date_cell, provisional_footnotes, render, render_table,
+    FORMATS, HOLIDAYS_FOOTNOTE, STATE_WORDS, Column, date_cell, provisional_footnotes, render, render_table,
 )
 
 # Errors a clerk can fix: shown as a message, never as a traceback.
@@ -294,7 +294,7 @@ def workdays_deadline(event_date: date, n: int, fmt: str) -> None:
     click.echo(f"截止日期 {d.date.isoformat()}{mark}（活动 {event_date.isoformat()} 前第 {d.counted} 个工作日，"
                f"活动当天不计，截止当天计入）")
     if d.provisional:
-        click.echo("* 暂定：节假日安排未公布")
+        click.echo(HOLIDAYS_FOOTNOTE)
 
 
 @workdays.command("count")
@@ -308,7 +308,7 @@ def workdays_count(a: date, b: date) -> None:
     provisional = cal.spans_provisional(a, b) if b >= a else False
     click.echo(f"{n}{'*' if provisional else ''}")
     if provisional:
-        click.echo("* 暂定：节假日安排未公布", err=True)
+        click.echo(HOLIDAYS_FOOTNOTE, err=True)
 
 
 # --------------------------------------------------------------------------- holidays
@@ -481,7 +481,7 @@ def event_add(key, unit, on, period, title) -> None:
         click.echo(f"已登记活动 {r.event.id}（{on.isoformat()}）：{key} / {unit} / {occ.period}，"
                    f"截止 {occ.due.isoformat()}{mark}")
         if occ.provisional:
-            click.echo("* 暂定：节假日安排未公布")
+            click.echo(HOLIDAYS_FOOTNOTE)
         return
     click.echo(f"已登记 {key} {period} 会议日期 {on.isoformat()}（记录 {r.event.id}）")
     seen = set()
@@ -948,7 +948,7 @@ def _lecture_lines(v: dict) -> list[str]:
     if v["violation"]:
         lines.append(f"  违规：{v['violation']}（{v['violation_text']}），计入考核扣分")
     if v["provisional"]:
-        lines.append("  * 暂定：节假日安排未公布")
+        lines.append("  " + HOLIDAYS_FOOTNOTE)
     return lines
 
 
@@ -1146,7 +1146,7 @@ def lecture_list(unit, year, status, fmt) -> None:
             "period", "deadline", "provisional", "filed_at", "late", "status", "decided_at", "held_at", "violation"]
     if fmt == "csv":
         rows = [{**r, "categories": ",".join(r["categories"])} for r in rows]
-    _out(render(rows, cols, fmt, provisional_footnotes(rows), csv_keys=keys))
+    _out(render(rows, cols, fmt, provisional_footnotes(rows, HOLIDAYS_FOOTNOTE), csv_keys=keys))
 
 
 # --------------------------------------------------------------------------- supervision orders (督办单)

@@ -17,7 +17,10 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 FORMATS = ("table", "json", "csv")
 
 PROVISIONAL_MARK = "*"
-PROVISIONAL_FOOTNOTE = "* 暂定：节假日安排未公布"
+# Dates from working-day arithmetic on a year without published holidays.
+HOLIDAYS_FOOTNOTE = "* 暂定：节假日安排未公布"
+# Occurrence tables: provisional also when the meeting a report hangs on is not yet recorded.
+PROVISIONAL_FOOTNOTE = "* 暂定：节假日安排未公布或所依据的会议日期未登记，日期可能变动"
 
 # Status words shown to secretaries, by Status.state.
 STATE_WORDS = {
@@ -120,5 +123,6 @@ def date_cell(key: str, provisional_key: str = "provisional") -> Callable[[Mappi
     return show
 
 
-def provisional_footnotes(records: Sequence[Mapping[str, Any]]) -> list[str]:
-    return [PROVISIONAL_FOOTNOTE] if any(r.get("provisional") for r in records) else []
+def provisional_footnotes(records: Sequence[Mapping[str, Any]],
+                          footnote: str = PROVISIONAL_FOOTNOTE) -> list[str]:
+    return [footnote] if any(r.get("provisional") for r in records) else []

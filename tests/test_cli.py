@@ -13,6 +13,8 @@ import pytest
 from click.testing import CliRunner
 from icalendar import Calendar
 
+from scheduler.tables import PROVISIONAL_FOOTNOTE
+
 from cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,7 +112,7 @@ def test_overdue_table_marks_provisional_dates(cfg):
         assert word in header
     assert "已逾期" in out
     # The Q1 departmental report hangs on a meeting date not recorded yet: provisional.
-    assert "2026-03-30*" in out and out.rstrip().endswith("* 暂定：节假日安排未公布")
+    assert "2026-03-30*" in out and out.rstrip().endswith(PROVISIONAL_FOOTNOTE)
 
 
 def test_upcoming_json(cfg):
