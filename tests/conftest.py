@@ -236,3 +236,34 @@ def reminder_config(tmp_path):
         return cfg
 
     return make
+
+
+@pytest.fixture
+def open_college(tmp_path):
+    """open_college(org_csv, packs, extra_pack=None) -> App: a fresh SQLite database in its own
+    directory with the organisation imported, the named bundled packs and, optionally, one
+    extra pack of the test's own."""
+    from scheduler.app import open_app
+    from scheduler.org import import_org
+
+    apps = []
+
+    def make(org_csv: str, packs=("jincheng-2020", "henan-2023"), extra_pack: str | None = None):
+        d = tmp_path / f"college{len(apps)}"
+        (d / "packs").mkdir(parents=True)
+        (d / "org.csv").write_text(org_csv, encoding="utf-8")
+        if extra_pack:
+            (d / "packs" / "extra.toml").write_text(extra_pack, encoding="utf-8")
+        enabled = ", ".join(f'"{p}"' for p in packs)
+        (d / "ccal.toml").write_text('[general]\ndata_dir = "data"\n[database]\nurl = "sqlite:///ccal.db"\n'
+                                     f'[packs]\nenabled = [{enabled}]\nextra_dirs = ["packs"]\n',
+                                     encoding="utf-8")
+        app = open_app(d / "ccal.toml")
+        with app.session() as s:
+            import_org(s, d / "org.csv")
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.engine.dispose()

@@ -10,10 +10,9 @@ from sqlmodel import select
 from notifiers.local_outbox import LocalOutbox
 from notifiers.rendering import make_environment
 from scheduler import lectures
-from scheduler.app import UserInputError, open_app
+from scheduler.app import UserInputError
 from scheduler.ledger import ledger_rows, score
 from scheduler.models import Finding, Occurrence, Outbox, OutboxItem, Person, Waiver
-from scheduler.org import import_org
 from scheduler.planner import Planner
 from scheduler.submissions import submit
 
@@ -30,25 +29,8 @@ JDX,机电工程系党支部,系党支部,DW,杨志强,yang@example.edu.cn,朱�
 
 
 @pytest.fixture
-def make_college(tmp_path):
-    apps = []
-
-    def make(packs=("jincheng-2020", "henan-2023")):
-        d = tmp_path / f"college{len(apps)}"
-        d.mkdir()
-        (d / "org.csv").write_text(ORG, encoding="utf-8")
-        enabled = ", ".join(f'"{p}"' for p in packs)
-        (d / "ccal.toml").write_text('[general]\ndata_dir = "data"\n[database]\nurl = "sqlite:///ccal.db"\n'
-                                     f'[packs]\nenabled = [{enabled}]\n', encoding="utf-8")
-        app = open_app(d / "ccal.toml")
-        with app.session() as s:
-            import_org(s, d / "org.csv")
-        apps.append(app)
-        return app
-
-    yield make
-    for app in apps:
-        app.engine.dispose()
+def make_college(open_college):
+    return lambda packs=("jincheng-2020", "henan-2023"): open_college(ORG, packs)
 
 
 @pytest.fixture

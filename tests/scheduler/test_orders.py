@@ -10,10 +10,9 @@ from sqlmodel import select
 from notifiers.local_outbox import LocalOutbox
 from notifiers.rendering import make_environment
 from scheduler import orders
-from scheduler.app import UserInputError, open_app
+from scheduler.app import UserInputError
 from scheduler.ledger import ledger_rows, score
 from scheduler.models import Occurrence, Outbox, OutboxItem, Person
-from scheduler.org import import_org
 from scheduler.planner import Planner
 from scheduler.service import run_tick
 from scheduler.submissions import revoke_waiver, submit, waive
@@ -79,28 +78,8 @@ standard = "无"
 
 
 @pytest.fixture
-def make_college(tmp_path):
-    apps = []
-
-    def make(packs=("jincheng-2020", "henan-2023"), extra_pack=None):
-        d = tmp_path / f"college{len(apps)}"
-        (d / "packs").mkdir(parents=True)
-        (d / "org.csv").write_text(ORG, encoding="utf-8")
-        if extra_pack:
-            (d / "packs" / "extra.toml").write_text(extra_pack, encoding="utf-8")
-        enabled = ", ".join(f'"{p}"' for p in packs)
-        (d / "ccal.toml").write_text('[general]\ndata_dir = "data"\n[database]\nurl = "sqlite:///ccal.db"\n'
-                                     f'[packs]\nenabled = [{enabled}]\nextra_dirs = ["packs"]\n',
-                                     encoding="utf-8")
-        app = open_app(d / "ccal.toml")
-        with app.session() as s:
-            import_org(s, d / "org.csv")
-        apps.append(app)
-        return app
-
-    yield make
-    for app in apps:
-        app.engine.dispose()
+def make_college(open_college):
+    return lambda packs=("jincheng-2020", "henan-2023"), extra_pack=None: open_college(ORG, packs, extra_pack)
 
 
 @pytest.fixture
