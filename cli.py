@@ -671,11 +671,20 @@ def serve(now: datetime | None) -> None:
 
     from scheduler.service import run_service
 
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = _app()
+
+    class ZoneTimeFormatter(logging.Formatter):
+        """Log times in the configured zone (Asia/Shanghai), not the server's."""
+
+        def formatTime(self, record, datefmt=None):  # noqa: N802 (logging's name)
+            return datetime.fromtimestamp(record.created, app.config.general.tz).strftime("%Y-%m-%d %H:%M:%S%z")
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(ZoneTimeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    run_service(_app(), start=now)
+    run_service(app, start=now)
 
 
 @main.group("outbox", invoke_without_command=True)

@@ -347,7 +347,9 @@ class Service:
             return run
 
         log.info("ccal service starting (time zone %s, sending window %s-%s, channels: %s)",
-                 tz, self.window.start, self.window.end, ", ".join(self.dispatcher.channels))
+                 tz, self.window.start, self.window.end,
+                 # reprs carry no secrets; they show where the local outbox writes
+                 ", ".join(f"{route}={channel!r}" for route, channel in self.dispatcher.channels.items()))
         # Catch-up: crashed sends back to retryable, then one full pass.
         startup = job("catch-up", lambda: self.tick(self.clock(), lease=False))
         await startup()
