@@ -47,11 +47,14 @@ class PackError(ValueError):
         self.line = line
         super().__init__(str(self))
 
+    def subject(self) -> str | None:
+        """What in the pack is wrong (subclasses name other parts of a pack)."""
+        return f"obligation {self.key}" if self.key else None
+
     def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else f"{self.file}"
-        parts = [where]
-        if self.key:
-            parts.append(f"obligation {self.key}")
+        parts = [f"{self.file}:{self.line}" if self.line else f"{self.file}"]
+        if subject := self.subject():
+            parts.append(subject)
         if self.field:
             parts.append(f"field {self.field}")
         parts.append(self.message)

@@ -67,13 +67,8 @@ class ScorecardError(PackError):
         self.item = item
         super().__init__(file, None, field, message, line)
 
-    def __str__(self) -> str:
-        parts = [f"{self.file}:{self.line}" if self.line else f"{self.file}"]
-        parts.append(f"scorecard item {self.item}" if self.item else "scorecard")
-        if self.field:
-            parts.append(f"field {self.field}")
-        parts.append(self.message)
-        return ": ".join(parts)
+    def subject(self) -> str:
+        return f"scorecard item {self.item}" if self.item else "scorecard"
 
 
 @dataclass(frozen=True)
