@@ -1,0 +1,236 @@
+"""Setting up: the database (`init`), the organisation, rule packs, holiday data, working-day
+arithmetic and `materialise`."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+import click
+
+from cli import DATE, DATETIME, CcalError, config_option, format_option, get_app, out
+from scheduler.tables import HOLIDAYS_FOOTNOTE, Column, render, render_table
+
+
+# --------------------------------------------------------------------------- init / org
+
+@click.command()
+@click.option("--demo", is_flag=True,
+              help="载入示例学院、本年度事项和去年以来的示例记录 load the demo college and its history")
+@click.option("--now", type=DATETIME, default=None,
+              help="示例记录截至此时（默认现在）record the demo history up to this time (default now)")
+@config_option
+def init(demo: bool, now: datetime | None) -> None:
+    """创建或升级数据库 Create or upgrade the database."""
+    from scheduler.db import current_revision
+    from scheduler.materialise import materialise
+
+    app = get_app()
+    click.echo(f"数据库已就绪（版本 {current_revision(app.engine)}）")
+    now = now or app.now()
+    year = now.year
+    if demo:
+        from scheduler.demo import load_demo
+        with app.session() as session:
+            result = load_demo(session, now=now)
+        click.echo(f"示例学院：{result.summary()}")
+    elif app.config.organisation.file is not None:
+        from scheduler.org import import_org
+        with app.session() as session:
+            result = import_org(session, app.config.organisation.file, now=now)
+        click.echo(f"组织架构 {app.config.organisation.file}：{result.summary()}")
+    else:
+        return
+    counts = materialise(app, [year])
+    click.echo(f"{year} 年事项：新增 {counts.created}，更新 {counts.updated}")
+    if demo:
+        from scheduler.demo import load_history
+        history = load_history(app, now)
+        click.echo(f"示例记录（截至 {now:%Y-%m-%d %H:%M}）：{history.summary()}")
+
+
+@click.group()
+def org() -> None:
+    """组织架构 Organisation (units, people, roles)."""
+
+
+@org.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--partial", is_flag=True,
+              help="导入正确的行，跳过有误的行（退出码仍为 1）import the good rows, skip the bad ones")
+@config_option
+def org_import(file: str, partial: bool) -> None:
+    """从 CSV 导入单位与人员 Import units and people from CSV. Without --partial nothing is
+    imported when any row is bad."""
+    from scheduler.org import OrgImportError, import_org
+
+    app = get_app()
+    try:
+        with app.session() as session:
+            result = import_org(session, file, partial=partial, now=app.now())
+    except OrgImportError as e:
+        for err in e.errors:
+            click.echo(str(err), err=True)
+        raise CcalError(f"{len(e.errors)} 处错误，未导入任何数据 nothing imported") from None
+    click.echo(result.summary())
+    if result.errors:
+        for err in result.errors:
+            click.echo(str(err), err=True)
+        raise CcalError(f"{len({e.line for e in result.errors})} 行有误已跳过 bad rows skipped")
+
+
+# --------------------------------------------------------------------------- packs
+
+@click.group()
+def packs() -> None:
+    """规则包 Rule packs."""
+
+
+@packs.command("check")
+@click.argument("directory", type=click.Path(file_okay=False))
+@config_option
+def packs_check(directory: str) -> None:
+    """校验目录中的规则包 Validate every pack in DIRECTORY; list every error."""
+    from obligations.packs import check_dir
+
+    errors = check_dir(Path(directory))
+    if errors:
+        for e in errors:
+            click.echo(str(e), err=True)
+        raise CcalError(f"{len(errors)} 个错误 errors in {directory}")
+    n = len(list(Path(directory).glob("*.toml")))
+    click.echo(f"OK：{directory} 中 {n} 个规则包均有效")
+
+
+@packs.command("list")
+@format_option()
+@config_option
+def packs_list(fmt: str) -> None:
+    """已启用的规则包 The enabled packs (and the bundled ones not enabled)."""
+    from obligations.packs import bundled_pack_names
+
+    app = get_app()
+    rows = [{"pack": p.name, "title": p.title, "obligations": len(p.obligations), "enabled": True,
+             "path": str(p.path)} for p in app.packs]
+    enabled = {p.name for p in app.packs}
+    rows += [{"pack": n, "title": "", "obligations": None, "enabled": False, "path": ""}
+             for n in bundled_pack_names() if n not in enabled]
+    cols = [Column("pack", "规则包"), Column("title", "名称"),
+            Column("obligations", "事项数", align="right"),
+            Column("enabled", "启用", show=lambda r: "是" if r["enabled"] else "否"),
+            Column("path", "文件")]
+    out(render(rows, cols, fmt, csv_keys=["pack", "title", "obligations", "enabled", "path"]))
+
+
+# --------------------------------------------------------------------------- working days
+
+@click.group()
+def workdays() -> None:
+    """工作日计算 Working-day arithmetic (China's calendar)."""
+
+
+@workdays.command("deadline")
+@click.argument("event_date", type=DATE)
+@click.option("--before", "n", type=click.IntRange(min=0), required=True,
+              help="活动前第 N 个工作日（活动当天不计）N working days before the event")
+@format_option(("table", "json"))
+@config_option
+def workdays_deadline(event_date: date, n: int, fmt: str) -> None:
+    """活动前 N 个工作日的截止日期 The deadline N working days before EVENT_DATE."""
+    from scheduler.tables import render_json
+
+    cal = get_app().calendar
+    d = cal.workdays_before(event_date, n)
+    if fmt == "json":
+        out(render_json([{"event": event_date, "deadline": d.date, "counted": d.counted,
+                           "provisional": d.provisional}]))
+        return
+    mark = "*" if d.provisional else ""
+    click.echo(f"截止日期 {d.date.isoformat()}{mark}（活动 {event_date.isoformat()} 前第 {d.counted} 个工作日，"
+               f"活动当天不计，截止当天计入）")
+    if d.provisional:
+        click.echo(HOLIDAYS_FOOTNOTE)
+
+
+@workdays.command("count")
+@click.argument("a", type=DATE)
+@click.argument("b", type=DATE)
+@config_option
+def workdays_count(a: date, b: date) -> None:
+    """A 到 B（含两端）的工作日数 Working days in [A, B], both ends included."""
+    cal = get_app().calendar
+    n = cal.count(a, b)
+    provisional = cal.spans_provisional(a, b) if b >= a else False
+    click.echo(f"{n}{'*' if provisional else ''}")
+    if provisional:
+        click.echo(HOLIDAYS_FOOTNOTE, err=True)
+
+
+# --------------------------------------------------------------------------- holidays
+
+@click.group()
+def holidays() -> None:
+    """节假日数据 Holiday data."""
+
+
+@holidays.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@config_option
+def holidays_import(file: str) -> None:
+    """导入国务院节假日安排 Validate and install a year's official holiday data."""
+    from obligations.holiday_files import install_holiday_file
+    from scheduler.materialise import materialise
+
+    app = get_app()
+    years = install_holiday_file(Path(file), app.holiday_dir)
+    app.reload_calendar()
+    click.echo(f"已安装 {', '.join(map(str, years))} 年节假日数据到 {app.holiday_dir}")
+    # Windows of periods starting the year before can reach into an installed year.
+    affected = range(min(years) - 1, max(years) + 1)
+    counts = materialise(app, affected, create=False)
+    click.echo(f"已更新 {counts.updated} 项截止日期 occurrences updated")
+
+
+@holidays.command("show")
+@click.argument("year", type=click.IntRange(1900, 2200))
+@format_option(("table", "json"))
+@config_option
+def holidays_show(year: int, fmt: str) -> None:
+    """某年的节假日与调休 A year's holidays and adjusted working days, and their source."""
+    from scheduler.queries import year_holidays
+    from scheduler.tables import render_json
+
+    data = year_holidays(get_app().calendar, year)
+    if fmt == "json":
+        out(render_json([data]))
+        return
+    words = {"user": "管理员导入 user", "official": "官方数据 official", "provisional": "暂定 provisional"}
+    click.echo(f"{year} 年数据来源：{words.get(data['source'], data['source'])}")
+    cols = [Column("date", "日期"), Column("weekday", "星期"), Column("name", "名称")]
+    weekday = "一二三四五六日"
+    for title, key in (("放假", "holidays"), ("调休上班", "workdays")):
+        click.echo(f"\n{title}：")
+        rows = [{**r, "weekday": "周" + weekday[r["date"].weekday()]} for r in data[key]]
+        out(render_table(rows, cols))
+    if data["source"] == "provisional":
+        click.echo("\n* 暂定：按全国年节及纪念日放假办法推算，未含调休；国务院公布后请用 ccal holidays import 导入")
+
+
+# --------------------------------------------------------------------------- materialise
+
+@click.command("materialise")
+@click.argument("years", type=click.IntRange(1900, 2200), nargs=-1, required=True)
+@click.option("--unit", help="只处理该单位 only this unit")
+@config_option
+def materialise_cmd(years: tuple[int, ...], unit: str | None) -> None:
+    """生成各年度事项 Create/update the occurrences of YEARS (idempotent)."""
+    from scheduler.materialise import materialise
+
+    app = get_app()
+    units = None
+    if unit:
+        with app.session() as session:
+            units = [app.unit(session, unit).code]
+    c = materialise(app, years, units)
+    click.echo(f"新增 {c.created}，更新 {c.updated}，不变 {c.unchanged}")
+

@@ -1,0 +1,160 @@
+"""Recording what was done: submissions, waivers, events and the quarterly meeting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from cli import DATE, DATETIME, CcalError, config_option, get_app
+from scheduler.tables import HOLIDAYS_FOOTNOTE
+
+
+# --------------------------------------------------------------------------- recording
+
+@click.command()
+@click.argument("key")
+@click.option("--unit", required=True, help="单位代码 unit code")
+@click.option("--period", required=True, help="期间 period label (2026-06, 2026-Q2, 2026-H1, 2026, 2026-autumn, E12)")
+@click.option("--at", type=DATETIME, help="完成时间（默认现在）when it was done (default now)")
+@click.option("--evidence", multiple=True, type=click.Path(dir_okay=False), help="证明材料文件（可多次）evidence file")
+@click.option("--note", default="", help="备注 note")
+@click.option("--corrects", type=int, help="更正的提交记录编号 id of the submission this one replaces")
+@config_option
+def submit(key, unit, period, at, evidence, note, corrects) -> None:
+    """登记完成情况 Record a submission."""
+    from scheduler.submissions import submit as do_submit
+
+    r = do_submit(get_app(), key, unit, period, at=at, evidence=[Path(e) for e in evidence],
+                  note=note, corrects=corrects)
+    s, occ = r.submission, r.occurrence
+    state = "逾期完成" if s.late else "按时"
+    click.echo(f"已登记 提交记录 {s.id}：{key} / {unit} / {period}，{s.submitted_at:%Y-%m-%d %H:%M}，"
+               f"截止 {occ.due.isoformat()}，{state}")
+    if corrects:
+        click.echo(f"更正了提交记录 {corrects}")
+    for ev in r.evidence:
+        click.echo(f"证明材料 {ev.original_name} -> {ev.stored_path}")
+
+
+@click.group()
+def submission() -> None:
+    """提交记录 Submissions."""
+
+
+@submission.command("withdraw")
+@click.argument("submission_id", type=int)
+@click.option("--reason", required=True, help="撤回原因 reason")
+@config_option
+def submission_withdraw(submission_id: int, reason: str) -> None:
+    """撤回提交记录（新增一条撤回记录，原记录保留）Withdraw a submission (as a new row)."""
+    from scheduler.submissions import withdraw
+
+    row = withdraw(get_app(), submission_id, reason)
+    click.echo(f"已撤回提交记录 {submission_id}（撤回记录 {row.id}）")
+
+
+@click.command()
+@click.argument("key")
+@click.option("--unit", required=True, help="单位代码 unit code")
+@click.option("--period", required=True, help="期间 period label")
+@click.option("--reason", required=True, help="豁免原因 reason")
+@config_option
+def waive(key, unit, period, reason) -> None:
+    """豁免某期事项 Waive an occurrence."""
+    from scheduler.submissions import waive as do_waive
+
+    w, occ = do_waive(get_app(), key, unit, period, reason)
+    click.echo(f"已豁免 {key} / {unit} / {period}（豁免记录 {w.id}）")
+
+
+@click.group()
+def waiver() -> None:
+    """豁免记录 Waivers."""
+
+
+@waiver.command("revoke")
+@click.argument("waiver_id", type=int)
+@click.option("--reason", required=True, help="撤销原因 reason")
+@config_option
+def waiver_revoke(waiver_id: int, reason: str) -> None:
+    """撤销豁免（新增一条记录）Revoke a waiver (as a new row)."""
+    from scheduler.submissions import revoke_waiver
+
+    row = revoke_waiver(get_app(), waiver_id, reason)
+    click.echo(f"已撤销豁免记录 {waiver_id}（记录 {row.id}）")
+
+
+@click.group()
+def event() -> None:
+    """活动与会议 Events and meetings."""
+
+
+@event.command("add")
+@click.argument("key")
+@click.option("--unit", required=True, help="单位代码 unit code")
+@click.option("--date", "on", type=DATE, required=True, help="活动/会议日期 date")
+@click.option("--period", help="会议所属期间（锚点会议）period of an anchor meeting, e.g. 2026-Q1")
+@click.option("--title", default="", help="名称 title")
+@config_option
+def event_add(key, unit, on, period, title) -> None:
+    """登记活动或会议日期（讲座请用 ccal lecture register）Record an event or an anchor meeting date."""
+    from scheduler.lectures import refuse_bare_event
+    from scheduler.submissions import record_event
+
+    app = get_app()
+    refuse_bare_event(app, key)
+    r = record_event(app, key, unit, on, period=period, title=title)
+    if r.occurrence is not None:
+        occ = r.occurrence
+        mark = "*" if occ.provisional else ""
+        click.echo(f"已登记活动 {r.event.id}（{on.isoformat()}）：{key} / {unit} / {occ.period}，"
+                   f"截止 {occ.due.isoformat()}{mark}")
+        if occ.provisional:
+            click.echo(HOLIDAYS_FOOTNOTE)
+        return
+    click.echo(f"已登记 {key} {period} 会议日期 {on.isoformat()}（记录 {r.event.id}）")
+    seen = set()
+    for occ in r.moved:
+        if (occ.obligation_key, occ.due) in seen:
+            continue
+        seen.add((occ.obligation_key, occ.due))
+        click.echo(f"  {occ.obligation_key} {occ.period} 截止 {occ.due.isoformat()}{'*' if occ.provisional else ''}")
+
+
+
+# --------------------------------------------------------------------------- the quarterly joint meeting
+
+@click.group()
+def meeting() -> None:
+    """季度联席会议日期（会前报告据此截止）The quarterly joint meeting's date."""
+
+
+@meeting.command("set")
+@click.option("--quarter", required=True, help="季度 quarter, e.g. 2026-Q1")
+@click.option("--date", "on", type=DATE, required=True, help="会议日期 meeting date")
+@click.option("--key", help="会议事项编号（启用多个时）anchor obligation key")
+@click.option("--title", default="", help="会议名称 title")
+@config_option
+def meeting_set(quarter, on, key, title) -> None:
+    """登记某季度联席会议日期：会前报告、会后研判报告的截止日期随之确定 Record a quarter's
+    meeting date (same as ccal event add <meeting key> --unit <propaganda unit> --period Q)."""
+    from scheduler.materialise import anchor_keys
+    from scheduler.submissions import record_event
+
+    app = get_app()
+    keys = [app.obligation(key).key] if key else sorted(anchor_keys(app))
+    if not keys:
+        raise CcalError("已启用的规则包中没有会议锚点事项（例如 jincheng-2020.meeting）")
+    if len(keys) > 1:
+        raise CcalError("有多个会议锚点事项，请用 --key 指定：" + ", ".join(keys))
+    r = record_event(app, keys[0], app.propaganda_unit, on, period=quarter, title=title)
+    click.echo(f"已登记 {quarter} 联席会议日期 {on.isoformat()}（{keys[0]}，记录 {r.event.id}）")
+    seen = set()
+    for occ in r.moved:
+        if (occ.obligation_key, occ.due) in seen:
+            continue
+        seen.add((occ.obligation_key, occ.due))
+        title_of = app.obligations[occ.obligation_key].title
+        click.echo(f"  {title_of}（{occ.obligation_key}）截止 {occ.due.isoformat()}{'*' if occ.provisional else ''}")
+

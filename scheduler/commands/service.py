@@ -1,0 +1,124 @@
+"""The reminder service: `tick`, `serve` and the outbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import click
+
+from cli import DATETIME, config_option, format_option, get_app, out
+from scheduler.tables import Column, render
+
+
+# --------------------------------------------------------------------------- reminder service
+
+OUTBOX_STATE_WORDS = {"planned": "待发送", "sending": "发送中", "sent": "已发送",
+                      "failed": "失败待重试", "dead": "已放弃", "cancelled": "已取消"}
+
+
+@click.command()
+@click.option("--now", type=DATETIME, default=None,
+              help="按此时间运行（默认现在，配置的时区）run as if the clock read DATETIME")
+@config_option
+def tick(now: datetime | None) -> None:
+    """运行一次提醒服务的全部工作后退出（适用于 cron）Run one pass of the reminder service
+    (materialise, score, plan, send) and exit."""
+    from scheduler.service import run_tick
+
+    app = get_app()
+    r = run_tick(app, now or app.now())
+    click.echo(f"时间 {r.now:%Y-%m-%d %H:%M}")
+    if r.recovered:
+        click.echo(f"中断后恢复：{r.recovered} 条消息将重新发送")
+    click.echo(f"事项：新增 {r.materialised.created}，更新 {r.materialised.updated}")
+    click.echo(f"考核：扣分新增 {r.score.findings} 项，撤销 {r.score.withdrawn} 项；自动记分 {r.score.posted} 条")
+    for why in r.score.skipped:
+        click.echo(f"未能记录扣分：{why}", err=True)
+    click.echo(f"提醒：新计划 {r.plan.entries} 项，新消息 {r.plan.created} 条，"
+               f"更新 {r.plan.updated} 条，取消 {r.plan.cancelled} 条；扣分通知 {r.plan.deductions} 条")
+    if r.dispatch is None:
+        click.echo(f"发送：不在发送时段，下一发送时段 {r.next_window:%Y-%m-%d %H:%M}")
+    else:
+        click.echo(f"发送：成功 {r.dispatch.sent}，失败待重试 {r.dispatch.failed}，"
+                   f"已放弃 {r.dispatch.dead}")
+    click.echo("发件箱：" + "，".join(f"{OUTBOX_STATE_WORDS[k]} {v}" for k, v in r.outbox.items()))
+    if r.plan.unaddressed:
+        click.echo(f"无人可提醒（未登记书记或联系方式）：{len(r.plan.unaddressed)} 项："
+                   + "，".join(r.plan.unaddressed[:10])
+                   + ("……" if len(r.plan.unaddressed) > 10 else ""), err=True)
+
+
+@click.command()
+@click.option("--now", type=DATETIME, default=None,
+              help="试运行：假定启动时时钟读数为此时间，之后正常走时 start the clock at DATETIME")
+@config_option
+def serve(now: datetime | None) -> None:
+    """运行提醒服务（守护进程，SIGTERM/SIGINT 停止）Run the reminder daemon until
+    SIGTERM/SIGINT."""
+    import logging
+    import sys
+
+    from scheduler.service import run_service
+
+    app = get_app()
+
+    class ZoneTimeFormatter(logging.Formatter):
+        """Log times in the configured zone (Asia/Shanghai), not the server's."""
+
+        def formatTime(self, record, datefmt=None):  # noqa: N802 (logging's name)
+            return datetime.fromtimestamp(record.created, app.config.general.tz).strftime("%Y-%m-%d %H:%M:%S%z")
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(ZoneTimeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    run_service(app, start=now)
+
+
+@click.group("outbox", invoke_without_command=True)
+@click.option("--status", type=click.Choice(list(OUTBOX_STATE_WORDS)), default=None,
+              help="只看该状态 only rows in this state")
+@click.option("--limit", type=click.IntRange(min=1), default=200, show_default=True,
+              help="最多显示条数（最新的在前）newest first")
+@format_option()
+@config_option
+@click.pass_context
+def outbox_cmd(ctx: click.Context, status: str | None, limit: int, fmt: str) -> None:
+    """发件箱：列出提醒消息；`ccal outbox retry` 重新排队 The outbox (list; `retry` re-queues)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from scheduler.outbox import listing
+
+    with get_app().session() as session:
+        rows = listing(session, status, limit)
+    cols = [Column("id", "编号", align="right"),
+            Column("status", "状态", show=lambda r: OUTBOX_STATE_WORDS[r["status"]]),
+            Column("channel", "通道"), Column("recipient", "收件人"), Column("address", "地址"),
+            Column("window", "发送日"), Column("items", "事项", align="right"),
+            Column("attempts", "尝试", align="right"), Column("title", "主题"),
+            Column("last_error", "最近错误")]
+    keys = ["id", "key", "status", "channel", "stage", "window", "recipient", "address", "title",
+            "items", "attempts", "send_at", "next_attempt_at", "sent_at", "last_error"]
+    out(render(rows, cols, fmt, csv_keys=keys))
+
+
+@outbox_cmd.command("retry")
+@click.argument("row_id", type=int, required=False)
+@click.option("--dead", is_flag=True, help="所有已放弃的消息 every dead row")
+@config_option
+def outbox_retry(row_id: int | None, dead: bool) -> None:
+    """重新排队：ID 一条失败或已放弃的消息，或 --dead 全部已放弃的 Re-queue one row or
+    every dead row."""
+    from scheduler.outbox import retry, retry_dead
+
+    if (row_id is None) == (not dead):
+        raise click.UsageError("请给出消息编号 ID 或 --dead（二者选一）give ID or --dead")
+    app = get_app()
+    with app.session() as session:
+        if dead:
+            n = retry_dead(session, app.now())
+            click.echo(f"已重新排队 {n} 条已放弃的消息，将在下一发送时段发送")
+        else:
+            row = retry(session, row_id, app.now())
+            click.echo(f"消息 {row.id} 已重新排队，将在下一发送时段发送")
