@@ -175,8 +175,14 @@ class Config:
 
     def error(self, dotted_field: str, message: str) -> ConfigError:
         """A ConfigError for `dotted_field` (e.g. "notify.email.port") with file and line."""
-        return ConfigError(message, file=self.path, line=_line_of(self.key_lines, dotted_field),
+        return ConfigError(message, file=self.path, line=self.line_of(dotted_field),
                            field=dotted_field)
+
+    def line_of(self, dotted_field: str) -> int | None:
+        """The line of `dotted_field` in the file, else of its closest enclosing table that
+        is written there; None without a file. Modules that report their own errors
+        (notifiers.settings) take this function to add the line."""
+        return _line_of(self.key_lines, dotted_field)
 
     def season(self, key: str) -> SeasonSettings | None:
         return next((s for s in self.seasons if s.key == key), None)
