@@ -30,7 +30,7 @@ from sqlmodel import Session, col, select
 
 from obligations.schedules import periods_in_year
 from scheduler.app import UserInputError
-from scheduler.evidence import store_evidence
+from scheduler.evidence import protected_files, store_evidence
 from scheduler.materialise import (
     MaterialiseCounts, anchor_keys, applies_to_unit, event_label, materialise,
     materialise_event, period_year,
@@ -160,7 +160,7 @@ def submit(app: "App", key: str, unit_code: str, period: str, *, at: datetime | 
 
 
 def _attach(app: "App", session: Session, sub: Submission, path: Path) -> Evidence:
-    stored = store_evidence(path, app.config.evidence.dir)
+    stored = store_evidence(path, app.config.evidence.dir, protected=protected_files(app.config))
     ev = Evidence(submission_id=sub.id, sha256=stored.sha256, original_name=stored.original_name,
                   size=stored.size, stored_path=stored.stored_path)
     session.add(ev)
