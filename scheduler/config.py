@@ -200,6 +200,22 @@ class Config:
         )
 
 
+def check_pack_settings(config: Config) -> None:
+    """`[packs]` names bundled packs that exist and directories that exist; otherwise a
+    ConfigError at the line of `enabled` / `extra_dirs` (the pack loader alone would name
+    the pack directory, not the config line that asked for it)."""
+    from obligations.packs import bundled_pack_dir, bundled_pack_names
+
+    known = bundled_pack_names()
+    for name in config.packs.enabled:
+        if name not in known and not (bundled_pack_dir() / f"{name}.toml").is_file():
+            raise config.error("packs.enabled", f"unknown bundled pack {_show(name)} "
+                                                f"(bundled: {', '.join(known) or 'none'})")
+    for d in config.packs.extra_dirs:
+        if not Path(d).is_dir():
+            raise config.error("packs.extra_dirs", f"pack directory not found: {d}")
+
+
 # --------------------------------------------------------------------------- loading
 
 def resolve_config_path(path: Path | str | None) -> Path | None:

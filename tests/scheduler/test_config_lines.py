@@ -90,3 +90,17 @@ def test_every_core_config_error_names_its_line(tmp_path, text, line, field):
         load_config(path)
     assert (err.value.line, err.value.field) == (line, field)
     assert str(err.value).startswith(f"{path}:{line}: field {field}: ")
+
+
+@pytest.mark.parametrize("text,line,field,message", [
+    ('[general]\ndata_dir = "data"\n\n[packs]\nenabled = ["nopack"]\n', 5, "packs.enabled",
+     'unknown bundled pack "nopack"'),
+    ('[packs]\nenabled = []\nextra_dirs = ["missing-packs"]\n', 3, "packs.extra_dirs",
+     "pack directory not found"),
+])
+def test_packs_the_config_asks_for_name_the_config_line(tmp_path, text, line, field, message):
+    path = tmp_path / "ccal.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        open_app(path)
+    assert str(err.value).startswith(f"{path}:{line}: field {field}: {message}")
