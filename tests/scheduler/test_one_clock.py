@@ -3,7 +3,7 @@ replay name their files and date their messages at the service's time, not the w
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from email import message_from_bytes, policy
 from zoneinfo import ZoneInfo
 
@@ -37,3 +37,18 @@ def test_the_outbox_follows_the_configured_zone(reminder_config, tmp_path):
     msg = message_from_bytes(first.read_bytes(), policy=policy.default)
     assert first.name.startswith("20260311-100000-")
     assert msg["Date"].datetime.utcoffset().total_seconds() == 6 * 3600
+
+
+def test_serve_now_gives_the_channels_the_service_clock(reminder_config):
+    from scheduler.app import open_app
+    from scheduler.service import Service, offset_clock
+
+    app = open_app(reminder_config("spring"))
+    try:
+        start = datetime(2026, 3, 11, 9, 30)
+        service = Service(app, clock=offset_clock(app, start))
+        for channel in service.channels.values():
+            at = channel.clock()
+            assert at.tzinfo is not None and at.replace(tzinfo=None) - start < timedelta(seconds=5)
+    finally:
+        app.engine.dispose()
