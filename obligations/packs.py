@@ -504,6 +504,8 @@ class _PackReader:
                 if e.field not in reported:
                     reported.add(e.field)
                     self.error(e.message, f"{table}.{e.field}", i, key)
+            except Exception:
+                break   # a stand-in the class cannot take: report what was found
         return None
 
     # -- anchors within the pack --------------------------------------------------------------
