@@ -487,7 +487,26 @@ class _PackReader:
             return cls(**args)
         except InvalidField as e:
             self.error(e.message, f"{table}.{e.field}", i, key)
-            return None
+            first = e
+        # The class stops at its first bad field; look for the others by putting a harmless
+        # value in place of each bad one and building again, so every bad field is reported.
+        reported = {first.field}
+        probe, tried = dict(args), {}
+        bad = first.field
+        for _ in range(len(fields) * len(_PROBE_VALUES)):
+            if not _replace_for_probe(probe, bad, fields, tried.setdefault(bad, [])):
+                break
+            try:
+                cls(**probe)
+                break
+            except InvalidField as e:
+                bad = e.field
+                if e.field not in reported:
+                    reported.add(e.field)
+                    self.error(e.message, f"{table}.{e.field}", i, key)
+            except Exception:
+                break   # a stand-in the class cannot take: report what was found
+        return None
 
     # -- anchors within the pack --------------------------------------------------------------
 
@@ -521,6 +540,26 @@ def _unknown(name: str, allowed: Sequence[str], where: str = "") -> str:
     close = difflib.get_close_matches(name, allowed, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else f"; allowed: {', '.join(allowed)}"
     return f"unknown field{where}{hint}"
+
+
+# Harmless values tried in place of a bad field while looking for further bad fields.
+_PROBE_VALUES: tuple[Any, ...] = (1, "01-01", "early", "autumn", ("autumn",), "none")
+
+
+def _replace_for_probe(args: dict[str, Any], name: str, fields: Mapping[str, Any], tried: list) -> bool:
+    """Give field `name` of `args` its default (drop it), else the next probe value not yet
+    `tried`; False when there is nothing left to try."""
+    f = fields.get(name)
+    if name in args and f is not None and (f.default is not dataclasses.MISSING
+                                           or f.default_factory is not dataclasses.MISSING):
+        del args[name]
+        return True
+    for value in _PROBE_VALUES:
+        if value not in tried:
+            tried.append(value)
+            args[name] = value
+            return True
+    return False
 
 
 # ---------------------------------------------------------------------------------------------

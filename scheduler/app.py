@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 from obligations.packs import Obligation, Pack, load_packs
 from obligations.schedules import Context
 from obligations.workdays import WorkdayCalendar
-from scheduler.config import Config, load_config
+from scheduler.config import Config, check_pack_settings, load_config
 from scheduler.db import open_db, session_scope
 from scheduler.models import Unit
 
@@ -100,5 +100,6 @@ def open_app(config_path: Path | str | None = None, *, config: Config | None = N
     """The app for `config_path` (None: env CCAL_CONFIG, else defaults). Raises ConfigError,
     PackError or HolidayFileError with file/line/field for bad input."""
     cfg = config if config is not None else load_config(config_path)
+    check_pack_settings(cfg)   # a missing pack or directory names its config line
     packs = load_packs(cfg.packs.enabled, cfg.packs.extra_dirs)
     return App(cfg, packs)

@@ -175,8 +175,14 @@ class Config:
 
     def error(self, dotted_field: str, message: str) -> ConfigError:
         """A ConfigError for `dotted_field` (e.g. "notify.email.port") with file and line."""
-        return ConfigError(message, file=self.path, line=_line_of(self.key_lines, dotted_field),
+        return ConfigError(message, file=self.path, line=self.line_of(dotted_field),
                            field=dotted_field)
+
+    def line_of(self, dotted_field: str) -> int | None:
+        """The line of `dotted_field` in the file, else of its closest enclosing table that
+        is written there; None without a file. Modules that report their own errors
+        (notifiers.settings) take this function to add the line."""
+        return _line_of(self.key_lines, dotted_field)
 
     def season(self, key: str) -> SeasonSettings | None:
         return next((s for s in self.seasons if s.key == key), None)
@@ -192,6 +198,22 @@ class Config:
             ),
             seasons=tuple(schedules.Season(x.key, x.name, str(x.start), str(x.end)) for x in self.seasons),
         )
+
+
+def check_pack_settings(config: Config) -> None:
+    """`[packs]` names bundled packs that exist and directories that exist; otherwise a
+    ConfigError at the line of `enabled` / `extra_dirs` (the pack loader alone would name
+    the pack directory, not the config line that asked for it)."""
+    from obligations.packs import bundled_pack_dir, bundled_pack_names
+
+    known = bundled_pack_names()
+    for name in config.packs.enabled:
+        if name not in known and not (bundled_pack_dir() / f"{name}.toml").is_file():
+            raise config.error("packs.enabled", f"unknown bundled pack {_show(name)} "
+                                                f"(bundled: {', '.join(known) or 'none'})")
+    for d in config.packs.extra_dirs:
+        if not Path(d).is_dir():
+            raise config.error("packs.extra_dirs", f"pack directory not found: {d}")
 
 
 # --------------------------------------------------------------------------- loading

@@ -48,7 +48,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from notifiers.base import EMAIL, WECOM_APP, WECOM_ROBOT, Channel
 from notifiers.rendering import TemplateRenderError
 from notifiers.settings import NotifyConfigError, build_channels, template_environment
-from obligations.reminders import ReminderPolicyError
+from obligations.reminders import ReminderPolicy, ReminderPolicyError
 from obligations.sending_windows import (SendingWindow, SendingWindowError, in_window,
                                          next_window_start)
 from scheduler import ledger, orders, outbox
@@ -161,8 +161,15 @@ def service_settings(config) -> ServiceSettings:
 
 
 def sending_window(config) -> SendingWindow:
-    return SendingWindow.from_mapping(config.reminders,
-                                      where=f"{config.path or 'config'} [reminders]")
+    """The sending window of the config's ``[reminders]``, whose reminder-policy keys are
+    checked here too, so that a bad one is reported with its line in the file."""
+    where = f"{config.path or 'config'} [reminders]"
+    try:
+        ReminderPolicy.from_mapping(config.reminders, where=where, allow_window_keys=True)
+        return SendingWindow.from_mapping(config.reminders, where=where)
+    except (ReminderPolicyError, SendingWindowError) as e:
+        dotted = "reminders" if e.field == "reminders" else f"reminders.{e.field}"
+        raise config.error(dotted, e.message) from None
 
 
 def years_to_materialise(now: datetime) -> list[int]:
@@ -212,8 +219,10 @@ class Service:
         self.clock = clock or app.now
         self.channels = dict(channels) if channels is not None else build_channels(
             config.notify, config_path=config.path, data_dir=config.general.data_dir,
-            environ=os.environ if environ is None else environ)
-        env = template_environment(config.templates, config_path=config.path)
+            environ=os.environ if environ is None else environ, line_of=config.line_of,
+            clock=lambda: self.clock().replace(tzinfo=config.general.tz))  # one clock
+        env = template_environment(config.templates, config_path=config.path,
+                                   line_of=config.line_of)
         self.planner = Planner(app, self.channels, env, PlannerSettings(
             window=self.window, routes=self.settings.routes, sender=self.settings.sender,
             contact=self.settings.contact))

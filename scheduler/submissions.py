@@ -30,9 +30,9 @@ from sqlmodel import Session, col, select
 
 from obligations.schedules import periods_in_year
 from scheduler.app import UserInputError
-from scheduler.evidence import store_evidence
+from scheduler.evidence import protected_files, store_evidence
 from scheduler.materialise import (
-    MaterialiseCounts, anchor_keys, applies_to_unit, event_label, materialise,
+    MaterialiseCounts, anchor_keys, applies_to_unit, event_label, generated_by_calendar, materialise,
     materialise_event, period_year,
 )
 from scheduler.models import Event, Evidence, Occurrence, Submission, Waiver
@@ -115,6 +115,22 @@ def find_occurrence(app: "App", session: Session, key: str, unit_code: str, peri
     return occ
 
 
+def check_period_opened(app: "App", key: str, period: str, when: datetime) -> None:
+    """Refuse work recorded for a calendar period that has not begun by `when` (e.g.
+    `--period 2031` in 2026): it would be recorded as on time for work not yet due. Checked
+    before anything is materialised, so a refused submission writes nothing."""
+    ob = app.obligation(key)
+    year = period_year(period)
+    if not generated_by_calendar(ob) or year is None:
+        return
+    found = next((p for p in periods_in_year(ob.schedule, year, app.context) if p.label == period), None)
+    if found is not None and found.start > when.date():
+        raise UserInputError(
+            f"期间 {period} 尚未开始（{found.start:%Y年%-m月%-d日}起），不能登记其完成情况"
+            f"（登记时间 {when:%Y-%m-%d}）；请核对 --period 或 --at "
+            f"(period {period} has not begun: it starts {found.start})")
+
+
 def _examples(app: "App", ob, year: int) -> str:
     labels = [p.label for p in periods_in_year(ob.schedule, year, app.context)]
     return ", ".join(labels) or "（无）"
@@ -141,11 +157,12 @@ def submit(app: "App", key: str, unit_code: str, period: str, *, at: datetime | 
     """Record that `unit_code` did `key` for `period` at `at` (default now), with evidence
     files copied into the evidence store. `corrects`: id of the submission this one replaces."""
     files = [Path(p) for p in evidence]
+    when = at or app.now()
+    check_period_opened(app, key, period, when)
     with app.session() as session:
         occ = find_occurrence(app, session, key, unit_code, period)
         if corrects is not None:
             _check_replaceable(session, corrects)
-        when = at or app.now()
         sub = Submission(occurrence_id=occ.id, submitted_at=when, recorded_at=app.now(),
                          recorded_by=recorded_by, note=note, late=when.date() > occ.due,
                          corrects_id=corrects)
@@ -160,7 +177,7 @@ def submit(app: "App", key: str, unit_code: str, period: str, *, at: datetime | 
 
 
 def _attach(app: "App", session: Session, sub: Submission, path: Path) -> Evidence:
-    stored = store_evidence(path, app.config.evidence.dir)
+    stored = store_evidence(path, app.config.evidence.dir, protected=protected_files(app.config))
     ev = Evidence(submission_id=sub.id, sha256=stored.sha256, original_name=stored.original_name,
                   size=stored.size, stored_path=stored.stored_path)
     session.add(ev)

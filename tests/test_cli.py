@@ -353,6 +353,18 @@ def test_holidays_import_then_show(cfg, tmp_path):
     assert (lecture["due"], lecture["provisional"]) == ("2027-01-28", False)
 
 
+def test_holidays_import_of_a_gbk_csv_names_the_encoding(cfg, tmp_path):
+    from obligations.statutory import statutory_holidays
+
+    days = dict(statutory_holidays(2027))
+    rows = ["date,type,name", *(f"{d.isoformat()},休,{n}" for d, n in sorted(days.items())),
+            "2027-02-20,班,调休上班"]
+    path = tmp_path / "2027.csv"
+    path.write_bytes("\r\n".join(rows).encode("gbk"))
+    out = ok(run(cfg, "holidays", "import", path)).stdout
+    assert "2027" in out and "文件编码 GB18030" in out
+
+
 def test_holidays_import_refuses_a_bad_file(cfg, tmp_path):
     bad = tmp_path / "2027.toml"
     bad.write_text('year = 2027\nholidays = ["2027-13-01"]\n', encoding="utf-8")

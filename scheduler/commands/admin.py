@@ -184,7 +184,7 @@ def holidays_import(file: str) -> None:
     app = get_app()
     years = install_holiday_file(Path(file), app.holiday_dir)
     app.reload_calendar()
-    click.echo(f"已安装 {', '.join(map(str, years))} 年节假日数据到 {app.holiday_dir}")
+    click.echo(f"已安装 {', '.join(map(str, years))} 年节假日数据到 {app.holiday_dir}（文件编码 {years.encoding}）")
     # Windows of periods starting the year before can reach into an installed year.
     affected = range(min(years) - 1, max(years) + 1)
     counts = materialise(app, affected, create=False)

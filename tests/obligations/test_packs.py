@@ -382,3 +382,24 @@ def test_a_broken_scorecard_refuses_the_pack_and_check_dir_reports_it(tmp_path):
 def test_the_bundled_scorecard_is_checked_when_its_pack_loads():
     pack = load_pack(packs_module.bundled_pack_dir() / "jincheng-2020.toml")
     assert pack.scorecard["total"] == 100
+
+
+def test_check_dir_reports_every_bad_field_of_one_table(tmp_path):
+    # Issue 10 (11): a file with two bad fields gives two errors, each with its field and line.
+    text = GOOD.replace('rule = "day_in_last_month"\nday = 15',
+                        'rule = "day_in_last_month"\nday = 40\nroll = "sideways"')
+    write(tmp_path, text)
+    errors = check_dir(tmp_path)
+    assert sorted((e.key, e.field, e.line) for e in errors) == [
+        ("demo.1.2", "deadline.day", line_of(text, "day = 40")),
+        ("demo.1.2", "deadline.roll", line_of(text, 'roll = "sideways"')),
+    ]
+
+
+def test_check_dir_reports_month_and_day_of_a_fixed_date_and_a_bad_xun(tmp_path):
+    text = GOOD.replace('rule = "day_in_last_month"\nday = 15', 'rule = "fixed"\nmonth = 13\nday = 40')
+    text = text.replace('xun = "mid"', 'xun = "middle"\nmonth = 0')
+    write(tmp_path, text)
+    found = sorted((e.key, e.field) for e in check_dir(tmp_path))
+    assert found == [("demo.1.2", "deadline.day"), ("demo.1.2", "deadline.month"),
+                     ("demo.meeting", "deadline.month"), ("demo.meeting", "deadline.xun")]
