@@ -606,16 +606,16 @@ def obligations(pack, fmt) -> None:
 
     rows = catalogue(_app(), pack)
     cols = [Column("obligation", "编号"), Column("title", "事项"),
-            Column("applies_to", "适用", show=lambda r: ",".join(r["applies_to"])),
+            Column("applies_to_text", "适用"),
             Column("schedule_text", "周期"),
             Column("deadline_text", "截止", show=lambda r: r["deadline_text"] + ("†" if r["default_date"] else "")),
             Column("times", "次数", align="right"),
-            Column("citation_clause", "依据", show=lambda r: f"{r['citation_source']} {r['citation_clause']}"),
+            Column("citation", "依据"),
             Column("citation_quote", "原文")]
     notes = ["† 文件未规定日期，由规则包设定默认日期"] if any(r["default_date"] for r in rows) else []
     csv_keys = ["obligation", "pack", "clause", "title", "applies_to", "responsible", "schedule", "deadline",
                 "deadline_text", "times", "default_date", "anchor", "citation_source", "citation_clause",
-                "citation_quote"]
+                "citation_quote", "citation_document"]
     if fmt == "csv":
         rows = [{**r, "applies_to": ",".join(r["applies_to"])} for r in rows]
     _out(render(rows, cols, fmt, notes, csv_keys=csv_keys))
@@ -977,11 +977,12 @@ def lecture() -> None:
 @config_option
 def lecture_categories() -> None:
     """敏感议题类别（第12条）The sensitive categories of seed 001 clause 12."""
+    from obligations.citations import cite
     from obligations.lectures import CLAUSE_12, SENSITIVE_CATEGORIES
 
     cols = [Column("key", "代码"), Column("short", "简称"), Column("label", "条文")]
     _out(render_table([{"key": c.key, "short": c.short, "label": c.label} for c in SENSITIVE_CATEGORIES], cols,
-                      [f"依据：{CLAUSE_12.source} {CLAUSE_12.clause}"]))
+                      [f"依据：{cite(CLAUSE_12)}"]))
 
 
 @lecture.command("register")

@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import CheckConstraint, DateTime, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from obligations.packs import UNIT_KIND_NAMES
+
 # Stable constraint names, so batch migrations on SQLite can find and alter them.
 SQLModel.metadata.naming_convention = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -26,13 +28,10 @@ SQLModel.metadata.naming_convention = {
     "pk": "pk_%(table_name)s",
 }
 
-# Unit kinds and their Chinese labels (also accepted by the organisation import).
-UNIT_KINDS: dict[str, str] = {
-    "committee": "党委",
-    "branch": "党支部",
-    "dept_branch": "系党支部",
-    "office": "处室",
-}
+# Unit kinds a unit can have, with their Chinese labels (also accepted by the organisation
+# import): the one mapping is obligations.packs.UNIT_KIND_NAMES ("propaganda" there is the
+# configured propaganda department, not a kind of unit).
+UNIT_KINDS: dict[str, str] = {k: UNIT_KIND_NAMES[k] for k in ("committee", "branch", "dept_branch", "office")}
 # Roles a person holds in a unit. secretary: first responsible person, main receiver of
 # reminders; head: head of an office or department; supervisor: leader in charge (分管领导);
 # propaganda: propaganda contact of the unit (宣传委员).

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
+from obligations.citations import cite, document_name
 from obligations.occurrences import Status, occurrence_status
-from obligations.packs import Obligation
+from obligations.packs import Obligation, unit_kind_name
 from scheduler.app import UserInputError
 from scheduler.materialise import materialise
 from scheduler.models import Occurrence, Unit
@@ -62,8 +63,8 @@ def _load(app: "App", session: Session, *conditions, as_of: date) -> list[_Item]
 
 
 def citation_text(ob: Obligation) -> str:
-    c = ob.citation
-    return f"{c.source} {c.clause}：{c.quote}"
+    """The citation as people read it: document title and 文号, clause, quote."""
+    return cite(ob.citation, quote=True)
 
 
 def _row(item: _Item, as_of: date, **extra: Any) -> dict[str, Any]:
@@ -241,6 +242,8 @@ def catalogue(app: "App", pack: str | None = None) -> list[dict[str, Any]]:
             "deadline_text": deadline_text(ob), "times": ob.times, "default_date": ob.default_date,
             "anchor": ob.anchor, "citation_source": ob.citation.source,
             "citation_clause": ob.citation.clause, "citation_quote": ob.citation.quote,
+            "citation_document": document_name(ob.citation), "citation": cite(ob.citation),
+            "applies_to_text": "、".join(unit_kind_name(k) for k in ob.applies_to),
         })
     return sorted(rows, key=lambda r: r["obligation"])
 

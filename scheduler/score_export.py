@@ -18,10 +18,11 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
+from obligations.packs import UNIT_KIND_NAMES
 from obligations.scoring import ItemScore, Line, ScoreReport, UnitScore, fmt_points, round2
 from scheduler.tables import Column, render_table
 
-KIND_WORDS = {"branch": "党支部", "dept_branch": "系党支部", "office": "处室"}
+KIND_WORDS = {k: UNIT_KIND_NAMES[k] for k in ("branch", "dept_branch", "office")}
 NOT_COUNTED = "（不计）"
 
 

@@ -218,6 +218,14 @@ def test_obligations_catalogue_with_citations(cfg):
     assert {x["pack"] for x in rows} == {"jincheng-2020"}
 
 
+def test_obligations_table_names_documents_and_unit_kinds_in_chinese(cfg):
+    # issue 7: a citation shows the document's title and 文号, not a file name; kinds in Chinese
+    out = ok(run(cfg, "obligations", "--pack", "jincheng-2020")).stdout
+    line = next(ln for ln in out.splitlines() if ln.startswith("jincheng-2020.1.2 "))
+    assert "《落实意识形态工作责任制考核办法（试行）》晋市职院党〔2020〕44号 考核评分体系 1.2" in line
+    assert "党支部、系党支部" in line and ".txt" not in line and "dept_branch" not in line
+
+
 # --------------------------------------------------------------------------- errors
 
 def test_unknown_unit_key_and_period_are_clear_errors(cfg):

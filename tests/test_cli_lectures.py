@@ -87,7 +87,9 @@ def test_categories_are_listed_with_the_clause(cfg):
     out = ok(run(cfg, "lecture", "categories"))
     for key in ("history", "leaders", "ethnic-religion", "foreign", "hmt", "groups", "spirit"):
         assert key in out
-    assert "涉港澳台问题的" in out and "001_af5a53c9418d3a89.txt 第12条" in out
+    # issue 7: the document as people name it, not the seed's file name
+    assert "涉港澳台问题的" in out and "依据：河南科技职业大学党委意识形态工作举措（2023年12月28日印发） 第12条" in out
+    assert ".txt" not in out
 
 
 def test_register_a_sensitive_lecture_gives_the_20_working_day_deadline(cfg):

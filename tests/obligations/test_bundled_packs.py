@@ -4,7 +4,6 @@ the documents say."""
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import date
 from pathlib import Path
@@ -17,7 +16,6 @@ from obligations.schedules import Context
 from obligations.workdays import WorkdayCalendar
 
 ROOT = Path(__file__).resolve().parents[2]
-SEEDS_DIR = Path(os.environ.get("CCAL_SEEDS_DIR") or ROOT.parent / "shared" / "seeds")
 CATALOGUE = ROOT / "docs" / "obligations.md"
 BUNDLED = ("jincheng-2020", "henan-2023", "school-template", "shanghai-2023")
 
@@ -113,10 +111,8 @@ def obs(packs) -> dict[str, Obligation]:
 
 
 @pytest.fixture(scope="module")
-def seeds() -> dict[str, str]:
-    if not SEEDS_DIR.is_dir():
-        pytest.skip(f"seed documents not found at {SEEDS_DIR} (set CCAL_SEEDS_DIR)")
-    return {p.name: _collapse(p.read_text(encoding="utf-8")) for p in SEEDS_DIR.glob("*.txt")}
+def seeds(seeds_dir) -> dict[str, str]:
+    return {p.name: _collapse(p.read_text(encoding="utf-8")) for p in seeds_dir.glob("*.txt")}
 
 
 @pytest.fixture(scope="module")
@@ -308,3 +304,35 @@ def test_seasonal_screening_has_one_slot_per_configured_season(obs, cal):
 def test_semester_duties_follow_the_institution_semesters(obs, cal):
     labels = [s.period for s in slots_for_year(obs["jincheng-2020.1.7.teach"], 2026, cal, CTX)]
     assert labels == ["2026-spring", "2026-autumn"]
+
+
+# ------------------------------------------------------------------------------------ names (issue 7)
+
+
+def test_every_cited_source_has_a_document_name(packs):
+    unnamed = sorted({(p.name, ob.citation.source) for p in packs.values() for ob in p.obligations
+                      if ob.citation.document is None})
+    assert unnamed == []
+
+
+def test_citations_show_the_document_title_and_number_not_the_file_name(obs):
+    from obligations.citations import cite
+
+    assert cite(obs["jincheng-2020.1.2"].citation) == (
+        "《落实意识形态工作责任制考核办法（试行）》晋市职院党〔2020〕44号 考核评分体系 1.2")
+    assert ".txt" not in cite(obs["henan-2023.12"].citation, quote=True)
+
+
+def test_document_titles_and_numbers_are_verbatim_from_their_seeds(packs, seeds):
+    for p in packs.values():
+        for source, doc in p.documents.items():
+            for quoted in re.findall(r"《([^》]+)》", doc.title):
+                assert _collapse(quoted) in seeds[source], (p.name, source, quoted)
+            if doc.number:
+                assert doc.number in seeds[source], (p.name, source, doc.number)
+
+
+def test_clause_12_constant_names_its_document_as_the_pack_does(obs):
+    from obligations.lectures import CLAUSE_12
+
+    assert CLAUSE_12.document == obs["henan-2023.12"].citation.document
