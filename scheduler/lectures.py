@@ -41,6 +41,7 @@ from sqlmodel import Session, col, select
 
 from obligations import lectures as rules
 from obligations.lectures import Decision, Moment
+from obligations.provisional import HOLIDAYS
 from obligations.reminders import Audience, ReminderItem, stage_at
 from scheduler.app import UserInputError
 from scheduler.ledger import (AUTO_RECORDER, SyncResult, add_finding, latest_findings, reconcile_finding,
@@ -671,6 +672,7 @@ def describe(app: "App", session: Session, occs: Mapping[int, Occurrence],
             when = f"于 {min(filed[occ.id]):%Y-%m-%d} " if filed.get(occ.id) else ""
             fields.update(
                 title="审批讲座、报告会申请（一会一报）", due=due.due, provisional=due.provisional,
+                provisional_reasons=(HOLIDAYS,) if due.provisional else (),
                 note="；".join(x for x in (f"{names.get(occ.unit_code, occ.unit_code)}{when}报审，待审批",
                                           topic, about, "请在活动前完成审批") if x))
         else:

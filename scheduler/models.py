@@ -244,6 +244,9 @@ class OutboxItem(SQLModel, table=True):
     person_id: int = Field(foreign_key="person.id")
     roles: str = Field(default="responsible", max_length=100)  # comma-separated
     state: str = Field(default="listed", max_length=12)
+    # The due date this item told, as rendered into its message (migration 0008); a later
+    # message says when it moved (scheduler/moved.py). None: planned before 0008.
+    told_due: dt.date | None = Field(default=None)
 
 
 # Scoring (scheduler/ledger.py, obligations/scoring.py, docs/scoring.md).

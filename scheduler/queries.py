@@ -24,6 +24,7 @@ from obligations.packs import Obligation, unit_kind_name
 from scheduler.app import UserInputError
 from scheduler.materialise import materialise
 from scheduler.models import Occurrence, Unit
+from scheduler.provisional import reasons_of as provisional_reasons
 from scheduler.submissions import counting_submissions, waived_occurrences
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ class _Item:
     unit_name: str
     ob: Obligation
     status: Status
+    provisional_reasons: tuple[str, ...] = ()   # obligations.provisional reasons; () = a firm date
 
 
 def _load(app: "App", session: Session, *conditions, as_of: date) -> list[_Item]:
@@ -54,10 +56,11 @@ def _load(app: "App", session: Session, *conditions, as_of: date) -> list[_Item]
     subs = counting_submissions(session, ids)
     waived = waived_occurrences(session, ids)
     tz = app.config.general.tz
+    reasons = provisional_reasons(app, session, [occ for occ, _ in rows])
     return [
         _Item(occ, name, app.obligations[occ.obligation_key],
               occurrence_status(occ.opens, occ.due, occ.required, subs.get(occ.id, ()), occ.id in waived,
-                                as_of, tz=tz))
+                                as_of, tz=tz), reasons.get(occ.id, ()))
         for occ, name in rows
     ]
 
@@ -72,7 +75,8 @@ def _row(item: _Item, as_of: date, **extra: Any) -> dict[str, Any]:
     row = {
         "unit": occ.unit_code, "unit_name": item.unit_name,
         "obligation": occ.obligation_key, "title": item.ob.title, "period": occ.period,
-        "opens": occ.opens, "due": occ.due, "provisional": bool(occ.provisional),
+        "opens": occ.opens, "due": occ.due, "provisional": bool(item.provisional_reasons),
+        "provisional_reasons": list(item.provisional_reasons),
         "status": st.state, "done": st.done, "required": st.required,
     }
     row.update(extra)

@@ -13,7 +13,6 @@ import pytest
 from click.testing import CliRunner
 from icalendar import Calendar
 
-from scheduler.tables import PROVISIONAL_FOOTNOTE
 
 from cli import main
 
@@ -112,7 +111,9 @@ def test_overdue_table_marks_provisional_dates(cfg):
         assert word in header
     assert "已逾期" in out
     # The Q1 departmental report hangs on a meeting date not recorded yet: provisional.
-    assert "2026-03-30*" in out and out.rstrip().endswith(PROVISIONAL_FOOTNOTE)
+    # The footnote states that reason (issue 7), in the messages' wording, not "节假日".
+    assert "2026-03-30*" in out
+    assert out.rstrip().endswith("* 暂定：所依据的会议日期尚未登记，登记会议日期后截止日期会随之调整")
 
 
 def test_upcoming_json(cfg):
@@ -413,3 +414,12 @@ def test_subprocess_overdue_json_and_error_exit_code(cfg):
     bad = subprocess.run([*ccal_command(), "status", "NOPE"], capture_output=True, text=True, timeout=60,
                          env=clean_env(CCAL_CONFIG=str(cfg)), cwd=cfg.parent)
     assert bad.returncode == 1 and "NOPE" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_provisional_footnote_and_a_message_share_one_wording():
+    # issue 7: one source of wording for the CLI footnote and the reminder messages
+    from obligations.provisional import HOLIDAYS, MEETING, footnote, message_note
+
+    for reason, words in ((HOLIDAYS, "节假日安排未公布"), (MEETING, "所依据的会议日期尚未登记")):
+        assert words in footnote((reason,)) and words in message_note((reason,))
+    assert "节假日" not in footnote((MEETING,)) + message_note((MEETING,))

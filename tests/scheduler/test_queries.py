@@ -21,7 +21,7 @@ def test_overdue_lists_open_occurrences_past_due_with_days_overdue(tracking_app)
     assert jdx == {
         "unit": "JDX", "unit_name": "机电工程系党支部", "obligation": "tpack.report",
         "title": "向党委宣传部书面汇报意识形态工作（半年）", "period": "2026-H1",
-        "opens": date(2026, 1, 1), "due": date(2026, 6, 15), "provisional": False,
+        "opens": date(2026, 1, 1), "due": date(2026, 6, 15), "provisional": False, "provisional_reasons": [],
         "status": "overdue", "done": 0, "required": 1, "days_overdue": 5,
     }
     assert ("LTX", "tpack.report", "2026-H1") not in rows          # submitted on time
