@@ -92,6 +92,19 @@ def is_lecture_obligation(ob: "Obligation") -> bool:
             and any(kind != "propaganda" for kind in ob.applies_to))
 
 
+def is_filing_obligation(ob: "Obligation") -> bool:
+    """The propaganda department's own per-lecture filing with a superior (jincheng-2020.lecture:
+    "按时向市委宣传部报备"): an event obligation counted in working days before the event that
+    only the propaganda department carries. Every registered lecture creates one."""
+    return (ob.schedule.kind == "event" and ob.deadline.rule == "workdays_before_event"
+            and set(ob.applies_to) == {"propaganda"})
+
+
+def filings(obligations: Iterable["Obligation"]) -> tuple["Obligation", ...]:
+    """The filing obligations among `obligations`, by key."""
+    return tuple(sorted((ob for ob in obligations if is_filing_obligation(ob)), key=lambda ob: ob.key))
+
+
 def lead_workdays(ob: "Obligation") -> int:
     return ob.deadline.workdays
 
