@@ -324,3 +324,12 @@ def test_nothing_is_reminded_for_a_lecture_held_or_past(college):
     plan(college, "2026-06-02 10:00")
     assert told(college) == {}
     assert lectures.show(college, w["id"])["status"] == "planned"
+
+
+def test_a_branch_s_sensitive_lecture_needs_approval_and_reminds_its_secretary(college):
+    # issue 7: before, a 党支部's lecture got "无需审批，仅报备" and no deadline. JG1 has no head:
+    # its secretary 郑晓东 is reminded (the planner falls back to the secretary).
+    v = register(college, unit="JG1", title="党史学习报告会", planned=True)
+    assert (v["obligation"], v["deadline"], v["status"]) == ("henan-2023.12", date(2026, 9, 8), "planned")
+    plan(college, "2026-09-01 10:00")
+    assert told(college).get("郑晓东") == {(v["period"], "notice")}
