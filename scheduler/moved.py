@@ -42,10 +42,16 @@ class MovedDeadlines:
         """`occurrence_ids`: ids, or a SELECT of them."""
         if isinstance(occurrence_ids, (set, frozenset, tuple, list)):
             occurrence_ids = list(occurrence_ids)
+        sent_told = (col(Outbox.status) == SENT) & col(OutboxItem.told_due).is_not(None)
+        # Only occurrences some sent message told another date for: usually none, so cheap.
+        moved = (select(OutboxItem.occurrence_id)
+                 .join(Outbox, col(Outbox.id) == col(OutboxItem.outbox_id))
+                 .join(Occurrence, col(Occurrence.id) == col(OutboxItem.occurrence_id))
+                 .where(sent_told, col(OutboxItem.told_due) != col(Occurrence.due),
+                        col(OutboxItem.occurrence_id).in_(occurrence_ids)))
         q = (select(OutboxItem.occurrence_id, OutboxItem.person_id, OutboxItem.told_due, Outbox.sent_at)
              .join(Outbox, col(Outbox.id) == col(OutboxItem.outbox_id))
-             .where(Outbox.status == SENT, col(OutboxItem.told_due).is_not(None),
-                    col(OutboxItem.occurrence_id).in_(occurrence_ids))
+             .where(sent_told, col(OutboxItem.occurrence_id).in_(moved))
              .order_by(col(Outbox.sent_at), col(Outbox.id)))
         # occurrence -> [(sent_at, person, told due)], oldest first
         self._told: dict[int, list[tuple[datetime, int, date]]] = defaultdict(list)
