@@ -282,3 +282,12 @@ def test_competition_ranking_and_bottom_three_with_ties():
 def test_rounding_is_half_up_on_the_decimal_value():
     assert (round2(27.395), round2(28.1914), round2(2.675)) == (27.4, 28.19, 2.68)
     assert (fmt_points(1.5), fmt_points(2.0), fmt_points(5 / 3), fmt_points(-0.0)) == ("1.5", "2", "1.67", "0")
+
+
+def test_a_year_with_no_entries_has_nothing_to_rank_or_flag(card):
+    # issue 7: the deductions items start full, so without this every unit tied first and all
+    # were flagged for the 提醒谈话.
+    rep = score_year(card, 2031, UNITS, [])
+    assert rep.empty
+    assert all(r.rows == () for r in rep.rankings)
+    assert not any(u.flagged or u.rank for u in rep.units)
