@@ -6,7 +6,10 @@ provisional year. Each reminder item keeps the due date it told (`OutboxItem.tol
 migration 0008, written when its message is rendered). From those:
 
 - the next message to a person whose last *sent* message told another date says so:
-  「截止日期已由3月30日调整为3月27日」 (`MovedDeadlines.moved_from`);
+  「截止日期已由3月30日调整为3月27日」 (`MovedDeadlines.moved_from`). That message comes with the
+  next pass: the stages of a moved occurrence are keyed with the new date
+  (`MovedDeadlines.stage_id`, "due@2026-03-30"), so its current stage is told again for the new
+  date even if the same stage was told for the old one;
 - escalation waits: an occurrence whose date moved is not escalated to the supervisor and the
   propaganda department until the new date has been told and one full working day has passed
   after the day it was told (`MovedDeadlines.holds_escalation`). A deadline moved into the past
@@ -57,6 +60,16 @@ class MovedDeadlines:
         self._told: dict[int, list[tuple[datetime, int, date]]] = defaultdict(list)
         for occ_id, person_id, told, sent_at in session.exec(q).all():
             self._told[occ_id].append((sent_at or datetime.min, person_id, told))
+
+    def has_moved(self, occurrence_id: int, due: date) -> bool:
+        """Some sent message told another date than `due`."""
+        return any(d != due for _, _, d in self._told.get(occurrence_id, ()))
+
+    def stage_id(self, occurrence_id: int, due: date, stage_id: str) -> str:
+        """The outbox stage id for the current date: a moved occurrence's stages carry the new
+        due date ("overdue-1@2026-03-27"), so the stage reached on the new date is told even
+        when the same stage was told for the old one, and the change is announced at once."""
+        return f"{stage_id}@{due.isoformat()}" if self.has_moved(occurrence_id, due) else stage_id
 
     def moved_from(self, occurrence_id: int, person_id: int, due: date) -> date | None:
         """The date the person's last sent message told, when it differs from `due`."""

@@ -312,6 +312,7 @@ class Planner:
                 continue
             if stage.escalate and moved.holds_escalation(occ.id, occ.due, today, self.app.calendar):
                 stage = replace(stage, escalate=False)
+            stage = replace(stage, id=moved.stage_id(occ.id, occ.due, stage.id))
             open_occs[occ.id] = occ
             items.append(ReminderItem(str(occ.id), occ.unit_code, stage,
                                       directory.audience(occ.unit_code, ob.responsible)))

@@ -90,7 +90,7 @@ def test_a_moved_deadline_is_announced_and_escalation_waits_a_working_day(colleg
 
     plan(college, "2026-03-31 10:00")                 # the next message says so
     topic, stage, text = messages_about(college, "褚振华")[-1]
-    assert topic == "digest:2026-03-31" and stage == "overdue-1"
+    assert topic == "digest:2026-03-31" and stage == "overdue-1@2026-03-27"   # keyed by the new date
     assert "截止日期已由3月30日调整为3月27日" in text and "暂定" not in text
     send_all(college, "2026-03-31 10:01")
 
@@ -98,12 +98,12 @@ def test_a_moved_deadline_is_announced_and_escalation_waits_a_working_day(colleg
     plan(college, "2026-04-01 10:00")
     assert messages_about(college, "郑晓东") == [] and messages_about(college, "孙宣") == []
     topic, stage, text = messages_about(college, "褚振华")[-1]
-    assert (topic, stage) == ("digest:2026-04-01", "overdue-2") and "调整为" not in text  # told once
+    assert (topic, stage) == ("digest:2026-04-01", "overdue-2@2026-03-27") and "调整为" not in text  # told once
     send_all(college, "2026-04-01 10:01")
 
     plan(college, "2026-04-02 10:00")                 # a full working day after the notice
-    assert [s for _, s, _ in messages_about(college, "郑晓东")] == ["overdue-2"]
-    assert [s for _, s, _ in messages_about(college, "孙宣")] == ["overdue-2"]
+    assert [s for _, s, _ in messages_about(college, "郑晓东")] == ["overdue-2@2026-03-27"]
+    assert [s for _, s, _ in messages_about(college, "孙宣")] == ["overdue-2@2026-03-27"]
 
 
 def test_an_unsent_message_is_rendered_again_when_the_date_moves(college):
@@ -124,3 +124,32 @@ def test_a_lecture_deadline_in_an_unpublished_year_says_holidays(open_college):
     with app.session() as s:
         bodies = s.exec(select(Outbox.body_text).where(Outbox.body_text.contains("前沿讲座"))).all()
     assert bodies and all("（日期为暂定，节假日安排未公布）" in b and "会议日期" not in b for b in bodies)
+
+
+def test_a_date_moved_later_is_announced_at_once_and_its_due_day_told_again(college):
+    # Q2: the report is due 29 June (the day before the meeting's default, Tuesday 30 June).
+    # The meeting is recorded for Friday 26 June first, then corrected to Wednesday 1 July
+    # (still Q2's meeting): the report moves 25 June -> 30 June.
+    record_event(college, "jincheng-2020.meeting", "XCB", date(2026, 6, 26), period="2026-Q2")
+    plan(college, "2026-06-25 10:00")                  # 今日到期 6月25日
+    send_all(college, "2026-06-25 10:01")
+    record_event(college, "jincheng-2020.meeting", "XCB", date(2026, 7, 1), period="2026-Q2")
+    plan(college, "2026-06-25 15:00")                  # the same day: the change is told at once
+    with college.session() as s:
+        rows = s.exec(select(Outbox.topic, OutboxItem.stage, Outbox.body_text)
+                      .join(OutboxItem, OutboxItem.outbox_id == Outbox.id)
+                      .join(Occurrence, Occurrence.id == OutboxItem.occurrence_id)
+                      .where(Occurrence.obligation_key == KEY, Occurrence.unit_code == "JWC",
+                             Occurrence.period == "2026-Q2", OutboxItem.state == "listed")
+                      .order_by(Outbox.id)).all()
+    (_, first, told), (topic, stage, text) = rows
+    assert first == "due" and "今日到期" in told
+    assert (topic, stage) == ("digest:2026-06-26", "notice@2026-06-30")      # next window
+    assert "截止日期已由6月25日调整为6月30日" in text and "还有" in text
+    send_all(college, "2026-06-26 09:00")
+    plan(college, "2026-06-30 10:00")                  # the new due day is told, as the old one was
+    with college.session() as s:
+        stages = s.exec(select(OutboxItem.stage).join(Occurrence, Occurrence.id == OutboxItem.occurrence_id)
+                        .where(Occurrence.obligation_key == KEY, Occurrence.unit_code == "JWC",
+                               Occurrence.period == "2026-Q2")).all()
+    assert "due@2026-06-30" in stages
