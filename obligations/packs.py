@@ -336,8 +336,8 @@ class _PackReader:
             cited.add(scorecard["source"])
         for doc_source in self.documents:
             if doc_source not in cited and not self.errors:
-                self.error(f"no obligation cites {doc_source!r} (and it is not the pack's source)",
-                           f"documents.{doc_source}")
+                self._document_error(f"no obligation cites {doc_source!r} (and it is not the pack's source)",
+                                     doc_source)
 
         if self.errors or name is None or title is None:
             return None
@@ -377,18 +377,39 @@ class _PackReader:
         for source, doc in value.items():
             where = f"documents.{source}"
             if not isinstance(doc, dict):
-                self.error(f"must be a table with title and number, got {doc!r}", where)
+                self._document_error(f"must be a table with title and number, got {doc!r}", source)
                 continue
             ok = True
             for k in doc:
                 if k not in _DOCUMENT_FIELDS:
-                    self.error(_unknown(k, _DOCUMENT_FIELDS), f"{where}.{k}")
+                    self._document_error(_unknown(k, _DOCUMENT_FIELDS), source, k)
                     ok = False
-            title = self._text(doc, "title", True, prefix=f"{where}.")
-            number = self._text(doc, "number", prefix=f"{where}.")
-            if title is not None and ok and ("number" not in doc or number is not None):
+            title, number = doc.get("title"), doc.get("number")
+            for name, text, required in (("title", title, True), ("number", number, False)):
+                if text is None and required:
+                    self._document_error("missing required field", source, name)
+                    ok = False
+                elif text is not None and (not isinstance(text, str) or not text.strip()):
+                    self._document_error(f"must be a non-empty string, got {text!r}", source, name)
+                    ok = False
+            if ok:
                 out[source] = Document(title.strip(), number.strip() if number else None)
         return out
+
+    def _document_error(self, message: str, source: str, subfield: str | None = None) -> None:
+        """An error in ``[documents."<source>"]``, on the line of the field (else the header)."""
+        field = f"documents.{source}" + (f".{subfield}" if subfield else "")
+        header = self._find(rf"""^\s*\[\s*documents\s*\.\s*["']?{re.escape(source)}["']?\s*\]""", 0, len(self.lines))
+        line = None
+        if header is not None:
+            line = header + 1
+            if subfield:
+                end = self._find(r"^\s*\[", header + 1, len(self.lines)) or len(self.lines)
+                i = self._find(rf"^\s*{re.escape(subfield)}\s*=", header + 1, end)
+                line = (i if i is not None else header) + 1
+        else:
+            line = self._top_line("documents")
+        self.errors.append(PackError(self.path, None, field, message, line))
 
     def _issued(self, value: Any) -> date | None:
         if value is None or isinstance(value, date) and not hasattr(value, "hour"):

@@ -417,9 +417,14 @@ def test_documents_name_the_cited_source_and_cite_shows_title_and_number(tmp_pat
     ('documents = "x"\n', "documents", "must be a table"),
 ])
 def test_bad_documents_are_refused_with_the_field_named(tmp_path, text, field, message):
+    other = DOCUMENTS.replace("002_e020950e72e664f2.txt", "004_7de5d04c64a363aa.txt")
+    full = _with_documents(text if text.startswith("documents =") else other + text)
     with pytest.raises(PackError) as e:
-        load_pack(write(tmp_path, _with_documents(text)))
-    assert e.value.field == field and message in e.value.message and e.value.line
+        load_pack(write(tmp_path, full))
+    assert e.value.field == field and message in e.value.message
+    # the line of the entry (or its field), not the first [documents] table
+    wanted = text.splitlines()[-1].split("=")[0].strip() if "numbr" in text else text.splitlines()[0]
+    assert e.value.line == line_of(full, wanted)
 
 
 def test_unit_kinds_have_one_chinese_mapping():
