@@ -48,6 +48,7 @@ from notifiers.local_outbox import LocalOutbox
 from notifiers.rendering import Deduction
 from notifiers.rendering import Digest as RenderDigest
 from notifiers.rendering import DigestItem, group_by_unit, render_digest
+from obligations.citations import cite
 from obligations.occurrences import occurrence_status
 from obligations.packs import Obligation
 from obligations.reminders import (
@@ -58,6 +59,8 @@ from obligations.sending_windows import SendingWindow, next_window_start, window
 from scheduler import ledger, orders, outbox
 from scheduler.lectures import LectureReminders
 from scheduler.lectures import describe as describe_lectures
+from scheduler.moved import MovedDeadlines, messages_to_rerender
+from scheduler.provisional import reasons_of as provisional_reasons
 from scheduler.models import ROLES, Event, Occurrence, Outbox, OutboxItem, Person, RoleAssignment, Unit
 from scheduler.submissions import counting_submissions, waived_occurrences
 
@@ -291,6 +294,7 @@ class Planner:
                             .order_by(col(Occurrence.id))).all()
         subs = counting_submissions(session, opened)
         waived = waived_occurrences(session, opened)
+        moved = MovedDeadlines(session, opened)  # a date moved: escalation waits (scheduler/moved.py)
         tz = self.app.config.general.tz
         items: list[ReminderItem] = []
         open_occs: dict[int, Occurrence] = {}
@@ -306,6 +310,9 @@ class Planner:
                              cal=self.app.calendar)
             if stage is None:
                 continue
+            if stage.escalate and moved.holds_escalation(occ.id, occ.due, today, self.app.calendar):
+                stage = replace(stage, escalate=False)
+            stage = replace(stage, id=moved.stage_id(occ.id, occ.due, stage.id))
             open_occs[occ.id] = occ
             items.append(ReminderItem(str(occ.id), occ.unit_code, stage,
                                       directory.audience(occ.unit_code, ob.responsible)))
@@ -435,6 +442,9 @@ class Planner:
         # A deduction corrected or withdrawn before its message went out: render without it.
         for outbox_id in ledger.messages_with_replaced_deductions(session, unsent):
             stale.setdefault(outbox_id, [])
+        # A due date moved after the message was rendered: render it again with the new date.
+        for outbox_id in messages_to_rerender(session, unsent):
+            stale.setdefault(outbox_id, [])
         for outbox_id, gone in stale.items():
             row = session.get(Outbox, outbox_id)
             if row is None or not self._lock(session, row, now):
@@ -485,8 +495,13 @@ class Planner:
         for item in items:
             roles[item.occurrence_id].update(item.roles.split(","))
             stages[item.occurrence_id].add(item.stage)
+            if item.occurrence_id in occs and item.told_due != occs[item.occurrence_id].due:
+                item.told_due = occs[item.occurrence_id].due     # what this message tells
+                session.add(item)
         # What a lecture or a supervision order is about (scheduler/lectures.py, orders.py).
         described = {**describe_lectures(self.app, session, occs, stages), **orders.describe(session, occs)}
+        reasons = provisional_reasons(self.app, session, occs.values())  # why a date may move
+        moved = MovedDeadlines(session, ids)     # what the person was told before (scheduler/moved.py)
         pairs, responsible, own_units, told_units = [], {}, set(), set()
         for occ in occs.values():
             ob = self.app.obligations.get(occ.obligation_key)
@@ -498,7 +513,9 @@ class Planner:
             event = events.get(occ.event_id) if occ.event_id else None
             pairs.append((unit_name, replace(DigestItem(
                 key=ob.key, title=ob.title, period=occ.period, due=occ.due,
-                done=min(done, occ.required), required=occ.required, provisional=occ.provisional,
+                done=min(done, occ.required), required=occ.required, provisional=occ.id in reasons,
+                provisional_reasons=reasons.get(occ.id, ()), citation=cite(ob.citation),
+                moved_from=moved.moved_from(occ.id, row.person_id, occ.due),
                 period_name=(f"{event.title or '活动'}（{event.date.isoformat()}）"
                              if event is not None else None),
                 note=f"需报送：{'、'.join(ob.evidence)}" if ob.evidence else None,

@@ -18,11 +18,13 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
+from obligations.citations import cite, document_name
 from obligations.occurrences import Status, occurrence_status
-from obligations.packs import Obligation
+from obligations.packs import Obligation, unit_kind_name
 from scheduler.app import UserInputError
 from scheduler.materialise import materialise
 from scheduler.models import Occurrence, Unit
+from scheduler.provisional import reasons_of as provisional_reasons
 from scheduler.submissions import counting_submissions, waived_occurrences
 
 if TYPE_CHECKING:
@@ -38,6 +40,7 @@ class _Item:
     unit_name: str
     ob: Obligation
     status: Status
+    provisional_reasons: tuple[str, ...] = ()   # obligations.provisional reasons; () = a firm date
 
 
 def _load(app: "App", session: Session, *conditions, as_of: date) -> list[_Item]:
@@ -53,17 +56,18 @@ def _load(app: "App", session: Session, *conditions, as_of: date) -> list[_Item]
     subs = counting_submissions(session, ids)
     waived = waived_occurrences(session, ids)
     tz = app.config.general.tz
+    reasons = provisional_reasons(app, session, [occ for occ, _ in rows])
     return [
         _Item(occ, name, app.obligations[occ.obligation_key],
               occurrence_status(occ.opens, occ.due, occ.required, subs.get(occ.id, ()), occ.id in waived,
-                                as_of, tz=tz))
+                                as_of, tz=tz), reasons.get(occ.id, ()))
         for occ, name in rows
     ]
 
 
 def citation_text(ob: Obligation) -> str:
-    c = ob.citation
-    return f"{c.source} {c.clause}：{c.quote}"
+    """The citation as people read it: document title and 文号, clause, quote."""
+    return cite(ob.citation, quote=True)
 
 
 def _row(item: _Item, as_of: date, **extra: Any) -> dict[str, Any]:
@@ -71,7 +75,8 @@ def _row(item: _Item, as_of: date, **extra: Any) -> dict[str, Any]:
     row = {
         "unit": occ.unit_code, "unit_name": item.unit_name,
         "obligation": occ.obligation_key, "title": item.ob.title, "period": occ.period,
-        "opens": occ.opens, "due": occ.due, "provisional": bool(occ.provisional),
+        "opens": occ.opens, "due": occ.due, "provisional": bool(item.provisional_reasons),
+        "provisional_reasons": list(item.provisional_reasons),
         "status": st.state, "done": st.done, "required": st.required,
     }
     row.update(extra)
@@ -241,6 +246,8 @@ def catalogue(app: "App", pack: str | None = None) -> list[dict[str, Any]]:
             "deadline_text": deadline_text(ob), "times": ob.times, "default_date": ob.default_date,
             "anchor": ob.anchor, "citation_source": ob.citation.source,
             "citation_clause": ob.citation.clause, "citation_quote": ob.citation.quote,
+            "citation_document": document_name(ob.citation), "citation": cite(ob.citation),
+            "applies_to_text": "、".join(unit_kind_name(k) for k in ob.applies_to),
         })
     return sorted(rows, key=lambda r: r["obligation"])
 

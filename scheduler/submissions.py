@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Select
 from sqlmodel import Session, col, select
 
+from obligations.packs import unit_kind_name
 from obligations.schedules import periods_in_year
 from scheduler.app import UserInputError
 from scheduler.evidence import protected_files, store_evidence
@@ -91,7 +92,7 @@ def find_occurrence(app: "App", session: Session, key: str, unit_code: str, peri
     unit = app.unit(session, unit_code)
     if not applies_to_unit(ob, unit, app.propaganda_unit):
         raise UserInputError(
-            f"事项 {key} 不适用于单位 {unit.code}（{unit.name}）：适用于 {', '.join(ob.applies_to)}，"
+            f"事项 {key} 不适用于单位 {unit.code}（{unit.name}）：适用于 {'、'.join(unit_kind_name(k) for k in ob.applies_to)}，"
             f"该单位类型为 {unit.kind}")
     kind = ob.schedule.kind
     if kind in ("event", "ad_hoc"):
@@ -267,7 +268,7 @@ def record_event(app: "App", key: str, unit_code: str, on: date, *, period: str 
         unit = app.unit(session, unit_code)
         if not applies_to_unit(ob, unit, app.propaganda_unit):
             raise UserInputError(
-                f"事项 {key} 不适用于单位 {unit.code}（{unit.name}）：适用于 {', '.join(ob.applies_to)}")
+                f"事项 {key} 不适用于单位 {unit.code}（{unit.name}）：适用于 {'、'.join(unit_kind_name(k) for k in ob.applies_to)}")
         if ob.schedule.kind == "event":
             if period is not None:
                 raise UserInputError(f"{key} 按活动登记，不需要 --period（期间自动为 E<活动编号>）")

@@ -16,11 +16,13 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 FORMATS = ("table", "json", "csv")
 
-PROVISIONAL_MARK = "*"
+from obligations.provisional import HOLIDAYS, MARK as PROVISIONAL_MARK, REASONS, footnote
+
+# The wording is obligations.provisional's, shared with the reminder messages.
 # Dates from working-day arithmetic on a year without published holidays.
-HOLIDAYS_FOOTNOTE = "* 暂定：节假日安排未公布"
-# Occurrence tables: provisional also when the meeting a report hangs on is not yet recorded.
-PROVISIONAL_FOOTNOTE = "* 暂定：节假日安排未公布或所依据的会议日期未登记，日期可能变动"
+HOLIDAYS_FOOTNOTE = footnote((HOLIDAYS,))
+# Occurrence rows whose reasons are not known: either reason may apply.
+PROVISIONAL_FOOTNOTE = footnote(REASONS)
 
 # Status words shown to secretaries, by Status.state.
 STATE_WORDS = {
@@ -124,5 +126,12 @@ def date_cell(key: str, provisional_key: str = "provisional") -> Callable[[Mappi
 
 
 def provisional_footnotes(records: Sequence[Mapping[str, Any]],
-                          footnote: str = PROVISIONAL_FOOTNOTE) -> list[str]:
-    return [footnote] if any(r.get("provisional") for r in records) else []
+                          default: str = PROVISIONAL_FOOTNOTE) -> list[str]:
+    """The footnote for the rows marked *: the reasons the rows carry (``provisional_reasons``,
+    scheduler/provisional.py), else ``default``."""
+    marked = [r for r in records if r.get("provisional")]
+    if not marked:
+        return []
+    if all("provisional_reasons" in r for r in marked):
+        return [footnote({x for r in marked for x in r["provisional_reasons"]})]
+    return [default]

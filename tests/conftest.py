@@ -25,6 +25,14 @@ def _official_holiday_data_ends_2026(monkeypatch):
     monkeypatch.setattr(workdays, "OFFICIAL_YEARS", range(workdays.OFFICIAL_YEARS.start, 2027))
 
 
+@pytest.fixture(scope="session")
+def seeds_dir():
+    """The seed documents' directory: skips without it, fails under CI=true (tests/seeds.py)."""
+    from tests.seeds import require_seeds_dir
+
+    return require_seeds_dir()
+
+
 @pytest.fixture
 def tmp_config(tmp_path):
     """A Config from tmp_path/config.toml: SQLite file tmp_path/ccal.db, data in tmp_path/data."""

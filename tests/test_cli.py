@@ -13,7 +13,6 @@ import pytest
 from click.testing import CliRunner
 from icalendar import Calendar
 
-from scheduler.tables import PROVISIONAL_FOOTNOTE
 
 from cli import main
 
@@ -112,7 +111,9 @@ def test_overdue_table_marks_provisional_dates(cfg):
         assert word in header
     assert "已逾期" in out
     # The Q1 departmental report hangs on a meeting date not recorded yet: provisional.
-    assert "2026-03-30*" in out and out.rstrip().endswith(PROVISIONAL_FOOTNOTE)
+    # The footnote states that reason (issue 7), in the messages' wording, not "节假日".
+    assert "2026-03-30*" in out
+    assert out.rstrip().endswith("* 暂定：所依据的会议日期尚未登记，登记会议日期后截止日期会随之调整")
 
 
 def test_upcoming_json(cfg):
@@ -216,6 +217,14 @@ def test_obligations_catalogue_with_citations(cfg):
     assert r["citation_source"] == "002_e020950e72e664f2.txt"
     assert "15日前" in r["citation_quote"]
     assert {x["pack"] for x in rows} == {"jincheng-2020"}
+
+
+def test_obligations_table_names_documents_and_unit_kinds_in_chinese(cfg):
+    # issue 7: a citation shows the document's title and 文号, not a file name; kinds in Chinese
+    out = ok(run(cfg, "obligations", "--pack", "jincheng-2020")).stdout
+    line = next(ln for ln in out.splitlines() if ln.startswith("jincheng-2020.1.2 "))
+    assert "《落实意识形态工作责任制考核办法（试行）》晋市职院党〔2020〕44号 考核评分体系 1.2" in line
+    assert "党支部、系党支部" in line and ".txt" not in line and "dept_branch" not in line
 
 
 # --------------------------------------------------------------------------- errors
@@ -417,3 +426,12 @@ def test_subprocess_overdue_json_and_error_exit_code(cfg):
     bad = subprocess.run([*ccal_command(), "status", "NOPE"], capture_output=True, text=True, timeout=60,
                          env=clean_env(CCAL_CONFIG=str(cfg)), cwd=cfg.parent)
     assert bad.returncode == 1 and "NOPE" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_provisional_footnote_and_a_message_share_one_wording():
+    # issue 7: one source of wording for the CLI footnote and the reminder messages
+    from obligations.provisional import HOLIDAYS, MEETING, footnote, message_note
+
+    for reason, words in ((HOLIDAYS, "节假日安排未公布"), (MEETING, "所依据的会议日期尚未登记")):
+        assert words in footnote((reason,)) and words in message_note((reason,))
+    assert "节假日" not in footnote((MEETING,)) + message_note((MEETING,))

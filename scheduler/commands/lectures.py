@@ -67,11 +67,12 @@ def lecture() -> None:
 @config_option
 def lecture_categories() -> None:
     """敏感议题类别（第12条）The sensitive categories of seed 001 clause 12."""
+    from obligations.citations import cite
     from obligations.lectures import CLAUSE_12, SENSITIVE_CATEGORIES
 
     cols = [Column("key", "代码"), Column("short", "简称"), Column("label", "条文")]
     out(render_table([{"key": c.key, "short": c.short, "label": c.label} for c in SENSITIVE_CATEGORIES], cols,
-                      [f"依据：{CLAUSE_12.source} {CLAUSE_12.clause}"]))
+                      [f"依据：{cite(CLAUSE_12)}"]))
 
 
 @lecture.command("register")

@@ -125,16 +125,16 @@ def obligations(pack, fmt) -> None:
 
     rows = catalogue(get_app(), pack)
     cols = [Column("obligation", "编号"), Column("title", "事项"),
-            Column("applies_to", "适用", show=lambda r: ",".join(r["applies_to"])),
+            Column("applies_to_text", "适用"),
             Column("schedule_text", "周期"),
             Column("deadline_text", "截止", show=lambda r: r["deadline_text"] + ("†" if r["default_date"] else "")),
             Column("times", "次数", align="right"),
-            Column("citation_clause", "依据", show=lambda r: f"{r['citation_source']} {r['citation_clause']}"),
+            Column("citation", "依据"),
             Column("citation_quote", "原文")]
     notes = ["† 文件未规定日期，由规则包设定默认日期"] if any(r["default_date"] for r in rows) else []
     csv_keys = ["obligation", "pack", "clause", "title", "applies_to", "responsible", "schedule", "deadline",
                 "deadline_text", "times", "default_date", "anchor", "citation_source", "citation_clause",
-                "citation_quote"]
+                "citation_quote", "citation_document"]
     if fmt == "csv":
         rows = [{**r, "applies_to": ",".join(r["applies_to"])} for r in rows]
     out(render(rows, cols, fmt, notes, csv_keys=csv_keys))
