@@ -195,10 +195,12 @@ class State:
         self.config_path: str | None = None
         self._app = None
 
-    def app(self):
+    def app(self, *, create_database: bool = False):
         if self._app is None:
             from scheduler.app import open_app
             self._app = open_app(self.config_path)
+        # Only `ccal init` creates the database; every other command refuses a missing one.
+        self._app.create_database = create_database
         return self._app
 
     def close(self) -> None:
@@ -237,9 +239,10 @@ SCORECARD_OPTION = click.option("--scorecard", "card_name",
 BY_OPTION = click.option("--by", help="记录人（默认当前登录名）who records it (default: login name)")
 
 
-def get_app():
-    """The App of the running command (config and packs read on first use)."""
-    return click.get_current_context().ensure_object(State).app()
+def get_app(*, create_database: bool = False):
+    """The App of the running command (config and packs read on first use). Its database is
+    opened on first use and must exist unless `create_database` (ccal init)."""
+    return click.get_current_context().ensure_object(State).app(create_database=create_database)
 
 
 def as_of_day(app, value: date | None) -> date:

@@ -34,6 +34,8 @@ class App:
     config: Config
     packs: list[Pack]
     obligations: dict[str, Obligation] = field(init=False)
+    # False: the database must already exist and have a schema (every command but `ccal init`).
+    create_database: bool = field(default=True, kw_only=True)
 
     def __post_init__(self) -> None:
         self.obligations = {ob.key: ob for p in self.packs for ob in p.obligations}
@@ -41,7 +43,7 @@ class App:
     # -- lazily opened resources
     @cached_property
     def engine(self) -> Engine:
-        return open_db(self.config)
+        return open_db(self.config, create=self.create_database)
 
     @cached_property
     def calendar(self) -> WorkdayCalendar:

@@ -94,14 +94,27 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
                 conn.exec_driver_sql("PRAGMA foreign_keys=ON")
 
 
-def open_db(config: "Config") -> Engine:
-    """Engine for the configured database, its schema brought to the latest revision."""
+def open_db(config: "Config", *, create: bool = True) -> Engine:
+    """Engine for the configured database, its schema brought to the latest revision.
+
+    create=False (every ccal command except `init`): a missing database, or one without a
+    schema, is refused with DatabaseError naming it and the fix, instead of being created
+    empty (an empty database answers every query with "nothing due")."""
     url = make_url(config.database.url)
-    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:" \
-            and not url.database.startswith("file:"):
+    sqlite_file = url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:" \
+        and not url.database.startswith("file:")
+    if sqlite_file:
+        if not create and not Path(url.database).exists():
+            raise DatabaseError(f"数据库不存在：{url.database}。请先运行 ccal init 创建数据库"
+                                f"（或 ccal init --demo 载入示例学院）")
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = make_engine(config.database.url)
-    if current_revision(engine) != head_revision():
+    current = current_revision(engine)
+    if current is None and not create:
+        engine.dispose()
+        where = url.database if sqlite_file else url.render_as_string(hide_password=True)
+        raise DatabaseError(f"数据库尚未初始化：{where}。请先运行 ccal init")
+    if current != head_revision():
         upgrade(engine)
     return engine
 

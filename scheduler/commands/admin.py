@@ -25,7 +25,7 @@ def init(demo: bool, now: datetime | None) -> None:
     from scheduler.db import current_revision
     from scheduler.materialise import materialise
 
-    app = get_app()
+    app = get_app(create_database=True)
     click.echo(f"数据库已就绪（版本 {current_revision(app.engine)}）")
     now = now or app.now()
     year = now.year
