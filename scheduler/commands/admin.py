@@ -79,6 +79,26 @@ def org_import(file: str, partial: bool) -> None:
         raise CcalError(f"{len({e.line for e in result.errors})} 行有误已跳过 bad rows skipped")
 
 
+@org.command("list")
+@format_option()
+@config_option
+def org_list(fmt: str) -> None:
+    """单位、类型与人员（书记、负责人、分管领导、宣传委员）Units, their kind and people."""
+    from scheduler.models import ROLES
+    from scheduler.records import org_rows
+
+    rows = org_rows(get_app())
+
+    def names(role):
+        return lambda r: "、".join(p["name"] for p in r[role])
+
+    cols = [Column("unit", "单位代码"), Column("unit_name", "单位"), Column("kind_text", "类型"),
+            Column("parent", "上级"), *(Column(role, word, show=names(role)) for role, word in ROLES.items())]
+    if fmt == "csv":
+        rows = [{**r, **{role: "、".join(p["name"] for p in r[role]) for role in ROLES}} for r in rows]
+    out(render(rows, cols, fmt, csv_keys=["unit", "unit_name", "kind", "kind_text", "parent", *ROLES]))
+
+
 # --------------------------------------------------------------------------- packs
 
 @click.group()

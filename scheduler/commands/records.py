@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from cli import DATE, DATETIME, CcalError, config_option, get_app
-from scheduler.tables import HOLIDAYS_FOOTNOTE
+from cli import DATE, DATETIME, CcalError, config_option, format_option, get_app, out
+from scheduler.tables import HOLIDAYS_FOOTNOTE, Column, render
 
 
 # --------------------------------------------------------------------------- recording
@@ -54,6 +54,38 @@ def submission_withdraw(submission_id: int, reason: str) -> None:
     click.echo(f"已撤回提交记录 {submission_id}（撤回记录 {row.id}）")
 
 
+def record_filters(f):
+    """--unit, --key, --period, --year: the filters of the record lists."""
+    for opt in reversed((
+        click.option("--unit", help="只看该单位 only this unit"),
+        click.option("--key", help="只看该事项 only this obligation key"),
+        click.option("--period", help="只看该期间 only this period label"),
+        click.option("--year", type=click.IntRange(1900, 2200), help="只看该年度 only this year"),
+    )):
+        f = opt(f)
+    return f
+
+
+@submission.command("list")
+@record_filters
+@format_option()
+@config_option
+def submission_list(unit, key, period, year, fmt) -> None:
+    """提交记录一览（含编号，供撤回、更正使用）Submissions with their ids (for withdraw and --corrects)."""
+    from scheduler.records import SUBMISSION_STATE_WORDS, submission_rows
+
+    rows = submission_rows(get_app(), unit=unit, key=key, period=period, year=year)
+    cols = [Column("id", "编号", align="right"), Column("unit", "单位代码"), Column("obligation", "事项编号"),
+            Column("title", "事项"), Column("period", "期间"), Column("submitted_at", "完成时间"),
+            Column("late", "逾期", show=lambda r: "逾期" if r["late"] else ""),
+            Column("state", "状态", show=lambda r: SUBMISSION_STATE_WORDS[r["state"]]
+                   + (f"（{r['replaced_by']}）" if r["replaced_by"] else "")),
+            Column("evidence", "材料", align="right"), Column("note", "备注")]
+    out(render(rows, cols, fmt, csv_keys=["id", "unit", "unit_name", "obligation", "title", "period", "due",
+                                          "submitted_at", "late", "state", "corrects", "replaced_by", "evidence",
+                                          "note", "recorded_by", "recorded_at"]))
+
+
 @click.command()
 @click.argument("key")
 @click.option("--unit", required=True, help="单位代码 unit code")
@@ -83,6 +115,23 @@ def waiver_revoke(waiver_id: int, reason: str) -> None:
 
     row = revoke_waiver(get_app(), waiver_id, reason)
     click.echo(f"已撤销豁免记录 {waiver_id}（记录 {row.id}）")
+
+
+@waiver.command("list")
+@record_filters
+@format_option()
+@config_option
+def waiver_list(unit, key, period, year, fmt) -> None:
+    """豁免记录一览（含编号，供撤销使用）Waivers with their ids (for revoke)."""
+    from scheduler.records import WAIVER_STATE_WORDS, waiver_rows
+
+    rows = waiver_rows(get_app(), unit=unit, key=key, period=period, year=year)
+    cols = [Column("id", "编号", align="right"), Column("unit", "单位代码"), Column("obligation", "事项编号"),
+            Column("title", "事项"), Column("period", "期间"), Column("reason", "原因"),
+            Column("state", "状态", show=lambda r: WAIVER_STATE_WORDS[r["state"]]),
+            Column("recorded_at", "记录时间")]
+    out(render(rows, cols, fmt, csv_keys=["id", "unit", "unit_name", "obligation", "title", "period", "reason",
+                                          "state", "revokes", "revoked_by", "recorded_by", "recorded_at"]))
 
 
 @click.group()
@@ -121,6 +170,24 @@ def event_add(key, unit, on, period, title) -> None:
         seen.add((occ.obligation_key, occ.due))
         click.echo(f"  {occ.obligation_key} {occ.period} 截止 {occ.due.isoformat()}{'*' if occ.provisional else ''}")
 
+
+
+@event.command("list")
+@click.option("--unit", help="只看该单位 only this unit")
+@click.option("--key", help="只看该事项 only this obligation key")
+@click.option("--year", type=click.IntRange(1900, 2200), help="只看该年度 only this year")
+@format_option()
+@config_option
+def event_list(unit, key, year, fmt) -> None:
+    """已登记的活动与会议 Recorded events and meeting dates."""
+    from scheduler.records import event_rows
+
+    rows = event_rows(get_app(), unit=unit, key=key, year=year)
+    cols = [Column("id", "编号", align="right"), Column("date", "日期"), Column("unit", "单位代码"),
+            Column("obligation", "事项编号"), Column("obligation_title", "事项"), Column("period", "期间"),
+            Column("title", "名称")]
+    out(render(rows, cols, fmt, csv_keys=["id", "date", "unit", "unit_name", "obligation", "obligation_title",
+                                          "period", "title", "recorded_at"]))
 
 
 # --------------------------------------------------------------------------- the quarterly joint meeting

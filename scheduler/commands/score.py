@@ -160,6 +160,29 @@ def finding_add(unit, item, text, found_on, year, count, deduct, by, card_name) 
                f"（台账记录 {r.entry.id}）")
 
 
+@finding.command("list")
+@click.option("--unit", help="只看该单位 only this unit")
+@click.option("--year", type=click.IntRange(1900, 2200), help="考核年度 assessment year")
+@click.option("--item", help="只看该项目 only this item")
+@format_option()
+@config_option
+def finding_list(unit, year, item, fmt) -> None:
+    """已登记的问题（含编号，供更正使用）Findings with their ids (for correct)."""
+    from obligations.scoring import fmt_points
+    from scheduler.records import FINDING_STATE_WORDS, finding_rows
+
+    rows = finding_rows(get_app(), unit=unit, year=year, item=item)
+    cols = [Column("id", "编号", align="right"), Column("unit", "单位代码"), Column("year", "年度"),
+            Column("item", "项目"), Column("found_on", "发现日期"), Column("description", "问题"),
+            Column("count", "数量", align="right"),
+            Column("deduct", "扣分", align="right", show=lambda r: fmt_points(r["deduct"])),
+            Column("state", "状态", show=lambda r: FINDING_STATE_WORDS[r["state"]]
+                   + (f"（{r['corrected_by']}）" if r["corrected_by"] else ""))]
+    out(render(rows, cols, fmt, csv_keys=["id", "unit", "unit_name", "year", "item", "found_on", "description",
+                                          "count", "deduct", "source_kind", "source_id", "state", "corrects",
+                                          "corrected_by", "scorecard", "recorded_by", "recorded_at"]))
+
+
 @finding.command("correct")
 @click.argument("finding_id", type=int)
 @click.option("--reason", required=True, help="更正原因 reason")

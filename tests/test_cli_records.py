@@ -1,0 +1,103 @@
+"""See what was recorded (`org list`, `submission list`, `waiver list`, `event list`,
+`finding list`) and type less (Chinese period labels, unit codes in any case, a warning when a
+submission completes nothing new)."""
+
+import json
+import sqlite3
+
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+
+CONFIG = '[general]\ndata_dir = "data"\n\n[database]\nurl = "sqlite:///ccal.db"\n'
+DEMO_NOW = "2026-01-01 08:00"
+
+
+def run(config, *args):
+    return CliRunner().invoke(main, ["--config", str(config), *map(str, args)],
+                              env={"CCAL_CONFIG": None, "CCAL_DATABASE_URL": None}, catch_exceptions=False)
+
+
+def ok(result):
+    assert result.exit_code == 0, result.output + result.stderr
+    return result
+
+
+def as_json(result):
+    return json.loads(ok(result).stdout)
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    d = tmp_path_factory.mktemp("demo")
+    (d / "ccal.toml").write_text(CONFIG, encoding="utf-8")
+    ok(run(d / "ccal.toml", "init", "--demo", "--now", DEMO_NOW))
+    return d
+
+
+@pytest.fixture
+def cfg(prepared, tmp_path):
+    with sqlite3.connect(prepared / "ccal.db") as src, sqlite3.connect(tmp_path / "ccal.db") as dst:
+        src.backup(dst)
+    (tmp_path / "ccal.toml").write_text(CONFIG, encoding="utf-8")
+    return tmp_path / "ccal.toml"
+
+
+# --------------------------------------------------------------------------- lists
+
+def test_org_list_shows_units_kinds_and_secretaries(cfg):
+    rows = as_json(run(cfg, "org", "list", "--format", "json"))
+    jdx = next(r for r in rows if r["unit"] == "JDX")
+    assert jdx["kind"] == "dept_branch" and jdx["kind_text"] == "系党支部"
+    assert jdx["secretary"] and jdx["secretary"][0]["name"]
+    table = ok(run(cfg, "org", "list")).stdout
+    assert "系党支部" in table and jdx["secretary"][0]["name"] in table and "JDX" in table
+
+
+def test_submission_list_gives_the_ids_withdraw_needs(cfg):
+    out = ok(run(cfg, "submit", "jincheng-2020.1.2", "--unit", "JDX", "--period", "2026-H1",
+                 "--at", "2026-06-10 10:00")).stdout
+    sid = int(out.split("提交记录 ")[1].split("：")[0])
+    rows = as_json(run(cfg, "submission", "list", "--unit", "JDX", "--key", "jincheng-2020.1.2",
+                       "--period", "2026-H1", "--format", "json"))
+    assert [(r["id"], r["state"], r["late"]) for r in rows] == [(sid, "counts", False)]
+    ok(run(cfg, "submission", "withdraw", sid, "--reason", "录错"))
+    rows = as_json(run(cfg, "submission", "list", "--unit", "JDX", "--year", "2026", "--format", "json"))
+    states = {r["id"]: r["state"] for r in rows}
+    assert states[sid] == "withdrawn"
+    assert "withdrawal" in states.values()
+    table = ok(run(cfg, "submission", "list", "--unit", "JDX", "--year", "2026")).stdout
+    assert str(sid) in table and "已撤回" in table
+    # The year filter keeps other years out.
+    assert all(r["period"].startswith("2025") or r["period"][0] in "EO"
+               for r in as_json(run(cfg, "submission", "list", "--year", "2025", "--format", "json")))
+
+
+def test_waiver_list_shows_the_waiver_and_its_revocation(cfg):
+    ok(run(cfg, "waive", "jincheng-2020.1.2", "--unit", "JDX", "--period", "2026-H1", "--reason", "合并"))
+    rows = as_json(run(cfg, "waiver", "list", "--unit", "JDX", "--period", "2026-H1", "--format", "json"))
+    assert [(r["obligation"], r["state"]) for r in rows] == [("jincheng-2020.1.2", "in_force")]
+    ok(run(cfg, "waiver", "revoke", rows[0]["id"], "--reason", "不合并"))
+    rows = as_json(run(cfg, "waiver", "list", "--unit", "JDX", "--period", "2026-H1", "--format", "json"))
+    assert [r["state"] for r in rows] == ["revoked", "revocation"]
+    assert "已撤销" in ok(run(cfg, "waiver", "list", "--unit", "JDX", "--period", "2026-H1")).stdout
+
+
+def test_event_list_shows_a_recorded_meeting(cfg):
+    ok(run(cfg, "meeting", "set", "--quarter", "2026-Q1", "--date", "2026-03-20"))
+    rows = as_json(run(cfg, "event", "list", "--year", "2026", "--format", "json"))
+    r = next(r for r in rows if r["period"] == "2026-Q1")
+    assert r["date"] == "2026-03-20" and r["obligation"] == "jincheng-2020.meeting"
+    assert "2026-03-20" in ok(run(cfg, "event", "list", "--year", "2026")).stdout
+
+
+def test_finding_list_shows_ids_and_corrections(cfg):
+    out = ok(run(cfg, "finding", "add", "--unit", "JDX", "--item", "4.3", "--text", "宣传栏未更新",
+                 "--date", "2026-05-01")).stdout
+    fid = int(out.split("已登记问题 ")[1].split("：")[0])
+    ok(run(cfg, "finding", "correct", fid, "--reason", "复核", "--deduct", "0"))
+    rows = as_json(run(cfg, "finding", "list", "--unit", "JDX", "--year", "2026", "--format", "json"))
+    states = {r["id"]: r["state"] for r in rows}
+    assert states[fid] == "corrected" and "withdrawn" in states.values()
+    assert "宣传栏未更新" in ok(run(cfg, "finding", "list", "--unit", "JDX", "--year", "2026")).stdout
