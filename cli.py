@@ -184,8 +184,64 @@ class DateTimeType(click.ParamType):
         return parsed
 
 
+class PeriodType(click.ParamType):
+    """A period label, also as clerks write it: 2026年6月, 2026年第二季度, 2026上半年, 2026秋季..."""
+    name = "PERIOD"
+
+    def convert(self, value, param, ctx):
+        from obligations.period_labels import parse_period_label
+        return parse_period_label(value)
+
+
+class UnitType(click.ParamType):
+    """A unit code in any case (jdx = JDX): converted to the code as stored. An unknown code is
+    passed on unchanged, for the command's own error (which lists the known codes)."""
+    name = "UNIT"
+
+    def convert(self, value, param, ctx):
+        app = get_app()
+        with app.session() as session:
+            try:
+                return app.unit(session, value).code
+            except ValueError:      # UserInputError: unknown or ambiguous
+                return value
+
+    def shell_complete(self, ctx, param, incomplete):
+        from click.shell_completion import CompletionItem
+        try:
+            app = get_app()
+            from sqlmodel import select
+
+            from scheduler.models import Unit
+            with app.session() as session:
+                rows = session.exec(select(Unit.code, Unit.name).order_by(Unit.code)).all()
+        except Exception:   # no config or database yet: nothing to offer
+            return []
+        return [CompletionItem(code, help=name) for code, name in rows
+                if code.upper().startswith(incomplete.upper())]
+
+
+class KeyType(click.ParamType):
+    """An obligation key; completion offers the keys of the enabled packs."""
+    name = "KEY"
+
+    def convert(self, value, param, ctx):
+        return value.strip() if isinstance(value, str) else value
+
+    def shell_complete(self, ctx, param, incomplete):
+        from click.shell_completion import CompletionItem
+        try:
+            obligations = get_app().obligations
+        except Exception:
+            return []
+        return [CompletionItem(k, help=ob.title) for k, ob in obligations.items() if k.startswith(incomplete)]
+
+
 DATE = DateType()
 DATETIME = DateTimeType()
+PERIOD = PeriodType()
+UNIT = UnitType()
+KEY = KeyType()
 
 
 # --------------------------------------------------------------------------- shared options
@@ -220,7 +276,8 @@ _CONFIG_HELP = "配置文件 config file (env CCAL_CONFIG)"
 
 def config_option(f: Callable) -> Callable:
     """--config after the subcommand too: `ccal overdue --config X`."""
-    return click.option("--config", type=click.Path(dir_okay=False), expose_value=False,
+    # Eager: read before the other options, whose conversion (UNIT) may open the app.
+    return click.option("--config", type=click.Path(dir_okay=False), expose_value=False, is_eager=True,
                         callback=_set_config, help=_CONFIG_HELP)(f)
 
 
@@ -266,7 +323,7 @@ def recorder(by: str | None) -> str:
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", type=click.Path(dir_okay=False), envvar="CCAL_CONFIG", expose_value=False,
-              callback=_set_config, help=_CONFIG_HELP)
+              is_eager=True, callback=_set_config, help=_CONFIG_HELP)
 @click.version_option(package_name="compliance-calendar", prog_name="ccal")
 @click.pass_context
 def main(ctx: click.Context) -> None:

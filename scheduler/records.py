@@ -178,3 +178,24 @@ def finding_rows(app: "App", *, unit: str | None = None, year: int | None = None
                      "corrects": f.corrects_id, "corrected_by": later.get(f.id), "scorecard": f.scorecard,
                      "recorded_by": f.recorded_by, "recorded_at": f.recorded_at})
     return rows
+
+
+# --------------------------------------------------------------------------- a submission that adds nothing
+
+def completes_nothing_new(app: "App", submission: Submission, occurrence: Occurrence) -> str | None:
+    """A warning when `submission` (just recorded, kept) adds nothing: the occurrence was
+    already complete and is not count-based (required 1). A correction is never warned about."""
+    from scheduler.submissions import counting_submissions
+
+    if submission.corrects_id is not None or submission.withdrawn or occurrence.required != 1:
+        return None
+    with app.session() as session:
+        others = session.exec(select(Submission.id).where(
+            Submission.occurrence_id == occurrence.id, Submission.id != submission.id,
+            Submission.withdrawn == False)).all()  # noqa: E712 (SQL expression)
+        counted = counting_submissions(session, [occurrence.id]).get(occurrence.id, [])
+    if len(counted) < 2 or not others:
+        return None
+    return (f"注意：{occurrence.obligation_key} / {occurrence.unit_code} / {occurrence.period} 此前已完成，"
+            f"本次登记不增加完成次数（已保存；如为更正请用 --corrects，"
+            f"查看记录：ccal submission list --unit {occurrence.unit_code} --period {occurrence.period}）")

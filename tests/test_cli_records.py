@@ -101,3 +101,29 @@ def test_finding_list_shows_ids_and_corrections(cfg):
     states = {r["id"]: r["state"] for r in rows}
     assert states[fid] == "corrected" and "withdrawn" in states.values()
     assert "宣传栏未更新" in ok(run(cfg, "finding", "list", "--unit", "JDX", "--year", "2026")).stdout
+
+
+# --------------------------------------------------------------------------- type less
+
+def test_chinese_period_labels_and_lower_case_unit_codes(cfg):
+    out = ok(run(cfg, "submit", "jincheng-2020.1.2", "--unit", "jdx", "--period", "2026上半年",
+                 "--at", "2026-06-10 10:00")).stdout
+    assert "jincheng-2020.1.2 / JDX / 2026-H1" in out
+    rows = as_json(run(cfg, "submission", "list", "--unit", "Jdx", "--period", "2026年上半年", "--format", "json"))
+    assert [(r["unit"], r["period"]) for r in rows] == [("JDX", "2026-H1")]
+    status = as_json(run(cfg, "status", "jdx", "--year", "2026", "--as-of", "2026-06-20", "--format", "json"))
+    r = next(r for r in status if r["obligation"] == "jincheng-2020.1.2" and r["period"] == "2026-H1")
+    assert r["status"] == "done"
+    overdue = as_json(run(cfg, "overdue", "--unit", "jdx", "--as-of", "2026-06-20", "--format", "json"))
+    assert overdue and {r["unit"] for r in overdue} == {"JDX"}
+
+
+def test_a_second_submission_of_a_done_item_warns_and_is_kept(cfg):
+    first = ok(run(cfg, "submit", "jincheng-2020.1.2", "--unit", "JDX", "--period", "2026-H1",
+                   "--at", "2026-06-10 10:00"))
+    assert "此前已完成" not in first.stderr
+    second = ok(run(cfg, "submit", "jincheng-2020.1.2", "--unit", "JDX", "--period", "2026-H1",
+                    "--at", "2026-06-11 10:00"))
+    assert "此前已完成" in second.stderr and "不增加完成次数" in second.stderr
+    rows = as_json(run(cfg, "submission", "list", "--unit", "JDX", "--period", "2026-H1", "--format", "json"))
+    assert len(rows) == 2

@@ -8,9 +8,17 @@ from pathlib import Path
 
 import click
 
-from cli import DATE, DATETIME, CcalError, config_option, format_option, get_app, out
+from cli import (
+    DATE,
+    DATETIME,
+    UNIT,
+    CcalError,
+    config_option,
+    format_option,
+    get_app,
+    out,
+)
 from scheduler.tables import HOLIDAYS_FOOTNOTE, Column, render, render_table
-
 
 # --------------------------------------------------------------------------- init / org
 
@@ -240,7 +248,7 @@ def holidays_show(year: int, fmt: str) -> None:
 
 @click.command("materialise")
 @click.argument("years", type=click.IntRange(1900, 2200), nargs=-1, required=True)
-@click.option("--unit", help="只处理该单位 only this unit")
+@click.option("--unit", type=UNIT, help="只处理该单位 only this unit")
 @config_option
 def materialise_cmd(years: tuple[int, ...], unit: str | None) -> None:
     """生成各年度事项 Create/update the occurrences of YEARS (idempotent)."""

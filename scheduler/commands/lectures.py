@@ -6,9 +6,25 @@ from pathlib import Path
 
 import click
 
-from cli import BY_OPTION, DATETIME, DateTimeType, config_option, format_option, get_app, out, recorder
-from scheduler.tables import HOLIDAYS_FOOTNOTE, Column, date_cell, provisional_footnotes, render, render_table
-
+from cli import (
+    BY_OPTION,
+    DATETIME,
+    UNIT,
+    DateTimeType,
+    config_option,
+    format_option,
+    get_app,
+    out,
+    recorder,
+)
+from scheduler.tables import (
+    HOLIDAYS_FOOTNOTE,
+    Column,
+    date_cell,
+    provisional_footnotes,
+    render,
+    render_table,
+)
 
 # --------------------------------------------------------------------------- lectures (一会一报)
 
@@ -75,7 +91,7 @@ def lecture_categories() -> None:
 
 
 @lecture.command("register")
-@click.option("--unit", required=True, help="主办单位代码 organising unit")
+@click.option("--unit", type=UNIT, required=True, help="主办单位代码 organising unit")
 @click.option("--title", required=True, help="名称 title")
 @click.option("--date", "starts", type=MOMENT, required=True, help="举办时间 'YYYY-MM-DD HH:MM' 或 YYYY-MM-DD")
 @click.option("--speaker", default="", help="主讲人 speaker")
@@ -225,7 +241,7 @@ LECTURE_STATUSES = ("planned", "pending", "approved", "rejected", "reported", "h
 
 
 @lecture.command("list")
-@click.option("--unit", help="只看该单位 only this unit")
+@click.option("--unit", type=UNIT, help="只看该单位 only this unit")
 @click.option("--year", type=click.IntRange(1900, 2200), help="举办年度 year of the event")
 @click.option("--status", type=click.Choice(LECTURE_STATUSES), help="只看该状态（violation：有违规）")
 @format_option()

@@ -7,11 +7,21 @@ from pathlib import Path
 import click
 
 from cli import (
-    BY_OPTION, DATE, DATETIME, SCORECARD_OPTION, as_of_day, as_of_option, config_option, format_option, get_app, out,
+    BY_OPTION,
+    DATE,
+    DATETIME,
+    KEY,
+    SCORECARD_OPTION,
+    UNIT,
+    as_of_day,
+    as_of_option,
+    config_option,
+    format_option,
+    get_app,
+    out,
     recorder,
 )
 from scheduler.tables import STATE_WORDS, Column, render
-
 
 ORDER_STATE_WORDS = {**STATE_WORDS, "done": "已整改", "late": "逾期整改", "waived": "已撤销", "open": "整改中"}
 
@@ -30,11 +40,11 @@ def order_cmd() -> None:
 
 
 @order_cmd.command("issue")
-@click.option("--unit", required=True, help="责任单位代码 unit code")
+@click.option("--unit", type=UNIT, required=True, help="责任单位代码 unit code")
 @click.option("--deadline", type=DATE, required=True, help="整改期限（含当天）rectification deadline")
 @click.option("--text", "text", required=True, help="督办事项与整改要求 what to rectify")
 @click.option("--date", "issued_on", type=DATE, help="下达日期（默认今天）date issued (default today)")
-@click.option("--key", help="督办事项编号（启用多个时）ad_hoc obligation key")
+@click.option("--key", type=KEY, help="督办事项编号（启用多个时）ad_hoc obligation key")
 @click.option("--item", help="逾期时扣分的考核项目（如 4.3）scorecard item an overdue order deducts from")
 @click.option("--deduct", type=float, help="逾期扣分（默认按该项目的扣分标准）points deducted when overdue")
 @SCORECARD_OPTION
@@ -71,7 +81,7 @@ def order_close(order_id, evidence, at, note, by) -> None:
 
 
 @order_cmd.command("list")
-@click.option("--unit", help="只看该单位 only this unit")
+@click.option("--unit", type=UNIT, help="只看该单位 only this unit")
 @click.option("--status", type=click.Choice(("open", "overdue", "done", "late", "waived")), help="只看该状态")
 @as_of_option
 @format_option()

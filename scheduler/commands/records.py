@@ -6,16 +6,26 @@ from pathlib import Path
 
 import click
 
-from cli import DATE, DATETIME, CcalError, config_option, format_option, get_app, out
+from cli import (
+    DATE,
+    DATETIME,
+    KEY,
+    PERIOD,
+    UNIT,
+    CcalError,
+    config_option,
+    format_option,
+    get_app,
+    out,
+)
 from scheduler.tables import HOLIDAYS_FOOTNOTE, Column, render
-
 
 # --------------------------------------------------------------------------- recording
 
 @click.command()
-@click.argument("key")
-@click.option("--unit", required=True, help="单位代码 unit code")
-@click.option("--period", required=True, help="期间 period label (2026-06, 2026-Q2, 2026-H1, 2026, 2026-autumn, E12)")
+@click.argument("key", type=KEY)
+@click.option("--unit", type=UNIT, required=True, help="单位代码 unit code")
+@click.option("--period", type=PERIOD, required=True, help="期间 period label (2026-06, 2026-Q2, 2026-H1, 2026, 2026-autumn, E12)")
 @click.option("--at", type=DATETIME, help="完成时间（默认现在）when it was done (default now)")
 @click.option("--evidence", multiple=True, type=click.Path(dir_okay=False), help="证明材料文件（可多次）evidence file")
 @click.option("--note", default="", help="备注 note")
@@ -33,6 +43,10 @@ def submit(key, unit, period, at, evidence, note, corrects) -> None:
                f"截止 {occ.due.isoformat()}，{state}")
     if corrects:
         click.echo(f"更正了提交记录 {corrects}")
+    from scheduler.records import completes_nothing_new
+    warning = completes_nothing_new(get_app(), s, occ)
+    if warning:
+        click.echo(warning, err=True)
     for ev in r.evidence:
         click.echo(f"证明材料 {ev.original_name} -> {ev.stored_path}")
 
@@ -57,9 +71,9 @@ def submission_withdraw(submission_id: int, reason: str) -> None:
 def record_filters(f):
     """--unit, --key, --period, --year: the filters of the record lists."""
     for opt in reversed((
-        click.option("--unit", help="只看该单位 only this unit"),
-        click.option("--key", help="只看该事项 only this obligation key"),
-        click.option("--period", help="只看该期间 only this period label"),
+        click.option("--unit", type=UNIT, help="只看该单位 only this unit"),
+        click.option("--key", type=KEY, help="只看该事项 only this obligation key"),
+        click.option("--period", type=PERIOD, help="只看该期间 only this period label"),
         click.option("--year", type=click.IntRange(1900, 2200), help="只看该年度 only this year"),
     )):
         f = opt(f)
@@ -87,9 +101,9 @@ def submission_list(unit, key, period, year, fmt) -> None:
 
 
 @click.command()
-@click.argument("key")
-@click.option("--unit", required=True, help="单位代码 unit code")
-@click.option("--period", required=True, help="期间 period label")
+@click.argument("key", type=KEY)
+@click.option("--unit", type=UNIT, required=True, help="单位代码 unit code")
+@click.option("--period", type=PERIOD, required=True, help="期间 period label")
 @click.option("--reason", required=True, help="豁免原因 reason")
 @config_option
 def waive(key, unit, period, reason) -> None:
@@ -140,10 +154,10 @@ def event() -> None:
 
 
 @event.command("add")
-@click.argument("key")
-@click.option("--unit", required=True, help="单位代码 unit code")
+@click.argument("key", type=KEY)
+@click.option("--unit", type=UNIT, required=True, help="单位代码 unit code")
 @click.option("--date", "on", type=DATE, required=True, help="活动/会议日期 date")
-@click.option("--period", help="会议所属期间（锚点会议）period of an anchor meeting, e.g. 2026-Q1")
+@click.option("--period", type=PERIOD, help="会议所属期间（锚点会议）period of an anchor meeting, e.g. 2026-Q1")
 @click.option("--title", default="", help="名称 title")
 @config_option
 def event_add(key, unit, on, period, title) -> None:
@@ -173,8 +187,8 @@ def event_add(key, unit, on, period, title) -> None:
 
 
 @event.command("list")
-@click.option("--unit", help="只看该单位 only this unit")
-@click.option("--key", help="只看该事项 only this obligation key")
+@click.option("--unit", type=UNIT, help="只看该单位 only this unit")
+@click.option("--key", type=KEY, help="只看该事项 only this obligation key")
 @click.option("--year", type=click.IntRange(1900, 2200), help="只看该年度 only this year")
 @format_option()
 @config_option
@@ -198,9 +212,9 @@ def meeting() -> None:
 
 
 @meeting.command("set")
-@click.option("--quarter", required=True, help="季度 quarter, e.g. 2026-Q1")
+@click.option("--quarter", type=PERIOD, required=True, help="季度 quarter, e.g. 2026-Q1")
 @click.option("--date", "on", type=DATE, required=True, help="会议日期 meeting date")
-@click.option("--key", help="会议事项编号（启用多个时）anchor obligation key")
+@click.option("--key", type=KEY, help="会议事项编号（启用多个时）anchor obligation key")
 @click.option("--title", default="", help="会议名称 title")
 @config_option
 def meeting_set(quarter, on, key, title) -> None:

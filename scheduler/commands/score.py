@@ -7,10 +7,19 @@ from pathlib import Path
 import click
 
 from cli import (
-    BY_OPTION, DATE, SCORECARD_OPTION, as_of_day, as_of_option, config_option, format_option, get_app, out, recorder,
+    BY_OPTION,
+    DATE,
+    SCORECARD_OPTION,
+    UNIT,
+    as_of_day,
+    as_of_option,
+    config_option,
+    format_option,
+    get_app,
+    out,
+    recorder,
 )
 from scheduler.tables import FORMATS, Column, render
-
 
 # --------------------------------------------------------------------------- scorecard
 
@@ -23,7 +32,7 @@ def _scorecard(app, name: str | None):
 
 @click.group("score", invoke_without_command=True)
 @click.option("--year", type=click.IntRange(1900, 2200), help="考核年度 assessment year")
-@click.option("--unit", help="只看该单位 only this unit")
+@click.option("--unit", type=UNIT, help="只看该单位 only this unit")
 @click.option("--format", "fmt", type=click.Choice(FORMATS + ("xlsx",)), default="table", show_default=True,
               help="输出格式 output format (xlsx 需要 --output)")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="写入文件 write to FILE")
@@ -81,7 +90,7 @@ def score_post(year, card_name, as_of) -> None:
 
 
 @score.command("set")
-@click.option("--unit", required=True, help="单位代码 unit code")
+@click.option("--unit", type=UNIT, required=True, help="单位代码 unit code")
 @click.option("--year", type=click.IntRange(1900, 2200), required=True, help="考核年度 assessment year")
 @click.option("--item", required=True, help="考核项目 item (1.1 ... 5.3, 6 特色加分)")
 @click.option("--points", type=float, help="得分 points")
@@ -107,7 +116,7 @@ def score_set(unit, year, item, points, reason, clear, by, card_name) -> None:
 
 @score.command("ledger")
 @click.option("--year", type=click.IntRange(1900, 2200), required=True, help="考核年度 assessment year")
-@click.option("--unit", help="只看该单位 only this unit")
+@click.option("--unit", type=UNIT, help="只看该单位 only this unit")
 @click.option("--item", help="只看该项目 only this item")
 @SCORECARD_OPTION
 @format_option()
@@ -136,7 +145,7 @@ def finding() -> None:
 
 
 @finding.command("add")
-@click.option("--unit", required=True, help="单位代码 unit code")
+@click.option("--unit", type=UNIT, required=True, help="单位代码 unit code")
 @click.option("--item", required=True, help="考核项目 item (4.3, 4.4, 3.2 ... 7 负面清单)")
 @click.option("--text", "text", required=True, help="发现的问题 what was found")
 @click.option("--date", "found_on", type=DATE, help="发现日期（默认今天）date found (default today)")
@@ -161,7 +170,7 @@ def finding_add(unit, item, text, found_on, year, count, deduct, by, card_name) 
 
 
 @finding.command("list")
-@click.option("--unit", help="只看该单位 only this unit")
+@click.option("--unit", type=UNIT, help="只看该单位 only this unit")
 @click.option("--year", type=click.IntRange(1900, 2200), help="考核年度 assessment year")
 @click.option("--item", help="只看该项目 only this item")
 @format_option()

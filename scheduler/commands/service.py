@@ -9,7 +9,6 @@ import click
 from cli import DATETIME, config_option, format_option, get_app, out
 from scheduler.tables import Column, render
 
-
 # --------------------------------------------------------------------------- reminder service
 
 OUTBOX_STATE_WORDS = {"planned": "待发送", "sending": "发送中", "sent": "已发送",

@@ -7,9 +7,25 @@ from pathlib import Path
 
 import click
 
-from cli import DATE, as_of_day, as_of_option, config_option, format_option, get_app, out
-from scheduler.tables import FORMATS, STATE_WORDS, Column, date_cell, provisional_footnotes, render, render_table
-
+from cli import (
+    DATE,
+    UNIT,
+    as_of_day,
+    as_of_option,
+    config_option,
+    format_option,
+    get_app,
+    out,
+)
+from scheduler.tables import (
+    FORMATS,
+    STATE_WORDS,
+    Column,
+    date_cell,
+    provisional_footnotes,
+    render,
+    render_table,
+)
 
 # --------------------------------------------------------------------------- queries
 
@@ -24,7 +40,7 @@ LIST_KEYS = ["unit", "unit_name", "obligation", "title", "period", "opens", "due
 
 
 @click.command()
-@click.option("--unit", help="只看该单位 only this unit")
+@click.option("--unit", type=UNIT, help="只看该单位 only this unit")
 @as_of_option
 @format_option()
 @config_option
@@ -43,7 +59,7 @@ def overdue(unit, as_of, fmt) -> None:
 
 @click.command()
 @click.option("--days", type=click.IntRange(min=0, max=3660), default=30, show_default=True, help="未来天数 days ahead")
-@click.option("--unit", help="只看该单位 only this unit")
+@click.option("--unit", type=UNIT, help="只看该单位 only this unit")
 @as_of_option
 @format_option()
 @config_option
@@ -61,7 +77,7 @@ def upcoming(days, unit, as_of, fmt) -> None:
 
 
 @click.command()
-@click.argument("code")
+@click.argument("code", type=UNIT)
 @click.option("--year", type=click.IntRange(1900, 2200), help="年度（默认 as-of 所在年）year")
 @as_of_option
 @format_option()
@@ -89,7 +105,7 @@ def status(code, year, as_of, fmt) -> None:
 @click.command("calendar")
 @click.option("--from", "start", type=DATE, required=True, help="起始日期 first due date")
 @click.option("--to", "end", type=DATE, required=True, help="结束日期 last due date")
-@click.option("--unit", help="只看该单位 only this unit")
+@click.option("--unit", type=UNIT, help="只看该单位 only this unit")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="写入文件 write to FILE")
 @as_of_option
 @format_option(FORMATS + ("ics",))
