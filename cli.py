@@ -199,7 +199,7 @@ class UnitType(click.ParamType):
     name = "UNIT"
 
     def convert(self, value, param, ctx):
-        app = get_app()
+        app = get_app(packs=False)
         with app.session() as session:
             try:
                 return app.unit(session, value).code
@@ -209,7 +209,7 @@ class UnitType(click.ParamType):
     def shell_complete(self, ctx, param, incomplete):
         from click.shell_completion import CompletionItem
         try:
-            app = get_app()
+            app = get_app(packs=False)
             from sqlmodel import select
 
             from scheduler.models import Unit
@@ -251,13 +251,30 @@ class State:
         self.config_path: str | None = None
         self._app = None
 
-    def app(self, *, create_database: bool = False):
+    def app(self, *, create_database: bool = False, packs: bool = True):
+        """The app; `packs`: the command needs rules, so no chosen pack is an error."""
         if self._app is None:
             from scheduler.app import open_app
-            self._app = open_app(self.config_path)
+            from scheduler.config import load_config
+            from scheduler.pack_choice import tracked_packs, with_packs
+
+            config = load_config(self.config_path)
+            if not config.packs.chosen:
+                # No choice in the config: the packs the database tracks (the demo, an older
+                # database), else none. `ccal init` decides for itself.
+                config = with_packs(config, () if create_database else tracked_packs(config))
+            self._app = open_app(config=config)
         # Only `ccal init` creates the database; every other command refuses a missing one.
         self._app.create_database = create_database
+        if packs and not create_database and not self._app.packs:
+            from scheduler.pack_choice import NO_PACK_MESSAGE
+            self._app.engine          # a missing database is said first
+            raise CcalError(NO_PACK_MESSAGE)
         return self._app
+
+    def reset(self) -> None:
+        self.close()
+        self._app = None
 
     def close(self) -> None:
         # Release the database file (SQLite WAL) as soon as the command is done.
@@ -296,10 +313,11 @@ SCORECARD_OPTION = click.option("--scorecard", "card_name",
 BY_OPTION = click.option("--by", help="记录人（默认当前登录名）who records it (default: login name)")
 
 
-def get_app(*, create_database: bool = False):
+def get_app(*, create_database: bool = False, packs: bool = True):
     """The App of the running command (config and packs read on first use). Its database is
-    opened on first use and must exist unless `create_database` (ccal init)."""
-    return click.get_current_context().ensure_object(State).app(create_database=create_database)
+    opened on first use and must exist unless `create_database` (ccal init). `packs=False`:
+    the command works without rules (lists, working days, the outbox...)."""
+    return click.get_current_context().ensure_object(State).app(create_database=create_database, packs=packs)
 
 
 def as_of_day(app, value: date | None) -> date:

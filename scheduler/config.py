@@ -143,6 +143,9 @@ DEFAULT_SEASONS = tuple(
 class PackSettings:
     enabled: tuple[str, ...] = DEFAULT_PACKS
     extra_dirs: tuple[Path, ...] = ()
+    # False: the file does not set [packs] enabled; `enabled` is then the library default and
+    # the command line decides (scheduler/pack_choice.py: a college chooses its rules).
+    chosen: bool = False
 
 
 @dataclass(frozen=True)
@@ -552,7 +555,7 @@ class _Builder:
         for d in dirs:
             p = Path(d.strip()).expanduser()
             resolved.append(p if p.is_absolute() else self.base / p)
-        return PackSettings(tuple(x.strip() for x in enabled), tuple(resolved))
+        return PackSettings(tuple(x.strip() for x in enabled), tuple(resolved), chosen="enabled" in tbl)
 
     def organisation(self) -> OrganisationSettings:
         tbl = self.table("organisation", ("file", "propaganda_unit"))

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from cli import main
 
-CONFIG = '[general]\ndata_dir = "data"\n\n[database]\nurl = "sqlite:///ccal.db"\n'
+CONFIG = '[general]\ndata_dir = "data"\n\n[database]\nurl = "sqlite:///ccal.db"\n\n[packs]\nenabled = ["jincheng-2020", "henan-2023", "school-template", "shanghai-2023"]\n'
 ORG = """\
 code,name,kind,parent,secretary,email,head,head_email,supervisor,supervisor_email,propaganda,propaganda_email
 DW,测试学院党委,党委,,王建国,wang@example.edu.cn,,,,,,

@@ -1,6 +1,7 @@
 """Setting up: no false all-clear on a missing database, the config found the usual way,
 `ccal doctor`, choosing the rule packs."""
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -58,7 +59,7 @@ def test_an_empty_database_file_is_refused_as_uninitialised(cfg):
 
 
 def test_init_creates_the_database_and_then_queries_work(cfg):
-    assert invoke("--config", cfg, "init").exit_code == 0
+    assert invoke("--config", cfg, "init", "--packs", "school-template").exit_code == 0
     assert (cfg.parent / "ccal.db").exists()
     result = invoke("--config", cfg, "overdue", "--as-of", "2026-06-20", "--format", "json")
     assert result.exit_code == 0, result.output
@@ -99,3 +100,58 @@ def test_config_discovery_order(monkeypatch, tmp_path):
     explicit = config_in(tmp_path / "explicit", "explicit")
     assert "explicit.db" in which_config(monkeypatch, tmp_path, env={"CCAL_CONFIG": str(env_cfg)},
                                          args=("--config", explicit))
+
+
+# --------------------------------------------------------------------------- choose your rules
+
+def test_init_without_a_choice_enables_no_pack_and_queries_say_how_to_choose(cfg):
+    result = invoke("--config", cfg, "init")
+    assert result.exit_code == 0 and "ccal init --packs" in result.stdout
+    refused = invoke("--config", cfg, "overdue", "--as-of", "2026-06-20")
+    assert refused.exit_code == 1 and "未启用任何规则包" in refused.stderr and "ccal init --packs" in refused.stderr
+    listed = invoke("--config", cfg, "packs", "list", "--format", "json")
+    assert listed.exit_code == 0
+    assert not any(r["enabled"] for r in json.loads(listed.stdout))
+
+
+def test_init_packs_writes_the_choice_into_the_config(cfg):
+    result = invoke("--config", cfg, "init", "--packs", "school-template")
+    assert result.exit_code == 0, result.output
+    assert 'enabled = ["school-template"]' in cfg.read_text(encoding="utf-8")
+    rows = json.loads(invoke("--config", cfg, "packs", "list", "--format", "json").stdout)
+    enabled = [(r["pack"], r["origin"]) for r in rows if r["enabled"]]
+    assert enabled == [("school-template", "bundled")]
+    keys = {r["obligation"] for r in json.loads(invoke("--config", cfg, "obligations", "--format", "json").stdout)}
+    assert keys and all(k.startswith("school-template.") for k in keys)
+    # The same choice again is fine; another one is refused, naming the file.
+    assert invoke("--config", cfg, "init", "--packs", "school-template").exit_code == 0
+    other = invoke("--config", cfg, "init", "--packs", "henan-2023")
+    assert other.exit_code == 1 and str(cfg) in other.stderr and "packs.enabled" in other.stderr
+
+
+def test_init_with_an_unknown_pack_writes_nothing(cfg):
+    before = cfg.read_text(encoding="utf-8")
+    result = invoke("--config", cfg, "init", "--packs", "nopack")
+    assert result.exit_code == 1 and "nopack" in result.stderr
+    assert cfg.read_text(encoding="utf-8") == before and not (cfg.parent / "ccal.db").exists()
+
+
+def test_init_packs_without_a_config_file_writes_the_user_config(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = invoke("init", "--packs", "school-template")
+    assert result.exit_code == 0, result.output
+    user = tmp_path / "xdg-config" / "ccal" / "ccal.toml"
+    assert 'enabled = ["school-template"]' in user.read_text(encoding="utf-8")
+
+
+def test_packs_list_names_an_extra_directory(cfg, tmp_path):
+    extra = tmp_path / "mypacks"
+    extra.mkdir()
+    src = Path(__file__).resolve().parents[1] / "obligations" / "packs" / "school-template.toml"
+    (extra / "school-template.toml").write_text(src.read_text(encoding="utf-8"), encoding="utf-8")
+    cfg.write_text(CONFIG + f'\n[packs]\nenabled = []\nextra_dirs = ["{extra}"]\n', encoding="utf-8")
+    invoke("--config", cfg, "init")
+    rows = json.loads(invoke("--config", cfg, "packs", "list", "--format", "json").stdout)
+    assert [(r["pack"], r["origin"]) for r in rows if r["enabled"]] == [("school-template", str(extra))]
+    table = invoke("--config", cfg, "packs", "list").stdout
+    assert f"扩展目录 {extra}" in table

@@ -24,16 +24,38 @@ from scheduler.tables import HOLIDAYS_FOOTNOTE, Column, render, render_table
 
 @click.command()
 @click.option("--demo", is_flag=True,
-              help="载入示例学院、本年度事项和去年以来的示例记录 load the demo college and its history")
+              help="载入示例学院、本年度事项和去年以来的示例记录（使用全部内置规则包）load the demo college and its history")
+@click.option("--packs", "pack_names", multiple=True,
+              help="本校执行的规则包（逗号分隔或多次；写入配置文件 [packs] enabled；ccal packs list 列出可选）")
 @click.option("--now", type=DATETIME, default=None,
               help="示例记录截至此时（默认现在）record the demo history up to this time (default now)")
 @config_option
-def init(demo: bool, now: datetime | None) -> None:
-    """创建或升级数据库 Create or upgrade the database."""
+@click.pass_context
+def init(ctx: click.Context, demo: bool, pack_names: tuple[str, ...], now: datetime | None) -> None:
+    """创建或升级数据库；--packs 选择规则包，--demo 载入示例学院 Create or upgrade the database."""
+    from obligations.packs import bundled_pack_names, load_packs
+    from scheduler.app import open_app
+    from scheduler.config import load_config
     from scheduler.db import current_revision
     from scheduler.materialise import materialise
+    from scheduler.pack_choice import NO_PACK_MESSAGE, record_choice, with_packs
 
-    app = get_app(create_database=True)
+    from cli import State
+
+    names = tuple(dict.fromkeys(n.strip() for x in pack_names for n in x.split(",") if n.strip()))
+    if demo and names:
+        raise click.UsageError("--demo 使用全部内置规则包，不能与 --packs 同用")
+    state = ctx.ensure_object(State)
+    config = load_config(state.config_path)
+    if names:
+        load_packs(names)                  # an unknown name is refused before anything is written
+        path = record_choice(config, names)
+        click.echo(f"规则包：{', '.join(names)}（已写入 {path} 的 [packs] enabled）")
+        config = load_config(path if config.path is None else config.path)
+    elif not config.packs.chosen:
+        config = with_packs(config, tuple(bundled_pack_names()) if demo else ())
+    state.reset()
+    app = state._app = open_app(config=config)
     click.echo(f"数据库已就绪（版本 {current_revision(app.engine)}）")
     now = now or app.now()
     year = now.year
@@ -47,7 +69,10 @@ def init(demo: bool, now: datetime | None) -> None:
         with app.session() as session:
             result = import_org(session, app.config.organisation.file, now=now)
         click.echo(f"组织架构 {app.config.organisation.file}：{result.summary()}")
-    else:
+    if not app.packs:
+        click.echo(NO_PACK_MESSAGE)
+        return
+    if not demo and app.config.organisation.file is None:
         return
     counts = materialise(app, [year])
     click.echo(f"{year} 年事项：新增 {counts.created}，更新 {counts.updated}")
@@ -72,7 +97,7 @@ def org_import(file: str, partial: bool) -> None:
     imported when any row is bad."""
     from scheduler.org import OrgImportError, import_org
 
-    app = get_app()
+    app = get_app(packs=False)
     try:
         with app.session() as session:
             result = import_org(session, file, partial=partial, now=app.now())
@@ -95,7 +120,7 @@ def org_list(fmt: str) -> None:
     from scheduler.models import ROLES
     from scheduler.records import org_rows
 
-    rows = org_rows(get_app())
+    rows = org_rows(get_app(packs=False))
 
     def names(role):
         return lambda r: "、".join(p["name"] for p in r[role])
@@ -134,20 +159,26 @@ def packs_check(directory: str) -> None:
 @format_option()
 @config_option
 def packs_list(fmt: str) -> None:
-    """已启用的规则包 The enabled packs (and the bundled ones not enabled)."""
-    from obligations.packs import bundled_pack_names
+    """规则包：已启用的及其来源（内置或扩展目录），以及未启用的内置规则包 The packs, where each comes from."""
+    from obligations.packs import bundled_pack_dir, bundled_pack_names
 
-    app = get_app()
+    app = get_app(packs=False)
+    bundled = bundled_pack_dir().resolve()
+
+    def origin(path):
+        return "bundled" if path.resolve().parent == bundled else str(path.resolve().parent)
+
     rows = [{"pack": p.name, "title": p.title, "obligations": len(p.obligations), "enabled": True,
-             "path": str(p.path)} for p in app.packs]
+             "origin": origin(p.path), "path": str(p.path)} for p in app.packs]
     enabled = {p.name for p in app.packs}
-    rows += [{"pack": n, "title": "", "obligations": None, "enabled": False, "path": ""}
+    rows += [{"pack": n, "title": "", "obligations": None, "enabled": False, "origin": "bundled", "path": ""}
              for n in bundled_pack_names() if n not in enabled]
     cols = [Column("pack", "规则包"), Column("title", "名称"),
             Column("obligations", "事项数", align="right"),
             Column("enabled", "启用", show=lambda r: "是" if r["enabled"] else "否"),
-            Column("path", "文件")]
-    out(render(rows, cols, fmt, csv_keys=["pack", "title", "obligations", "enabled", "path"]))
+            Column("origin", "来源", show=lambda r: "内置" if r["origin"] == "bundled" else f"扩展目录 {r['origin']}")]
+    notes = [] if enabled else ["尚未选择规则包：ccal init --packs 规则包名（或配置文件 [packs] enabled）"]
+    out(render(rows, cols, fmt, notes, csv_keys=["pack", "title", "obligations", "enabled", "origin", "path"]))
 
 
 # --------------------------------------------------------------------------- working days
@@ -167,7 +198,7 @@ def workdays_deadline(event_date: date, n: int, fmt: str) -> None:
     """活动前 N 个工作日的截止日期 The deadline N working days before EVENT_DATE."""
     from scheduler.tables import render_json
 
-    cal = get_app().calendar
+    cal = get_app(packs=False).calendar
     d = cal.workdays_before(event_date, n)
     if fmt == "json":
         out(render_json([{"event": event_date, "deadline": d.date, "counted": d.counted,
@@ -186,7 +217,7 @@ def workdays_deadline(event_date: date, n: int, fmt: str) -> None:
 @config_option
 def workdays_count(a: date, b: date) -> None:
     """A 到 B（含两端）的工作日数 Working days in [A, B], both ends included."""
-    cal = get_app().calendar
+    cal = get_app(packs=False).calendar
     n = cal.count(a, b)
     provisional = cal.spans_provisional(a, b) if b >= a else False
     click.echo(f"{n}{'*' if provisional else ''}")
@@ -209,7 +240,7 @@ def holidays_import(file: str) -> None:
     from obligations.holiday_files import install_holiday_file
     from scheduler.materialise import materialise
 
-    app = get_app()
+    app = get_app(packs=False)
     years = install_holiday_file(Path(file), app.holiday_dir)
     app.reload_calendar()
     click.echo(f"已安装 {', '.join(map(str, years))} 年节假日数据到 {app.holiday_dir}")
@@ -228,7 +259,7 @@ def holidays_show(year: int, fmt: str) -> None:
     from scheduler.queries import year_holidays
     from scheduler.tables import render_json
 
-    data = year_holidays(get_app().calendar, year)
+    data = year_holidays(get_app(packs=False).calendar, year)
     if fmt == "json":
         out(render_json([data]))
         return

@@ -64,7 +64,7 @@ def submission_withdraw(submission_id: int, reason: str) -> None:
     """撤回提交记录（新增一条撤回记录，原记录保留）Withdraw a submission (as a new row)."""
     from scheduler.submissions import withdraw
 
-    row = withdraw(get_app(), submission_id, reason)
+    row = withdraw(get_app(packs=False), submission_id, reason)
     click.echo(f"已撤回提交记录 {submission_id}（撤回记录 {row.id}）")
 
 
@@ -88,7 +88,7 @@ def submission_list(unit, key, period, year, fmt) -> None:
     """提交记录一览（含编号，供撤回、更正使用）Submissions with their ids (for withdraw and --corrects)."""
     from scheduler.records import SUBMISSION_STATE_WORDS, submission_rows
 
-    rows = submission_rows(get_app(), unit=unit, key=key, period=period, year=year)
+    rows = submission_rows(get_app(packs=False), unit=unit, key=key, period=period, year=year)
     cols = [Column("id", "编号", align="right"), Column("unit", "单位代码"), Column("obligation", "事项编号"),
             Column("title", "事项"), Column("period", "期间"), Column("submitted_at", "完成时间"),
             Column("late", "逾期", show=lambda r: "逾期" if r["late"] else ""),
@@ -127,7 +127,7 @@ def waiver_revoke(waiver_id: int, reason: str) -> None:
     """撤销豁免（新增一条记录）Revoke a waiver (as a new row)."""
     from scheduler.submissions import revoke_waiver
 
-    row = revoke_waiver(get_app(), waiver_id, reason)
+    row = revoke_waiver(get_app(packs=False), waiver_id, reason)
     click.echo(f"已撤销豁免记录 {waiver_id}（记录 {row.id}）")
 
 
@@ -139,7 +139,7 @@ def waiver_list(unit, key, period, year, fmt) -> None:
     """豁免记录一览（含编号，供撤销使用）Waivers with their ids (for revoke)."""
     from scheduler.records import WAIVER_STATE_WORDS, waiver_rows
 
-    rows = waiver_rows(get_app(), unit=unit, key=key, period=period, year=year)
+    rows = waiver_rows(get_app(packs=False), unit=unit, key=key, period=period, year=year)
     cols = [Column("id", "编号", align="right"), Column("unit", "单位代码"), Column("obligation", "事项编号"),
             Column("title", "事项"), Column("period", "期间"), Column("reason", "原因"),
             Column("state", "状态", show=lambda r: WAIVER_STATE_WORDS[r["state"]]),
@@ -196,7 +196,7 @@ def event_list(unit, key, year, fmt) -> None:
     """已登记的活动与会议 Recorded events and meeting dates."""
     from scheduler.records import event_rows
 
-    rows = event_rows(get_app(), unit=unit, key=key, year=year)
+    rows = event_rows(get_app(packs=False), unit=unit, key=key, year=year)
     cols = [Column("id", "编号", align="right"), Column("date", "日期"), Column("unit", "单位代码"),
             Column("obligation", "事项编号"), Column("obligation_title", "事项"), Column("period", "期间"),
             Column("title", "名称")]

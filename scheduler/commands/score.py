@@ -180,7 +180,7 @@ def finding_list(unit, year, item, fmt) -> None:
     from obligations.scoring import fmt_points
     from scheduler.records import FINDING_STATE_WORDS, finding_rows
 
-    rows = finding_rows(get_app(), unit=unit, year=year, item=item)
+    rows = finding_rows(get_app(packs=False), unit=unit, year=year, item=item)
     cols = [Column("id", "编号", align="right"), Column("unit", "单位代码"), Column("year", "年度"),
             Column("item", "项目"), Column("found_on", "发现日期"), Column("description", "问题"),
             Column("count", "数量", align="right"),

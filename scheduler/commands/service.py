@@ -89,7 +89,7 @@ def outbox_cmd(ctx: click.Context, status: str | None, limit: int, fmt: str) -> 
         return
     from scheduler.outbox import listing
 
-    with get_app().session() as session:
+    with get_app(packs=False).session() as session:
         rows = listing(session, status, limit)
     cols = [Column("id", "编号", align="right"),
             Column("status", "状态", show=lambda r: OUTBOX_STATE_WORDS[r["status"]]),
@@ -113,7 +113,7 @@ def outbox_retry(row_id: int | None, dead: bool) -> None:
 
     if (row_id is None) == (not dead):
         raise click.UsageError("请给出消息编号 ID 或 --dead（二者选一）give ID or --dead")
-    app = get_app()
+    app = get_app(packs=False)
     with app.session() as session:
         if dead:
             n = retry_dead(session, app.now())
