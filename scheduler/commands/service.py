@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 import click
@@ -18,29 +19,34 @@ OUTBOX_STATE_WORDS = {"planned": "待发送", "sending": "发送中", "sent": "�
 @click.command()
 @click.option("--now", type=DATETIME, default=None,
               help="按此时间运行（默认现在，配置的时区）run as if the clock read DATETIME")
+@click.option("--quiet", "-q", is_flag=True, help="只输出警告和错误（适用于 cron）print only warnings and errors")
 @config_option
-def tick(now: datetime | None) -> None:
+def tick(now: datetime | None, quiet: bool) -> None:
     """运行一次提醒服务的全部工作后退出（适用于 cron）Run one pass of the reminder service
     (materialise, score, plan, send) and exit."""
     from scheduler.service import run_tick
 
+    say = (lambda *a, **k: None) if quiet else click.echo    # the report; warnings always go to stderr
     app = get_app()
     r = run_tick(app, now or app.now())
-    click.echo(f"时间 {r.now:%Y-%m-%d %H:%M}")
+    say(f"时间 {r.now:%Y-%m-%d %H:%M}")
     if r.recovered:
-        click.echo(f"中断后恢复：{r.recovered} 条消息将重新发送")
-    click.echo(f"事项：新增 {r.materialised.created}，更新 {r.materialised.updated}")
-    click.echo(f"考核：扣分新增 {r.score.findings} 项，撤销 {r.score.withdrawn} 项；自动记分 {r.score.posted} 条")
+        say(f"中断后恢复：{r.recovered} 条消息将重新发送")
+    say(f"事项：新增 {r.materialised.created}，更新 {r.materialised.updated}")
+    say(f"考核：扣分新增 {r.score.findings} 项，撤销 {r.score.withdrawn} 项；自动记分 {r.score.posted} 条")
     for why in r.score.skipped:
         click.echo(f"未能记录扣分：{why}", err=True)
-    click.echo(f"提醒：新计划 {r.plan.entries} 项，新消息 {r.plan.created} 条，"
-               f"更新 {r.plan.updated} 条，取消 {r.plan.cancelled} 条；扣分通知 {r.plan.deductions} 条")
+    say(f"提醒：新计划 {r.plan.entries} 项，新消息 {r.plan.created} 条，"
+        f"更新 {r.plan.updated} 条，取消 {r.plan.cancelled} 条；扣分通知 {r.plan.deductions} 条")
     if r.dispatch is None:
-        click.echo(f"发送：不在发送时段，下一发送时段 {r.next_window:%Y-%m-%d %H:%M}")
+        say(f"发送：不在发送时段，下一发送时段 {r.next_window:%Y-%m-%d %H:%M}")
     else:
-        click.echo(f"发送：成功 {r.dispatch.sent}，失败待重试 {r.dispatch.failed}，"
-                   f"已放弃 {r.dispatch.dead}")
-    click.echo("发件箱：" + "，".join(f"{OUTBOX_STATE_WORDS[k]} {v}" for k, v in r.outbox.items()))
+        say(f"发送：成功 {r.dispatch.sent}，失败待重试 {r.dispatch.failed}，"
+            f"已放弃 {r.dispatch.dead}")
+        if r.dispatch.failed or r.dispatch.dead:
+            click.echo(f"警告：本次发送失败待重试 {r.dispatch.failed} 条，已放弃 {r.dispatch.dead} 条"
+                       "（ccal outbox --status failed / --status dead 查看）", err=True)
+    say("发件箱：" + "，".join(f"{OUTBOX_STATE_WORDS[k]} {v}" for k, v in r.outbox.items()))
     if r.plan.unaddressed:
         click.echo(f"无人可提醒（未登记书记或联系方式）：{len(r.plan.unaddressed)} 项："
                    + "，".join(r.plan.unaddressed[:10])
@@ -50,29 +56,39 @@ def tick(now: datetime | None) -> None:
 @click.command()
 @click.option("--now", type=DATETIME, default=None,
               help="试运行：假定启动时时钟读数为此时间，之后正常走时 start the clock at DATETIME")
+@click.option("--verbose", "-v", is_flag=True, help="也记录空闲的发送轮次（DEBUG）log idle passes too")
 @config_option
-def serve(now: datetime | None) -> None:
+def serve(now: datetime | None, verbose: bool) -> None:
     """运行提醒服务（守护进程，SIGTERM/SIGINT 停止）Run the reminder daemon until
     SIGTERM/SIGINT."""
-    import logging
     import sys
 
-    from scheduler.service import run_service
+    from scheduler.service import offset_clock, run_service
 
     app = get_app()
-
-    class ZoneTimeFormatter(logging.Formatter):
-        """Log times in the configured zone (Asia/Shanghai), not the server's."""
-
-        def formatTime(self, record, datefmt=None):  # noqa: N802 (logging's name)
-            return datetime.fromtimestamp(record.created, app.config.general.tz).strftime("%Y-%m-%d %H:%M:%S%z")
-
+    tz = app.config.general.tz
+    # Under --now, log times follow the service clock, like everything the service does.
+    clock = offset_clock(app, now) if now is not None else None
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(ZoneTimeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=logging.INFO, handlers=[handler])
+    handler.setFormatter(ServiceClockFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", tz, clock))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler], force=True)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    run_service(app, start=now)
+    run_service(app, start=now, clock=clock)
+
+
+class ServiceClockFormatter(logging.Formatter):
+    """Log times in the configured zone (Asia/Shanghai), not the server's, read from the
+    service clock when there is one (serve --now)."""
+
+    def __init__(self, fmt: str, tz, clock=None):
+        super().__init__(fmt)
+        self.tz, self.clock = tz, clock
+
+    def formatTime(self, record, datefmt=None):  # noqa: N802 (logging's name)
+        at = self.clock().replace(tzinfo=self.tz) if self.clock is not None \
+            else datetime.fromtimestamp(record.created, self.tz)
+        return at.strftime("%Y-%m-%d %H:%M:%S%z")
 
 
 @click.group("outbox", invoke_without_command=True)
