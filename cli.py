@@ -124,6 +124,8 @@ COMMANDS: dict[str, Entry] = {
     "materialise": Entry("admin", "materialise_cmd", "生成各年度事项", "管理"),
     "tick": Entry("service", "tick", "运行一次提醒服务后退出（适用于 cron）", "管理"),
     "serve": Entry("service", "serve", "运行提醒服务（守护进程）", "管理"),
+    "notify": Entry("service", "notify", "提醒通道：发送测试消息", "管理"),
+    "doctor": Entry("admin", "doctor", "检查配置、数据库、规则包、节假日数据和提醒通道", "管理"),
 }
 
 

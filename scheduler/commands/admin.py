@@ -293,3 +293,28 @@ def materialise_cmd(years: tuple[int, ...], unit: str | None) -> None:
     c = materialise(app, years, units)
     click.echo(f"新增 {c.created}，更新 {c.updated}，不变 {c.unchanged}")
 
+
+
+@click.command()
+@click.option("--as-of", "as_of", type=DATE, default=None, help="按哪一天检查（默认今天）date to check at")
+@config_option
+@click.pass_context
+def doctor(ctx: click.Context, as_of: date | None) -> None:
+    """检查：在用的配置文件、数据库、数据目录和规则包；数据库版本；明年节假日数据；各提醒通道设置（不显示密钥）。
+    有问题时退出码为 1。 Check what ccal uses and whether it is ready."""
+    from datetime import datetime as _datetime
+
+    from scheduler.config import load_config
+    from scheduler.doctor import diagnose
+
+    from cli import State
+
+    config = load_config(ctx.ensure_object(State).config_path)
+    checks = diagnose(config, as_of or _datetime.now(config.general.tz).date())
+    marks = {True: "正常", False: "问题", None: "信息"}
+    for c in checks:
+        click.echo(f"[{marks[c.ok]}] {c.topic}：{c.detail}")
+    problems = [c for c in checks if c.ok is False]
+    if problems:
+        raise CcalError(f"发现 {len(problems)} 个问题")
+    click.echo("检查完毕，未发现问题")

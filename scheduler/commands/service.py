@@ -7,7 +7,7 @@ from datetime import datetime
 
 import click
 
-from cli import DATETIME, config_option, format_option, get_app, out
+from cli import DATETIME, CcalError, config_option, format_option, get_app, out
 from scheduler.tables import Column, render
 
 # --------------------------------------------------------------------------- reminder service
@@ -137,3 +137,31 @@ def outbox_retry(row_id: int | None, dead: bool) -> None:
         else:
             row = retry(session, row_id, app.now())
             click.echo(f"消息 {row.id} 已重新排队，将在下一发送时段发送")
+
+
+@click.group()
+def notify() -> None:
+    """提醒通道 Notification channels."""
+
+
+@notify.command("test")
+@click.argument("person")
+@config_option
+def notify_test(person: str) -> None:
+    """向某人发送一条真实的测试消息（经其提醒所用的通道）Send PERSON one real test message.
+
+    PERSON：姓名、邮箱、企业微信账号或手机号。"""
+    from scheduler.notify_test import send_test
+
+    app = get_app(packs=False)
+    who, results = send_test(app, person, app.now())
+    failed = 0
+    for r in results:
+        if r.ok:
+            click.echo(f"已发送 {r.route}：{r.channel}")
+        else:
+            failed += 1
+            click.echo(f"发送失败 {r.route}：{r.channel}：{r.error}", err=True)
+    if failed:
+        raise CcalError(f"{who.name}：{failed} 个通道发送失败")
+    click.echo(f"测试消息已发给 {who.name}")
