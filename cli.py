@@ -300,9 +300,50 @@ def config_option(f: Callable) -> Callable:
                         callback=_set_config, help=_CONFIG_HELP)(f)
 
 
-def format_option(choices=FORMATS):
-    return click.option("--format", "fmt", type=click.Choice(choices), default="table",
-                        show_default=True, help="输出格式 output format")
+LIST_FORMATS = FORMATS + ("xlsx",)
+
+
+def format_option(choices=None):
+    """--format. Without `choices` (a list or query): table, json, csv or xlsx, and --output
+    FILE (needed for xlsx); such commands print with `emit`."""
+    if choices is not None:
+        return click.option("--format", "fmt", type=click.Choice(choices), default="table",
+                            show_default=True, help="输出格式 output format")
+
+    def decorate(f: Callable) -> Callable:
+        f = click.option("--output", "-o", type=click.Path(dir_okay=False), expose_value=False,
+                         callback=_set_output, help="写入文件（xlsx 必须）write to FILE")(f)
+        return click.option("--format", "fmt", type=click.Choice(LIST_FORMATS), default="table", show_default=True,
+                            help="输出格式：table 终端表格，json 英文键（脚本用），csv/xlsx 中文表头（Excel 用）")(f)
+    return decorate
+
+
+def _set_output(ctx: click.Context, _param, value):
+    ctx.meta["ccal.output"] = value
+    return value
+
+
+def emit(rows, columns, fmt: str, footnotes=(), *, csv_keys=None, words=None, title: str = "ccal") -> None:
+    """Print (or with --output write) a query result in `fmt`; xlsx needs --output."""
+    from pathlib import Path
+
+    from scheduler.tables import render, spreadsheet_keys
+
+    output = click.get_current_context().meta.get("ccal.output")
+    footnotes = list(footnotes)
+    if fmt == "xlsx":
+        if not output:
+            raise click.UsageError("xlsx 格式请用 --output 指定文件名，例如 --output 结果.xlsx")
+        from scheduler.xlsx_tables import write_table_xlsx
+        write_table_xlsx(rows, spreadsheet_keys(rows, columns, csv_keys), Path(output), title=title, words=words,
+                         notes=footnotes)
+    else:
+        text = render(rows, columns, fmt, footnotes, csv_keys, words)
+        if not output:
+            out(text)
+            return
+        Path(output).write_text(text, encoding="utf-8")
+    click.echo(f"已写入 {output}（{len(rows)} 行）", err=True)
 
 
 def as_of_option(f: Callable) -> Callable:

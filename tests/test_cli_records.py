@@ -127,3 +127,60 @@ def test_a_second_submission_of_a_done_item_warns_and_is_kept(cfg):
     assert "此前已完成" in second.stderr and "不增加完成次数" in second.stderr
     rows = as_json(run(cfg, "submission", "list", "--unit", "JDX", "--period", "2026-H1", "--format", "json"))
     assert len(rows) == 2
+
+
+# --------------------------------------------------------------------------- opens in Chinese Excel
+
+XLSX_QUERIES = [
+    (["overdue", "--as-of", "2026-06-20"], "单位代码"),
+    (["upcoming", "--as-of", "2026-06-01"], "单位代码"),
+    (["status", "JDX", "--year", "2026", "--as-of", "2026-06-20"], "单位代码"),
+    (["calendar", "--from", "2026-06-01", "--to", "2026-06-30", "--as-of", "2026-06-01"], "单位代码"),
+    (["outbox"], "编号"),
+    (["obligations"], "事项编号"),
+    (["org", "list"], "单位代码"),
+    (["submission", "list"], "编号"),
+    (["waiver", "list"], "编号"),
+    (["event", "list"], "编号"),
+    (["finding", "list"], "编号"),
+    (["lecture", "list"], "编号"),
+    (["order", "list", "--as-of", "2026-06-20"], "编号"),
+    (["packs", "list"], "规则包"),
+    (["score", "ledger", "--year", "2025"], "编号"),
+]
+
+
+@pytest.mark.parametrize("args, first", XLSX_QUERIES, ids=lambda a: " ".join(a) if isinstance(a, list) else a)
+def test_every_query_writes_xlsx_with_chinese_headers(cfg, tmp_path, args, first):
+    from openpyxl import load_workbook
+
+    target = tmp_path / "out.xlsx"
+    result = ok(run(cfg, *args, "--format", "xlsx", "--output", target))
+    assert "已写入" in result.stderr
+    ws = load_workbook(target).active
+    assert ws.cell(row=1, column=1).value == first
+
+
+def test_xlsx_needs_an_output_file(cfg):
+    result = run(cfg, "overdue", "--as-of", "2026-06-20", "--format", "xlsx")
+    assert result.exit_code == 2 and "--output" in result.stderr
+
+
+def test_xlsx_rows_carry_chinese_status_words_and_real_dates(cfg, tmp_path):
+    from datetime import datetime
+
+    from openpyxl import load_workbook
+
+    ok(run(cfg, "overdue", "--unit", "JDX", "--as-of", "2026-06-20", "--format", "xlsx", "--output", tmp_path / "o.xlsx"))
+    ws = load_workbook(tmp_path / "o.xlsx").active
+    headers = [c.value for c in ws[1]]
+    rows = [dict(zip(headers, (c.value for c in row))) for row in ws.iter_rows(min_row=2) if row[0].value]
+    r = next(r for r in rows if r["事项编号"] == "jincheng-2020.1.2" and r["期间"] == "2026-H1")
+    assert r["状态"] == "已逾期" and r["截止日期"] == datetime(2026, 6, 15) and r["逾期天数"] == 5
+
+
+def test_json_stays_english(cfg):
+    rows = as_json(run(cfg, "overdue", "--unit", "JDX", "--as-of", "2026-06-20", "--format", "json"))
+    assert rows and all(r["status"] == "overdue" for r in rows) and "unit_name" in rows[0]
+    out = ok(run(cfg, "submission", "list", "--format", "csv")).stdout
+    assert out.startswith("\ufeff编号,单位代码,")

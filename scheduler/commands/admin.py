@@ -14,11 +14,12 @@ from cli import (
     UNIT,
     CcalError,
     config_option,
+    emit,
     format_option,
     get_app,
     out,
 )
-from scheduler.tables import HOLIDAYS_FOOTNOTE, Column, render, render_table
+from scheduler.tables import HOLIDAYS_FOOTNOTE, Column, render_table
 
 # --------------------------------------------------------------------------- init / org
 
@@ -33,14 +34,13 @@ from scheduler.tables import HOLIDAYS_FOOTNOTE, Column, render, render_table
 @click.pass_context
 def init(ctx: click.Context, demo: bool, pack_names: tuple[str, ...], now: datetime | None) -> None:
     """创建或升级数据库；--packs 选择规则包，--demo 载入示例学院 Create or upgrade the database."""
+    from cli import State
     from obligations.packs import bundled_pack_names, load_packs
     from scheduler.app import open_app
     from scheduler.config import load_config
     from scheduler.db import current_revision
     from scheduler.materialise import materialise
     from scheduler.pack_choice import NO_PACK_MESSAGE, record_choice, with_packs
-
-    from cli import State
 
     names = tuple(dict.fromkeys(n.strip() for x in pack_names for n in x.split(",") if n.strip()))
     if demo and names:
@@ -129,7 +129,7 @@ def org_list(fmt: str) -> None:
             Column("parent", "上级"), *(Column(role, word, show=names(role)) for role, word in ROLES.items())]
     if fmt == "csv":
         rows = [{**r, **{role: "、".join(p["name"] for p in r[role]) for role in ROLES}} for r in rows]
-    out(render(rows, cols, fmt, csv_keys=["unit", "unit_name", "kind", "kind_text", "parent", *ROLES]))
+    emit(rows, cols, fmt, csv_keys=["unit", "unit_name", "kind", "kind_text", "parent", *ROLES])
 
 
 # --------------------------------------------------------------------------- packs
@@ -178,7 +178,7 @@ def packs_list(fmt: str) -> None:
             Column("enabled", "启用", show=lambda r: "是" if r["enabled"] else "否"),
             Column("origin", "来源", show=lambda r: "内置" if r["origin"] == "bundled" else f"扩展目录 {r['origin']}")]
     notes = [] if enabled else ["尚未选择规则包：ccal init --packs 规则包名（或配置文件 [packs] enabled）"]
-    out(render(rows, cols, fmt, notes, csv_keys=["pack", "title", "obligations", "enabled", "origin", "path"]))
+    emit(rows, cols, fmt, notes, csv_keys=["pack", "title", "obligations", "enabled", "origin", "path"])
 
 
 # --------------------------------------------------------------------------- working days
@@ -304,10 +304,9 @@ def doctor(ctx: click.Context, as_of: date | None) -> None:
     有问题时退出码为 1。 Check what ccal uses and whether it is ready."""
     from datetime import datetime as _datetime
 
+    from cli import State
     from scheduler.config import load_config
     from scheduler.doctor import diagnose
-
-    from cli import State
 
     config = load_config(ctx.ensure_object(State).config_path)
     checks = diagnose(config, as_of or _datetime.now(config.general.tz).date())

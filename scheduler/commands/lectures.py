@@ -12,6 +12,7 @@ from cli import (
     UNIT,
     DateTimeType,
     config_option,
+    emit,
     format_option,
     get_app,
     out,
@@ -22,7 +23,6 @@ from scheduler.tables import (
     Column,
     date_cell,
     provisional_footnotes,
-    render,
     render_table,
 )
 
@@ -261,4 +261,5 @@ def lecture_list(unit, year, status, fmt) -> None:
             "period", "deadline", "provisional", "filed_at", "late", "status", "decided_at", "held_at", "violation"]
     if fmt == "csv":
         rows = [{**r, "categories": ",".join(r["categories"])} for r in rows]
-    out(render(rows, cols, fmt, provisional_footnotes(rows, HOLIDAYS_FOOTNOTE), csv_keys=keys))
+    emit(rows, cols, fmt, provisional_footnotes(rows, HOLIDAYS_FOOTNOTE), csv_keys=keys,
+         words={"status": {r["status"]: r["status_text"] for r in rows}}, title="讲座")

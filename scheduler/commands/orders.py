@@ -16,12 +16,13 @@ from cli import (
     as_of_day,
     as_of_option,
     config_option,
+    emit,
     format_option,
     get_app,
     out,
     recorder,
 )
-from scheduler.tables import STATE_WORDS, Column, render
+from scheduler.tables import STATE_WORDS, Column
 
 ORDER_STATE_WORDS = {**STATE_WORDS, "done": "已整改", "late": "逾期整改", "waived": "已撤销", "open": "整改中"}
 
@@ -102,7 +103,7 @@ def order_list(unit, status, as_of, fmt) -> None:
             Column("item", "考核项目")]
     keys = ["id", "unit", "unit_name", "obligation", "period", "text", "issued_on", "deadline", "status",
             "days_overdue", "days_left", "closed_at", "item", "scorecard"]
-    out(render(rows, cols, fmt, csv_keys=keys))
+    emit(rows, cols, fmt, csv_keys=keys, words={"status": ORDER_STATE_WORDS}, title="督办单")
 
 
 @order_cmd.command("show")

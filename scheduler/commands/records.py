@@ -14,11 +14,11 @@ from cli import (
     UNIT,
     CcalError,
     config_option,
+    emit,
     format_option,
     get_app,
-    out,
 )
-from scheduler.tables import HOLIDAYS_FOOTNOTE, Column, render
+from scheduler.tables import HOLIDAYS_FOOTNOTE, Column
 
 # --------------------------------------------------------------------------- recording
 
@@ -95,9 +95,10 @@ def submission_list(unit, key, period, year, fmt) -> None:
             Column("state", "状态", show=lambda r: SUBMISSION_STATE_WORDS[r["state"]]
                    + (f"（{r['replaced_by']}）" if r["replaced_by"] else "")),
             Column("evidence", "材料", align="right"), Column("note", "备注")]
-    out(render(rows, cols, fmt, csv_keys=["id", "unit", "unit_name", "obligation", "title", "period", "due",
+    emit(rows, cols, fmt, csv_keys=["id", "unit", "unit_name", "obligation", "title", "period", "due",
                                           "submitted_at", "late", "state", "corrects", "replaced_by", "evidence",
-                                          "note", "recorded_by", "recorded_at"]))
+                                          "note", "recorded_by", "recorded_at"],
+         words={"state": SUBMISSION_STATE_WORDS}, title="提交记录")
 
 
 @click.command()
@@ -144,8 +145,9 @@ def waiver_list(unit, key, period, year, fmt) -> None:
             Column("title", "事项"), Column("period", "期间"), Column("reason", "原因"),
             Column("state", "状态", show=lambda r: WAIVER_STATE_WORDS[r["state"]]),
             Column("recorded_at", "记录时间")]
-    out(render(rows, cols, fmt, csv_keys=["id", "unit", "unit_name", "obligation", "title", "period", "reason",
-                                          "state", "revokes", "revoked_by", "recorded_by", "recorded_at"]))
+    emit(rows, cols, fmt, csv_keys=["id", "unit", "unit_name", "obligation", "title", "period", "reason",
+                                          "state", "revokes", "revoked_by", "recorded_by", "recorded_at"],
+         words={"state": WAIVER_STATE_WORDS}, title="豁免记录")
 
 
 @click.group()
@@ -200,8 +202,8 @@ def event_list(unit, key, year, fmt) -> None:
     cols = [Column("id", "编号", align="right"), Column("date", "日期"), Column("unit", "单位代码"),
             Column("obligation", "事项编号"), Column("obligation_title", "事项"), Column("period", "期间"),
             Column("title", "名称")]
-    out(render(rows, cols, fmt, csv_keys=["id", "date", "unit", "unit_name", "obligation", "obligation_title",
-                                          "period", "title", "recorded_at"]))
+    emit(rows, cols, fmt, csv_keys=["id", "date", "unit", "unit_name", "obligation", "obligation_title",
+                                          "period", "title", "recorded_at"], title="活动与会议")
 
 
 # --------------------------------------------------------------------------- the quarterly joint meeting

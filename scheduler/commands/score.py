@@ -14,12 +14,13 @@ from cli import (
     as_of_day,
     as_of_option,
     config_option,
+    emit,
     format_option,
     get_app,
     out,
     recorder,
 )
-from scheduler.tables import FORMATS, Column, render
+from scheduler.tables import FORMATS, Column
 
 # --------------------------------------------------------------------------- scorecard
 
@@ -53,7 +54,7 @@ def score(ctx: click.Context, year, unit, fmt, output, no_post, card_name, as_of
         raise click.UsageError("xlsx 格式请用 --output 指定文件名，例如 --output 考核得分.xlsx")
     from scheduler import score_export
     from scheduler.ledger import score as compute
-    from scheduler.tables import render_csv, render_json
+    from scheduler.tables import render_json, render_spreadsheet_csv
 
     app = get_app()
     card = _scorecard(app, card_name)
@@ -65,7 +66,7 @@ def score(ctx: click.Context, year, unit, fmt, output, no_post, card_name, as_of
     if fmt == "json":
         text = render_json(score_export.unit_records(report, unit))
     elif fmt == "csv":
-        text = render_csv(score_export.csv_rows(report, unit), score_export.CSV_KEYS)
+        text = render_spreadsheet_csv(score_export.csv_rows(report, unit), score_export.CSV_KEYS)
     else:
         text = score_export.render_score_table(report, unit)
     if output:
@@ -134,9 +135,9 @@ def score_ledger(year, unit, item, card_name, fmt) -> None:
             Column("points", "分数", align="right", show=lambda r: fmt_points(r["points"])),
             Column("reason", "理由"), Column("recorded_by", "记录人"), Column("recorded_at", "记录时间"),
             Column("corrects", "更正"), Column("in_force", "有效", show=lambda r: "是" if r["in_force"] else "")]
-    out(render(rows, cols, fmt, csv_keys=["id", "unit", "unit_name", "year", "item", "item_title", "kind",
+    emit(rows, cols, fmt, csv_keys=["id", "unit", "unit_name", "year", "item", "item_title", "kind",
                                            "points", "reason", "source_kind", "source_id", "recorded_by",
-                                           "recorded_at", "corrects", "in_force"]))
+                                           "recorded_at", "corrects", "in_force"], words={"kind": kinds}, title="计分台账")
 
 
 @click.group()
@@ -187,9 +188,10 @@ def finding_list(unit, year, item, fmt) -> None:
             Column("deduct", "扣分", align="right", show=lambda r: fmt_points(r["deduct"])),
             Column("state", "状态", show=lambda r: FINDING_STATE_WORDS[r["state"]]
                    + (f"（{r['corrected_by']}）" if r["corrected_by"] else ""))]
-    out(render(rows, cols, fmt, csv_keys=["id", "unit", "unit_name", "year", "item", "found_on", "description",
+    emit(rows, cols, fmt, csv_keys=["id", "unit", "unit_name", "year", "item", "found_on", "description",
                                           "count", "deduct", "source_kind", "source_id", "state", "corrects",
-                                          "corrected_by", "scorecard", "recorded_by", "recorded_at"]))
+                                          "corrected_by", "scorecard", "recorded_by", "recorded_at"],
+         words={"state": FINDING_STATE_WORDS}, title="问题扣分")
 
 
 @finding.command("correct")

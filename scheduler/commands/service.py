@@ -7,8 +7,8 @@ from datetime import datetime
 
 import click
 
-from cli import DATETIME, CcalError, config_option, format_option, get_app, out
-from scheduler.tables import Column, render
+from cli import DATETIME, CcalError, config_option, emit, format_option, get_app
+from scheduler.tables import Column
 
 # --------------------------------------------------------------------------- reminder service
 
@@ -115,7 +115,7 @@ def outbox_cmd(ctx: click.Context, status: str | None, limit: int, fmt: str) -> 
             Column("last_error", "最近错误")]
     keys = ["id", "key", "status", "channel", "stage", "window", "recipient", "address", "title",
             "items", "attempts", "send_at", "next_attempt_at", "sent_at", "last_error"]
-    out(render(rows, cols, fmt, csv_keys=keys))
+    emit(rows, cols, fmt, csv_keys=keys, words={"status": OUTBOX_STATE_WORDS}, title="发件箱")
 
 
 @outbox_cmd.command("retry")

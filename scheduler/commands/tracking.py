@@ -13,6 +13,7 @@ from cli import (
     as_of_day,
     as_of_option,
     config_option,
+    emit,
     format_option,
     get_app,
     out,
@@ -54,7 +55,7 @@ def overdue(unit, as_of, fmt) -> None:
             Column("days_overdue", "逾期天数", align="right"),
             Column("done", "进度", show=lambda r: f"{r['done']}/{r['required']}"),
             Column("status", "状态", show=_status_word)]
-    out(render(rows, cols, fmt, provisional_footnotes(rows), csv_keys=LIST_KEYS + ["days_overdue"]))
+    emit(rows, cols, fmt, provisional_footnotes(rows), csv_keys=LIST_KEYS + ["days_overdue"], title="已逾期")
 
 
 @click.command()
@@ -73,7 +74,7 @@ def upcoming(days, unit, as_of, fmt) -> None:
             Column("days_left", "剩余天数", align="right"),
             Column("done", "进度", show=lambda r: f"{r['done']}/{r['required']}"),
             Column("status", "状态", show=_status_word)]
-    out(render(rows, cols, fmt, provisional_footnotes(rows), csv_keys=LIST_KEYS + ["days_left"]))
+    emit(rows, cols, fmt, provisional_footnotes(rows), csv_keys=LIST_KEYS + ["days_left"], title="即将到期")
 
 
 @click.command()
@@ -93,7 +94,7 @@ def status(code, year, as_of, fmt) -> None:
     cols = [*OB_COLS, Column("due", "截止日期", show=date_cell("due")),
             Column("status", "状态", show=_status_word), Column("progress", "进度")]
     if fmt != "table":
-        out(render(rows, cols, fmt, csv_keys=LIST_KEYS + ["days_overdue", "days_left", "progress"]))
+        emit(rows, cols, fmt, csv_keys=LIST_KEYS + ["days_overdue", "days_left", "progress"], title=f"{code} 完成情况")
         return
     click.echo(f"{result.unit_name}（{result.unit}）{result.year} 年度，截至 {day.isoformat()}")
     t = result.totals
@@ -108,7 +109,7 @@ def status(code, year, as_of, fmt) -> None:
 @click.option("--unit", type=UNIT, help="只看该单位 only this unit")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="写入文件 write to FILE")
 @as_of_option
-@format_option(FORMATS + ("ics",))
+@format_option(FORMATS + ("xlsx", "ics"))
 @config_option
 def calendar_cmd(start, end, unit, output, as_of, fmt) -> None:
     """日程（可导出 iCalendar）Occurrences due in [FROM, TO]; --format ics for calendar apps."""
@@ -116,6 +117,14 @@ def calendar_cmd(start, end, unit, output, as_of, fmt) -> None:
 
     app = get_app()
     rows = query(app, start, end, as_of_day(app, as_of), unit)
+    if fmt == "xlsx":
+        if not output:
+            raise click.UsageError("xlsx 格式请用 --output 指定文件名，例如 --output 日程.xlsx")
+        from scheduler.xlsx_tables import write_table_xlsx
+        write_table_xlsx(rows, LIST_KEYS + ["citation"], Path(output), title="日程",
+                         notes=provisional_footnotes(rows))
+        click.echo(f"已写入 {output}（{len(rows)} 项）", err=True)
+        return
     if fmt == "ics":
         from scheduler.ics import calendar_ics
         data = calendar_ics(rows, datetime.now(app.config.general.tz))
@@ -153,4 +162,4 @@ def obligations(pack, fmt) -> None:
                 "citation_quote"]
     if fmt == "csv":
         rows = [{**r, "applies_to": ",".join(r["applies_to"])} for r in rows]
-    out(render(rows, cols, fmt, notes, csv_keys=csv_keys))
+    emit(rows, cols, fmt, notes, csv_keys=csv_keys, title="事项目录")
