@@ -29,27 +29,106 @@ STATE_WORDS = {
 }
 
 
+# Columns of long free text: cut with an ellipsis when a table is wider than the terminal.
+# Every other column (codes, keys, periods, dates, states, numbers) is a key column: never cut.
+SHRINKABLE_KEYS = frozenset({
+    "title", "unit_name", "obligation_title", "item_title", "citation", "citation_quote", "citation_clause",
+    "reason", "reasons", "note", "description", "text", "last_error", "categories_text", "deadline_text",
+    "schedule_text", "path", "origin", "recipient", "address", "speaker", "place", "applies_to",
+    "secretary", "head", "supervisor", "propaganda",
+})
+MIN_SHRUNK = 8          # a cut column keeps at least this many cells
+ELLIPSIS = "…"
+
+
 @dataclass(frozen=True)
 class Column:
     key: str                 # key in the record
     header: str              # Chinese header shown in the terminal table
     show: Callable[[Mapping[str, Any]], str] | None = None   # cell text from the whole record
     align: str = "left"      # left | right
+    shrink: bool | None = None   # may be cut to fit the terminal (None: key in SHRINKABLE_KEYS)
+
+    @property
+    def shrinkable(self) -> bool:
+        return self.key in SHRINKABLE_KEYS if self.shrink is None else self.shrink
 
 
-def display_width(text: str) -> int:
-    """Terminal columns taken by text: wide/full-width characters count 2, combining marks 0."""
+def cjk_terminal(environ: Mapping[str, str] | None = None) -> bool:
+    """A Chinese/Japanese/Korean locale: terminals there draw East-Asian ambiguous characters
+    (“ ” ‘ ’ …) two cells wide."""
+    import os
+    env = os.environ if environ is None else environ
+    locale = env.get("LC_ALL") or env.get("LC_CTYPE") or env.get("LANG") or ""
+    return locale.lower().startswith(("zh", "ja", "ko"))
+
+
+def display_width(text: str, wide_ambiguous: bool | None = None) -> int:
+    """Terminal columns taken by text: wide/full-width characters count 2, combining marks 0;
+    ambiguous ones (“ ”) 2 in a CJK locale (`wide_ambiguous` None: from the environment)."""
+    if wide_ambiguous is None:
+        wide_ambiguous = cjk_terminal()
+    wide = ("W", "F", "A") if wide_ambiguous else ("W", "F")
     width = 0
     for ch in text:
         if unicodedata.combining(ch):
             continue
-        width += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+        width += 2 if unicodedata.east_asian_width(ch) in wide else 1
     return width
 
 
-def _pad(text: str, width: int, align: str) -> str:
-    fill = " " * (width - display_width(text))
+def cut(text: str, width: int, wide_ambiguous: bool = False) -> str:
+    """`text` cut to `width` cells, ending in an ellipsis when something was cut."""
+    if display_width(text, wide_ambiguous) <= width:
+        return text
+    room = width - display_width(ELLIPSIS, wide_ambiguous)
+    out, used = [], 0
+    for ch in text:
+        w = display_width(ch, wide_ambiguous)
+        if used + w > room:
+            break
+        out.append(ch)
+        used += w
+    return "".join(out) + ELLIPSIS
+
+
+def terminal_width() -> int | None:
+    """Width to fit tables into: the terminal's, or COLUMNS when set; None (no limit) when the
+    output is a file or a pipe, so nothing is lost there."""
+    import os
+    import shutil
+    import sys
+    if os.environ.get("COLUMNS", "").isdigit():
+        return int(os.environ["COLUMNS"])
+    try:
+        if sys.stdout.isatty():
+            return shutil.get_terminal_size().columns
+    except (AttributeError, ValueError, OSError):
+        pass
+    return None
+
+
+def _pad(text: str, width: int, align: str, wide_ambiguous: bool = False) -> str:
+    fill = " " * (width - display_width(text, wide_ambiguous))
     return fill + text if align == "right" else text + fill
+
+
+def fit_widths(widths: list[int], floors: list[int], shrinkable: list[bool], limit: int | None,
+               gap: int = 2) -> list[int]:
+    """Column widths whose total (with gaps) fits `limit`: the widest cuttable column loses a
+    cell at a time, never below its floor; key columns keep their width."""
+    widths = list(widths)
+    if limit is None:
+        return widths
+    excess = sum(widths) + gap * (len(widths) - 1) - limit
+    while excess > 0:
+        candidates = [i for i, ok in enumerate(shrinkable) if ok and widths[i] > floors[i]]
+        if not candidates:
+            break
+        i = max(candidates, key=lambda i: widths[i])
+        widths[i] -= 1
+        excess -= 1
+    return widths
 
 
 def cell_text(value: Any) -> str:
@@ -65,17 +144,26 @@ def cell_text(value: Any) -> str:
 
 
 def render_table(records: Sequence[Mapping[str, Any]], columns: Sequence[Column],
-                 footnotes: Iterable[str] = (), empty: str = "（无）") -> str:
+                 footnotes: Iterable[str] = (), empty: str = "（无）", width: int | None = -1,
+                 wide_ambiguous: bool | None = None) -> str:
+    """A terminal table padded by display width. `width`: fit into that many cells (-1: the
+    terminal's, see terminal_width; None: no limit); long text columns are cut with "…",
+    key columns (codes, keys, periods, dates, states) never."""
     if not records:
         return empty + "\n"
+    wa = cjk_terminal() if wide_ambiguous is None else wide_ambiguous
+    limit = terminal_width() if width == -1 else width
     header = [c.header for c in columns]
     body = [[c.show(r) if c.show else cell_text(r.get(c.key)) for c in columns] for r in records]
-    widths = [max(display_width(row[i]) for row in [header, *body]) for i in range(len(columns))]
+    natural = [max(display_width(row[i], wa) for row in [header, *body]) for i in range(len(columns))]
+    floors = [min(natural[i], max(MIN_SHRUNK, display_width(h, wa))) for i, h in enumerate(header)]
+    widths = fit_widths(natural, floors, [c.shrinkable for c in columns], limit)
     lines = []
-    lines.append("  ".join(_pad(h, w, "left") for h, w in zip(header, widths)).rstrip())
+    lines.append("  ".join(_pad(h, w, "left", wa) for h, w in zip(header, widths)).rstrip())
     lines.append("  ".join("-" * w for w in widths))
     for row in body:
-        lines.append("  ".join(_pad(t, w, c.align) for t, w, c in zip(row, widths, columns)).rstrip())
+        lines.append("  ".join(_pad(cut(t, w, wa), w, c.align, wa)
+                               for t, w, c in zip(row, widths, columns)).rstrip())
     lines.extend(footnotes)
     return "\n".join(lines) + "\n"
 

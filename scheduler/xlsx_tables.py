@@ -27,7 +27,7 @@ def write_table_xlsx(records: Sequence[Mapping[str, Any]], keys: Sequence[str], 
     for row in rows:
         ws.append(row)
     for i, h in enumerate(headers, start=1):
-        width = max([display_width(h)] + [display_width(_text(r[i - 1])) for r in rows])
+        width = max([display_width(h, False)] + [display_width(_text(r[i - 1]), False) for r in rows])
         ws.column_dimensions[ws.cell(row=1, column=i).column_letter].width = min(60, width + 2)
         for cell in ws.iter_cols(min_col=i, max_col=i, min_row=2).__next__() if rows else ():
             if isinstance(cell.value, datetime):
