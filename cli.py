@@ -22,7 +22,10 @@ from typing import NamedTuple
 
 import click
 
+from scheduler.commands import i18n
 from scheduler.tables import FORMATS
+
+i18n.install()      # click's own strings ("Usage:", "Missing option"...) in Chinese
 
 # Errors a clerk can fix, shown as a message, never as a traceback: (module, attribute).
 # Looked up in sys.modules when an error is raised: an exception class whose module was never
@@ -211,7 +214,7 @@ class UnitType(click.ParamType):
     def shell_complete(self, ctx, param, incomplete):
         from click.shell_completion import CompletionItem
         try:
-            app = get_app(packs=False)
+            app = ctx.ensure_object(State).app(packs=False)
             from sqlmodel import select
 
             from scheduler.models import Unit
@@ -233,7 +236,7 @@ class KeyType(click.ParamType):
     def shell_complete(self, ctx, param, incomplete):
         from click.shell_completion import CompletionItem
         try:
-            obligations = get_app().obligations
+            obligations = ctx.ensure_object(State).app().obligations
         except Exception:
             return []
         return [CompletionItem(k, help=ob.title) for k, ob in obligations.items() if k.startswith(incomplete)]
@@ -290,7 +293,7 @@ def _set_config(ctx: click.Context, _param, value):
     return value
 
 
-_CONFIG_HELP = "配置文件 config file (env CCAL_CONFIG)"
+_CONFIG_HELP = "配置文件（或环境变量 CCAL_CONFIG）"
 
 
 def config_option(f: Callable) -> Callable:
@@ -308,11 +311,11 @@ def format_option(choices=None):
     FILE (needed for xlsx); such commands print with `emit`."""
     if choices is not None:
         return click.option("--format", "fmt", type=click.Choice(choices), default="table",
-                            show_default=True, help="输出格式 output format")
+                            show_default=True, help="输出格式")
 
     def decorate(f: Callable) -> Callable:
         f = click.option("--output", "-o", type=click.Path(dir_okay=False), expose_value=False,
-                         callback=_set_output, help="写入文件（xlsx 必须）write to FILE")(f)
+                         callback=_set_output, help="写入文件（xlsx 必须）")(f)
         return click.option("--format", "fmt", type=click.Choice(LIST_FORMATS), default="table", show_default=True,
                             help="输出格式：table 终端表格，json 英文键（脚本用），csv/xlsx 中文表头（Excel 用）")(f)
     return decorate
@@ -348,12 +351,12 @@ def emit(rows, columns, fmt: str, footnotes=(), *, csv_keys=None, words=None, ti
 
 def as_of_option(f: Callable) -> Callable:
     return click.option("--as-of", type=DATE, default=None,
-                        help="按哪一天计算（默认今天，配置的时区）date to evaluate at (default today)")(f)
+                        help="按哪一天计算（默认今天，配置的时区）")(f)
 
 
 SCORECARD_OPTION = click.option("--scorecard", "card_name",
-                                help="评分体系所在规则包（启用多个时）pack whose scorecard to use")
-BY_OPTION = click.option("--by", help="记录人（默认当前登录名）who records it (default: login name)")
+                                help="评分体系所在规则包（启用多个时）")
+BY_OPTION = click.option("--by", help="记录人（默认当前登录名）")
 
 
 def get_app(*, create_database: bool = False, packs: bool = True):
@@ -388,8 +391,7 @@ def recorder(by: str | None) -> str:
 @click.version_option(package_name="compliance-calendar", prog_name="ccal")
 @click.pass_context
 def main(ctx: click.Context) -> None:
-    """ccal：意识形态工作责任制 合规日历与提醒。 Compliance calendar for the ideology-work
-    responsibility system."""
+    """ccal：意识形态工作责任制合规日历与提醒。"""
     ctx.call_on_close(ctx.ensure_object(State).close)
 
 

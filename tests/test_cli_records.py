@@ -184,3 +184,21 @@ def test_json_stays_english(cfg):
     assert rows and all(r["status"] == "overdue" for r in rows) and "unit_name" in rows[0]
     out = ok(run(cfg, "submission", "list", "--format", "csv")).stdout
     assert out.startswith("\ufeff编号,单位代码,")
+
+
+# --------------------------------------------------------------------------- shell completion
+
+def complete(cfg, words: str) -> list[str]:
+    cword = len(words.split()) - (0 if words.endswith(" ") else 1)
+    result = CliRunner().invoke(main, [], prog_name="ccal", env={
+        "_CCAL_COMPLETE": "bash_complete", "COMP_WORDS": words, "COMP_CWORD": str(cword),
+        "CCAL_CONFIG": str(cfg), "CCAL_DATABASE_URL": None})
+    return [line.split(",", 1)[1] for line in result.output.splitlines() if "," in line]
+
+
+def test_completion_offers_unit_codes_and_obligation_keys(cfg):
+    assert "JDX" in complete(cfg, "ccal overdue --unit J")
+    assert "JDX" in complete(cfg, "ccal status j")
+    keys = complete(cfg, "ccal submit jincheng-2020.1.")
+    assert "jincheng-2020.1.2" in keys and all(k.startswith("jincheng-2020.1.") for k in keys)
+    assert "overdue" in complete(cfg, "ccal ov")

@@ -25,15 +25,15 @@ from scheduler.tables import HOLIDAYS_FOOTNOTE, Column, render_table
 
 @click.command()
 @click.option("--demo", is_flag=True,
-              help="载入示例学院、本年度事项和去年以来的示例记录（使用全部内置规则包）load the demo college and its history")
+              help="载入示例学院、本年度事项和去年以来的示例记录（使用全部内置规则包）")
 @click.option("--packs", "pack_names", multiple=True,
               help="本校执行的规则包（逗号分隔或多次；写入配置文件 [packs] enabled；ccal packs list 列出可选）")
 @click.option("--now", type=DATETIME, default=None,
-              help="示例记录截至此时（默认现在）record the demo history up to this time (default now)")
+              help="示例记录截至此时（默认现在）")
 @config_option
 @click.pass_context
 def init(ctx: click.Context, demo: bool, pack_names: tuple[str, ...], now: datetime | None) -> None:
-    """创建或升级数据库；--packs 选择规则包，--demo 载入示例学院 Create or upgrade the database."""
+    """创建或升级数据库。--packs 选择本校执行的规则包，--demo 载入示例学院（全部内置规则包）。"""
     from cli import State
     from obligations.packs import bundled_pack_names, load_packs
     from scheduler.app import open_app
@@ -84,17 +84,16 @@ def init(ctx: click.Context, demo: bool, pack_names: tuple[str, ...], now: datet
 
 @click.group()
 def org() -> None:
-    """组织架构 Organisation (units, people, roles)."""
+    """组织架构（单位、人员、职务）。"""
 
 
 @org.command("import")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--partial", is_flag=True,
-              help="导入正确的行，跳过有误的行（退出码仍为 1）import the good rows, skip the bad ones")
+              help="导入正确的行，跳过有误的行（退出码仍为 1）")
 @config_option
 def org_import(file: str, partial: bool) -> None:
-    """从 CSV 导入单位与人员 Import units and people from CSV. Without --partial nothing is
-    imported when any row is bad."""
+    """从 CSV 导入单位与人员。不加 --partial 时，只要有一行有误就不导入任何数据。"""
     from scheduler.org import OrgImportError, import_org
 
     app = get_app(packs=False)
@@ -116,7 +115,7 @@ def org_import(file: str, partial: bool) -> None:
 @format_option()
 @config_option
 def org_list(fmt: str) -> None:
-    """单位、类型与人员（书记、负责人、分管领导、宣传委员）Units, their kind and people."""
+    """单位、类型与人员（书记、负责人、分管领导、宣传委员）。"""
     from scheduler.models import ROLES
     from scheduler.records import org_rows
 
@@ -136,14 +135,14 @@ def org_list(fmt: str) -> None:
 
 @click.group()
 def packs() -> None:
-    """规则包 Rule packs."""
+    """规则包。"""
 
 
 @packs.command("check")
 @click.argument("directory", type=click.Path(file_okay=False))
 @config_option
 def packs_check(directory: str) -> None:
-    """校验目录中的规则包 Validate every pack in DIRECTORY; list every error."""
+    """校验 DIRECTORY 中的全部规则包，列出每一处错误。"""
     from obligations.packs import check_dir
 
     errors = check_dir(Path(directory))
@@ -159,7 +158,7 @@ def packs_check(directory: str) -> None:
 @format_option()
 @config_option
 def packs_list(fmt: str) -> None:
-    """规则包：已启用的及其来源（内置或扩展目录），以及未启用的内置规则包 The packs, where each comes from."""
+    """规则包：已启用的及其来源（内置或扩展目录），以及未启用的内置规则包。"""
     from obligations.packs import bundled_pack_dir, bundled_pack_names
 
     app = get_app(packs=False)
@@ -185,17 +184,17 @@ def packs_list(fmt: str) -> None:
 
 @click.group()
 def workdays() -> None:
-    """工作日计算 Working-day arithmetic (China's calendar)."""
+    """工作日计算（按国务院节假日安排）。"""
 
 
 @workdays.command("deadline")
 @click.argument("event_date", type=DATE)
 @click.option("--before", "n", type=click.IntRange(min=0), required=True,
-              help="活动前第 N 个工作日（活动当天不计）N working days before the event")
+              help="活动前第 N 个工作日（活动当天不计）")
 @format_option(("table", "json"))
 @config_option
 def workdays_deadline(event_date: date, n: int, fmt: str) -> None:
-    """活动前 N 个工作日的截止日期 The deadline N working days before EVENT_DATE."""
+    """活动日 EVENT_DATE 前第 N 个工作日的截止日期。"""
     from scheduler.tables import render_json
 
     cal = get_app(packs=False).calendar
@@ -216,7 +215,7 @@ def workdays_deadline(event_date: date, n: int, fmt: str) -> None:
 @click.argument("b", type=DATE)
 @config_option
 def workdays_count(a: date, b: date) -> None:
-    """A 到 B（含两端）的工作日数 Working days in [A, B], both ends included."""
+    """A 到 B（含两端）的工作日数。"""
     cal = get_app(packs=False).calendar
     n = cal.count(a, b)
     provisional = cal.spans_provisional(a, b) if b >= a else False
@@ -229,14 +228,14 @@ def workdays_count(a: date, b: date) -> None:
 
 @click.group()
 def holidays() -> None:
-    """节假日数据 Holiday data."""
+    """节假日数据。"""
 
 
 @holidays.command("import")
 @click.argument("file", type=click.Path(dir_okay=False))
 @config_option
 def holidays_import(file: str) -> None:
-    """导入国务院节假日安排 Validate and install a year's official holiday data."""
+    """校验并导入某年的国务院节假日安排。"""
     from obligations.holiday_files import install_holiday_file
     from scheduler.materialise import materialise
 
@@ -255,7 +254,7 @@ def holidays_import(file: str) -> None:
 @format_option(("table", "json"))
 @config_option
 def holidays_show(year: int, fmt: str) -> None:
-    """某年的节假日与调休 A year's holidays and adjusted working days, and their source."""
+    """某年的放假与调休安排及数据来源。"""
     from scheduler.queries import year_holidays
     from scheduler.tables import render_json
 
@@ -279,10 +278,10 @@ def holidays_show(year: int, fmt: str) -> None:
 
 @click.command("materialise")
 @click.argument("years", type=click.IntRange(1900, 2200), nargs=-1, required=True)
-@click.option("--unit", type=UNIT, help="只处理该单位 only this unit")
+@click.option("--unit", type=UNIT, help="只处理该单位")
 @config_option
 def materialise_cmd(years: tuple[int, ...], unit: str | None) -> None:
-    """生成各年度事项 Create/update the occurrences of YEARS (idempotent)."""
+    """生成或更新 YEARS 各年度的事项（可重复运行）。"""
     from scheduler.materialise import materialise
 
     app = get_app()
@@ -296,12 +295,11 @@ def materialise_cmd(years: tuple[int, ...], unit: str | None) -> None:
 
 
 @click.command()
-@click.option("--as-of", "as_of", type=DATE, default=None, help="按哪一天检查（默认今天）date to check at")
+@click.option("--as-of", "as_of", type=DATE, default=None, help="按哪一天检查（默认今天）")
 @config_option
 @click.pass_context
 def doctor(ctx: click.Context, as_of: date | None) -> None:
-    """检查：在用的配置文件、数据库、数据目录和规则包；数据库版本；明年节假日数据；各提醒通道设置（不显示密钥）。
-    有问题时退出码为 1。 Check what ccal uses and whether it is ready."""
+    """检查在用的配置文件、数据库、数据目录和规则包，数据库版本，今明两年节假日数据，各提醒通道设置（不显示密钥）。有问题时退出码为 1。"""
     from datetime import datetime as _datetime
 
     from cli import State

@@ -18,12 +18,11 @@ OUTBOX_STATE_WORDS = {"planned": "待发送", "sending": "发送中", "sent": "�
 
 @click.command()
 @click.option("--now", type=DATETIME, default=None,
-              help="按此时间运行（默认现在，配置的时区）run as if the clock read DATETIME")
-@click.option("--quiet", "-q", is_flag=True, help="只输出警告和错误（适用于 cron）print only warnings and errors")
+              help="按此时间运行（默认现在，配置的时区）")
+@click.option("--quiet", "-q", is_flag=True, help="只输出警告和错误（适用于 cron）")
 @config_option
 def tick(now: datetime | None, quiet: bool) -> None:
-    """运行一次提醒服务的全部工作后退出（适用于 cron）Run one pass of the reminder service
-    (materialise, score, plan, send) and exit."""
+    """运行一次提醒服务的全部工作（生成事项、计分、计划提醒、发送）后退出，适用于 cron。"""
     from scheduler.service import run_tick
 
     say = (lambda *a, **k: None) if quiet else click.echo    # the report; warnings always go to stderr
@@ -55,12 +54,11 @@ def tick(now: datetime | None, quiet: bool) -> None:
 
 @click.command()
 @click.option("--now", type=DATETIME, default=None,
-              help="试运行：假定启动时时钟读数为此时间，之后正常走时 start the clock at DATETIME")
-@click.option("--verbose", "-v", is_flag=True, help="也记录空闲的发送轮次（DEBUG）log idle passes too")
+              help="试运行：假定启动时时钟读数为此时间，之后正常走时")
+@click.option("--verbose", "-v", is_flag=True, help="也记录空闲的发送轮次（DEBUG）")
 @config_option
 def serve(now: datetime | None, verbose: bool) -> None:
-    """运行提醒服务（守护进程，SIGTERM/SIGINT 停止）Run the reminder daemon until
-    SIGTERM/SIGINT."""
+    """运行提醒服务（守护进程），收到 SIGTERM/SIGINT 后停止。"""
     import sys
 
     from scheduler.service import offset_clock, run_service
@@ -93,14 +91,14 @@ class ServiceClockFormatter(logging.Formatter):
 
 @click.group("outbox", invoke_without_command=True)
 @click.option("--status", type=click.Choice(list(OUTBOX_STATE_WORDS)), default=None,
-              help="只看该状态 only rows in this state")
+              help="只看该状态")
 @click.option("--limit", type=click.IntRange(min=1), default=200, show_default=True,
-              help="最多显示条数（最新的在前）newest first")
+              help="最多显示条数（最新的在前）")
 @format_option()
 @config_option
 @click.pass_context
 def outbox_cmd(ctx: click.Context, status: str | None, limit: int, fmt: str) -> None:
-    """发件箱：列出提醒消息；`ccal outbox retry` 重新排队 The outbox (list; `retry` re-queues)."""
+    """发件箱：列出提醒消息；ccal outbox retry 重新排队。"""
     if ctx.invoked_subcommand is not None:
         return
     from scheduler.outbox import listing
@@ -120,11 +118,10 @@ def outbox_cmd(ctx: click.Context, status: str | None, limit: int, fmt: str) -> 
 
 @outbox_cmd.command("retry")
 @click.argument("row_id", type=int, required=False)
-@click.option("--dead", is_flag=True, help="所有已放弃的消息 every dead row")
+@click.option("--dead", is_flag=True, help="所有已放弃的消息")
 @config_option
 def outbox_retry(row_id: int | None, dead: bool) -> None:
-    """重新排队：ID 一条失败或已放弃的消息，或 --dead 全部已放弃的 Re-queue one row or
-    every dead row."""
+    """重新排队：ROW_ID 一条失败或已放弃的消息，或 --dead 全部已放弃的消息。"""
     from scheduler.outbox import retry, retry_dead
 
     if (row_id is None) == (not dead):
@@ -141,14 +138,14 @@ def outbox_retry(row_id: int | None, dead: bool) -> None:
 
 @click.group()
 def notify() -> None:
-    """提醒通道 Notification channels."""
+    """提醒通道。"""
 
 
 @notify.command("test")
 @click.argument("person")
 @config_option
 def notify_test(person: str) -> None:
-    """向某人发送一条真实的测试消息（经其提醒所用的通道）Send PERSON one real test message.
+    """向 PERSON 发送一条真实的测试消息，经其提醒所用的通道。
 
     PERSON：姓名、邮箱、企业微信账号或手机号。"""
     from scheduler.notify_test import send_test

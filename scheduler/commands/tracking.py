@@ -41,12 +41,12 @@ LIST_KEYS = ["unit", "unit_name", "obligation", "title", "period", "opens", "due
 
 
 @click.command()
-@click.option("--unit", type=UNIT, help="只看该单位 only this unit")
+@click.option("--unit", type=UNIT, help="只看该单位")
 @as_of_option
 @format_option()
 @config_option
 def overdue(unit, as_of, fmt) -> None:
-    """已逾期事项 Open occurrences past their due date."""
+    """已逾期事项。"""
     from scheduler.queries import overdue as query
 
     app = get_app()
@@ -59,13 +59,13 @@ def overdue(unit, as_of, fmt) -> None:
 
 
 @click.command()
-@click.option("--days", type=click.IntRange(min=0, max=3660), default=30, show_default=True, help="未来天数 days ahead")
-@click.option("--unit", type=UNIT, help="只看该单位 only this unit")
+@click.option("--days", type=click.IntRange(min=0, max=3660), default=30, show_default=True, help="未来天数")
+@click.option("--unit", type=UNIT, help="只看该单位")
 @as_of_option
 @format_option()
 @config_option
 def upcoming(days, unit, as_of, fmt) -> None:
-    """即将到期事项 What falls due in the next DAYS days."""
+    """未来 DAYS 天内到期的事项。"""
     from scheduler.queries import upcoming as query
 
     app = get_app()
@@ -79,12 +79,12 @@ def upcoming(days, unit, as_of, fmt) -> None:
 
 @click.command()
 @click.argument("code", type=UNIT)
-@click.option("--year", type=click.IntRange(1900, 2200), help="年度（默认 as-of 所在年）year")
+@click.option("--year", type=click.IntRange(1900, 2200), help="年度（默认 as-of 所在年）")
 @as_of_option
 @format_option()
 @config_option
 def status(code, year, as_of, fmt) -> None:
-    """单位年度完成情况 One unit's year: done, late, open, overdue, waived."""
+    """单位 CODE 的年度完成情况：已完成、逾期完成、进行中、已逾期、已豁免。"""
     from scheduler.queries import unit_year
 
     app = get_app()
@@ -104,15 +104,15 @@ def status(code, year, as_of, fmt) -> None:
 
 
 @click.command("calendar")
-@click.option("--from", "start", type=DATE, required=True, help="起始日期 first due date")
-@click.option("--to", "end", type=DATE, required=True, help="结束日期 last due date")
-@click.option("--unit", type=UNIT, help="只看该单位 only this unit")
-@click.option("--output", "-o", type=click.Path(dir_okay=False), help="写入文件 write to FILE")
+@click.option("--from", "start", type=DATE, required=True, help="起始日期")
+@click.option("--to", "end", type=DATE, required=True, help="结束日期")
+@click.option("--unit", type=UNIT, help="只看该单位")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="写入文件")
 @as_of_option
 @format_option(FORMATS + ("xlsx", "ics"))
 @config_option
 def calendar_cmd(start, end, unit, output, as_of, fmt) -> None:
-    """日程（可导出 iCalendar）Occurrences due in [FROM, TO]; --format ics for calendar apps."""
+    """日程：FROM 至 TO 之间到期的事项；--format ics 导出到日历软件。"""
     from scheduler.queries import calendar as query
 
     app = get_app()
@@ -141,11 +141,11 @@ def calendar_cmd(start, end, unit, output, as_of, fmt) -> None:
 
 
 @click.command()
-@click.option("--pack", help="只看该规则包 only this pack")
+@click.option("--pack", help="只看该规则包")
 @format_option()
 @config_option
 def obligations(pack, fmt) -> None:
-    """事项目录及依据 The obligation catalogue with citations."""
+    """事项目录及依据。"""
     from scheduler.queries import catalogue
 
     rows = catalogue(get_app(), pack)
