@@ -22,7 +22,10 @@ from typing import NamedTuple
 
 import click
 
+from scheduler.commands import i18n
 from scheduler.tables import FORMATS
+
+i18n.install()      # click's own strings ("Usage:", "Missing option"...) in Chinese
 
 # Errors a clerk can fix, shown as a message, never as a traceback: (module, attribute).
 # Looked up in sys.modules when an error is raised: an exception class whose module was never
@@ -124,6 +127,8 @@ COMMANDS: dict[str, Entry] = {
     "materialise": Entry("admin", "materialise_cmd", "生成各年度事项", "管理"),
     "tick": Entry("service", "tick", "运行一次提醒服务后退出（适用于 cron）", "管理"),
     "serve": Entry("service", "serve", "运行提醒服务（守护进程）", "管理"),
+    "notify": Entry("service", "notify", "提醒通道：发送测试消息", "管理"),
+    "doctor": Entry("admin", "doctor", "检查配置、数据库、规则包、节假日数据和提醒通道", "管理"),
 }
 
 
@@ -184,8 +189,64 @@ class DateTimeType(click.ParamType):
         return parsed
 
 
+class PeriodType(click.ParamType):
+    """A period label, also as clerks write it: 2026年6月, 2026年第二季度, 2026上半年, 2026秋季..."""
+    name = "PERIOD"
+
+    def convert(self, value, param, ctx):
+        from obligations.period_labels import parse_period_label
+        return parse_period_label(value)
+
+
+class UnitType(click.ParamType):
+    """A unit code in any case (jdx = JDX): converted to the code as stored. An unknown code is
+    passed on unchanged, for the command's own error (which lists the known codes)."""
+    name = "UNIT"
+
+    def convert(self, value, param, ctx):
+        app = get_app(packs=False)
+        with app.session() as session:
+            try:
+                return app.unit(session, value).code
+            except ValueError:      # UserInputError: unknown or ambiguous
+                return value
+
+    def shell_complete(self, ctx, param, incomplete):
+        from click.shell_completion import CompletionItem
+        try:
+            app = ctx.ensure_object(State).app(packs=False)
+            from sqlmodel import select
+
+            from scheduler.models import Unit
+            with app.session() as session:
+                rows = session.exec(select(Unit.code, Unit.name).order_by(Unit.code)).all()
+        except Exception:   # no config or database yet: nothing to offer
+            return []
+        return [CompletionItem(code, help=name) for code, name in rows
+                if code.upper().startswith(incomplete.upper())]
+
+
+class KeyType(click.ParamType):
+    """An obligation key; completion offers the keys of the enabled packs."""
+    name = "KEY"
+
+    def convert(self, value, param, ctx):
+        return value.strip() if isinstance(value, str) else value
+
+    def shell_complete(self, ctx, param, incomplete):
+        from click.shell_completion import CompletionItem
+        try:
+            obligations = ctx.ensure_object(State).app().obligations
+        except Exception:
+            return []
+        return [CompletionItem(k, help=ob.title) for k, ob in obligations.items() if k.startswith(incomplete)]
+
+
 DATE = DateType()
 DATETIME = DateTimeType()
+PERIOD = PeriodType()
+UNIT = UnitType()
+KEY = KeyType()
 
 
 # --------------------------------------------------------------------------- shared options
@@ -195,11 +256,30 @@ class State:
         self.config_path: str | None = None
         self._app = None
 
-    def app(self):
+    def app(self, *, create_database: bool = False, packs: bool = True):
+        """The app; `packs`: the command needs rules, so no chosen pack is an error."""
         if self._app is None:
             from scheduler.app import open_app
-            self._app = open_app(self.config_path)
+            from scheduler.config import load_config
+            from scheduler.pack_choice import tracked_packs, with_packs
+
+            config = load_config(self.config_path)
+            if not config.packs.chosen:
+                # No choice in the config: the packs the database tracks (the demo, an older
+                # database), else none. `ccal init` decides for itself.
+                config = with_packs(config, () if create_database else tracked_packs(config))
+            self._app = open_app(config=config)
+        # Only `ccal init` creates the database; every other command refuses a missing one.
+        self._app.create_database = create_database
+        if packs and not create_database and not self._app.packs:
+            from scheduler.pack_choice import NO_PACK_MESSAGE
+            self._app.engine          # a missing database is said first
+            raise CcalError(NO_PACK_MESSAGE)
         return self._app
+
+    def reset(self) -> None:
+        self.close()
+        self._app = None
 
     def close(self) -> None:
         # Release the database file (SQLite WAL) as soon as the command is done.
@@ -213,33 +293,77 @@ def _set_config(ctx: click.Context, _param, value):
     return value
 
 
-_CONFIG_HELP = "配置文件 config file (env CCAL_CONFIG)"
+_CONFIG_HELP = "配置文件（或环境变量 CCAL_CONFIG）"
 
 
 def config_option(f: Callable) -> Callable:
     """--config after the subcommand too: `ccal overdue --config X`."""
-    return click.option("--config", type=click.Path(dir_okay=False), expose_value=False,
+    # Eager: read before the other options, whose conversion (UNIT) may open the app.
+    return click.option("--config", type=click.Path(dir_okay=False), expose_value=False, is_eager=True,
                         callback=_set_config, help=_CONFIG_HELP)(f)
 
 
-def format_option(choices=FORMATS):
-    return click.option("--format", "fmt", type=click.Choice(choices), default="table",
-                        show_default=True, help="输出格式 output format")
+LIST_FORMATS = FORMATS + ("xlsx",)
+
+
+def format_option(choices=None):
+    """--format. Without `choices` (a list or query): table, json, csv or xlsx, and --output
+    FILE (needed for xlsx); such commands print with `emit`."""
+    if choices is not None:
+        return click.option("--format", "fmt", type=click.Choice(choices), default="table",
+                            show_default=True, help="输出格式")
+
+    def decorate(f: Callable) -> Callable:
+        f = click.option("--output", "-o", type=click.Path(dir_okay=False), expose_value=False,
+                         callback=_set_output, help="写入文件（xlsx 必须）")(f)
+        return click.option("--format", "fmt", type=click.Choice(LIST_FORMATS), default="table", show_default=True,
+                            help="输出格式：table 终端表格，json 英文键（脚本用），csv/xlsx 中文表头（Excel 用）")(f)
+    return decorate
+
+
+def _set_output(ctx: click.Context, _param, value):
+    ctx.meta["ccal.output"] = value
+    return value
+
+
+def emit(rows, columns, fmt: str, footnotes=(), *, csv_keys=None, words=None, title: str = "ccal") -> None:
+    """Print (or with --output write) a query result in `fmt`; xlsx needs --output."""
+    from pathlib import Path
+
+    from scheduler.tables import render, spreadsheet_keys
+
+    output = click.get_current_context().meta.get("ccal.output")
+    footnotes = list(footnotes)
+    if fmt == "xlsx":
+        if not output:
+            raise click.UsageError("xlsx 格式请用 --output 指定文件名，例如 --output 结果.xlsx")
+        from scheduler.xlsx_tables import write_table_xlsx
+        write_table_xlsx(rows, spreadsheet_keys(rows, columns, csv_keys), Path(output), title=title, words=words,
+                         notes=footnotes)
+    else:
+        text = render(rows, columns, fmt, footnotes, csv_keys, words)
+        if not output:
+            out(text)
+            return
+        Path(output).write_text(text, encoding="utf-8")
+    click.echo(f"已写入 {output}（{len(rows)} 行）", err=True)
 
 
 def as_of_option(f: Callable) -> Callable:
     return click.option("--as-of", type=DATE, default=None,
-                        help="按哪一天计算（默认今天，配置的时区）date to evaluate at (default today)")(f)
+                        help="按哪一天计算（默认今天，配置的时区）")(f)
 
 
 SCORECARD_OPTION = click.option("--scorecard", "card_name",
-                                help="评分体系所在规则包（启用多个时）pack whose scorecard to use")
-BY_OPTION = click.option("--by", help="记录人（默认当前登录名）who records it (default: login name)")
+                                help="评分体系所在规则包（启用多个时）")
+BY_OPTION = click.option("--by", help="记录人（默认当前登录名）")
 
 
-def get_app():
-    """The App of the running command (config and packs read on first use)."""
-    return click.get_current_context().ensure_object(State).app()
+def get_app(*, create_database: bool = False, packs: bool = True):
+    """The App of the running command (config and packs read on first use). Its database is
+    opened on first use and must exist unless `create_database` (ccal init). `packs=False`:
+    the command works without rules (lists, working days, the outbox...)."""
+    return click.get_current_context().ensure_object(State).app(create_database=create_database, packs=packs)
 
 
 def as_of_day(app, value: date | None) -> date:
@@ -263,12 +387,11 @@ def recorder(by: str | None) -> str:
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", type=click.Path(dir_okay=False), envvar="CCAL_CONFIG", expose_value=False,
-              callback=_set_config, help=_CONFIG_HELP)
+              is_eager=True, callback=_set_config, help=_CONFIG_HELP)
 @click.version_option(package_name="compliance-calendar", prog_name="ccal")
 @click.pass_context
 def main(ctx: click.Context) -> None:
-    """ccal：意识形态工作责任制 合规日历与提醒。 Compliance calendar for the ideology-work
-    responsibility system."""
+    """ccal：意识形态工作责任制合规日历与提醒。"""
     ctx.call_on_close(ctx.ensure_object(State).close)
 
 

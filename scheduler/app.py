@@ -14,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
 from obligations.packs import Obligation, Pack, load_packs
 from obligations.schedules import Context
@@ -34,6 +34,8 @@ class App:
     config: Config
     packs: list[Pack]
     obligations: dict[str, Obligation] = field(init=False)
+    # False: the database must already exist and have a schema (every command but `ccal init`).
+    create_database: bool = field(default=True, kw_only=True)
 
     def __post_init__(self) -> None:
         self.obligations = {ob.key: ob for p in self.packs for ob in p.obligations}
@@ -41,7 +43,7 @@ class App:
     # -- lazily opened resources
     @cached_property
     def engine(self) -> Engine:
-        return open_db(self.config)
+        return open_db(self.config, create=self.create_database)
 
     @cached_property
     def calendar(self) -> WorkdayCalendar:
@@ -90,6 +92,13 @@ class App:
     def unit(self, session: Session, code: str) -> Unit:
         unit = session.get(Unit, code)
         if unit is None:
+            # Codes match regardless of case (jdx = JDX) unless two codes differ only by case.
+            matches = session.exec(select(Unit).where(func.upper(Unit.code) == code.strip().upper())).all()
+            if len(matches) == 1:
+                return matches[0]
+            if len(matches) > 1:
+                raise UserInputError(f"单位代码 {code} 不区分大小写时有多个匹配："
+                                     f"{', '.join(u.code for u in matches)}；请按原样输入")
             known = session.exec(select(Unit.code).order_by(Unit.code).limit(20)).all()
             hint = f"（已有单位：{', '.join(known)}）" if known else "（数据库中还没有单位，请先 ccal org import 或 ccal init --demo）"
             raise UserInputError(f"未知单位代码 unknown unit: {code}{hint}")

@@ -98,8 +98,12 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
                 conn.exec_driver_sql("PRAGMA foreign_keys=ON")
 
 
-def open_db(config: "Config") -> Engine:
+def open_db(config: "Config", *, create: bool = True) -> Engine:
     """Engine for the configured database, its schema brought to the latest revision.
+
+    create=False (every ccal command except `init`): a missing database, or one without a
+    schema, is refused with DatabaseError naming it and the fix, instead of being created
+    empty (an empty database answers every query with "nothing due").
 
     A new SQLite file is created owner-only (0600, in a 0700 directory when that is new too;
     SQLite gives its -wal and -shm files the database file's mode). A database this process
@@ -109,11 +113,19 @@ def open_db(config: "Config") -> Engine:
     url = make_url(config.database.url)
     path = _sqlite_path(url)
     if path is not None:
+        if not create and not path.exists():
+            raise DatabaseError(f"数据库不存在：{path}。请先运行 ccal init 创建数据库"
+                                f"（或 ccal init --demo 载入示例学院）")
         if path.exists() and not _writable(path):
             return _open_readonly(path)
         _create_private(path)
     engine = make_engine(config.database.url)
-    if current_revision(engine) != head_revision():
+    current = current_revision(engine)
+    if current is None and not create:
+        engine.dispose()
+        where = path if path is not None else url.render_as_string(hide_password=True)
+        raise DatabaseError(f"数据库尚未初始化：{where}。请先运行 ccal init")
+    if current != head_revision():
         upgrade(engine)
     return engine
 

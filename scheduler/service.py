@@ -52,6 +52,7 @@ from obligations.reminders import ReminderPolicy, ReminderPolicyError
 from obligations.sending_windows import (SendingWindow, SendingWindowError, in_window,
                                          next_window_start)
 from scheduler import ledger, orders, outbox
+from scheduler.channel_words import describe_routes
 from scheduler.dispatcher import Dispatcher, DispatchReport
 from scheduler.lectures import sync_findings
 from scheduler.materialise import MaterialiseCounts, materialise
@@ -347,7 +348,8 @@ class Service:
                     if asyncio.iscoroutine(result):
                         result = await result
                     if result is not None:
-                        log.info("%s: %s", name, _summary(result))
+                        # An idle pass (nothing due, nothing sent) every minute is not news.
+                        log.log(logging.DEBUG if _idle(result) else logging.INFO, "%s: %s", name, _summary(result))
                 except Exception:  # a failed pass is logged; the next one tries again
                     log.exception("%s failed", name)
                 finally:
@@ -357,8 +359,7 @@ class Service:
 
         log.info("ccal service starting (time zone %s, sending window %s-%s, channels: %s)",
                  tz, self.window.start, self.window.end,
-                 # reprs carry no secrets; they show where the local outbox writes
-                 ", ".join(f"{route}={channel!r}" for route, channel in self.dispatcher.channels.items()))
+                 describe_routes(self.dispatcher.channels))
         # Catch-up: crashed sends back to retryable, then one full pass.
         startup = job("catch-up", lambda: self.tick(self.clock(), lease=False))
         await startup()
@@ -381,6 +382,11 @@ class Service:
             for sig in handled:
                 loop.remove_signal_handler(sig)
             log.info("ccal service stopped")
+
+
+def _idle(result: Any) -> bool:
+    """A pass that did nothing: a dispatch with nothing sent, failed or given up."""
+    return isinstance(result, DispatchReport) and not (result.sent or result.failed or result.dead)
 
 
 def _summary(result: Any) -> str:
@@ -430,8 +436,11 @@ def offset_clock(app: "App", start: datetime) -> Callable[[], datetime]:
     return lambda: (start + timedelta(seconds=_time.monotonic() - t0)).replace(microsecond=0)
 
 
-def run_service(app: "App", *, start: datetime | None = None) -> None:
-    """``ccal serve``: run the daemon until SIGTERM/SIGINT."""
-    clock = offset_clock(app, start) if start is not None else None
+def run_service(app: "App", *, start: datetime | None = None,
+                clock: Callable[[], datetime] | None = None) -> None:
+    """``ccal serve``: run the daemon until SIGTERM/SIGINT. ``clock``: the service clock (the
+    caller's, e.g. for log times under ``--now``); default the offset clock from ``start``."""
+    if clock is None and start is not None:
+        clock = offset_clock(app, start)
     service = Service(app, clock=clock)
     asyncio.run(service.serve())

@@ -13,6 +13,10 @@ def _isolated_env(monkeypatch, tmp_path):
     monkeypatch.delenv("CCAL_CONFIG", raising=False)
     monkeypatch.delenv("CCAL_DATABASE_URL", raising=False)
     monkeypatch.setenv("CCAL_HOME", str(tmp_path / "ccal-home"))
+    # Config discovery (./ccal.toml, ~/.config/ccal, /etc/ccal) finds nothing of the machine's.
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    from scheduler import config
+    monkeypatch.setattr(config, "SYSTEM_CONFIG", tmp_path / "etc-ccal" / "ccal.toml")
 
 
 @pytest.fixture(autouse=True)

@@ -124,12 +124,15 @@ def test_upcoming_json(cfg):
     assert all("2026-06-01" <= x["due"] <= "2026-06-15" for x in rows)
 
 
-def test_upcoming_csv_has_the_json_keys_as_header(cfg):
+def test_upcoming_csv_opens_in_chinese_excel(cfg):
+    # Issue 7: CSV for Chinese Excel (BOM, Chinese headers and status words); JSON stays English.
     out = ok(run(cfg, "upcoming", "--days", "14", "--unit", "JDX", "--as-of", "2026-06-01",
                  "--format", "csv")).stdout
-    lines = out.splitlines()
-    assert lines[0].split(",")[:5] == ["unit", "unit_name", "obligation", "title", "period"]
-    assert any(line.startswith("JDX,机电工程系党支部,jincheng-2020.1.2,") for line in lines[1:])
+    assert out.startswith("\ufeff")
+    lines = out[1:].splitlines()
+    assert lines[0].split(",")[:5] == ["单位代码", "单位", "事项编号", "名称", "期间"]
+    row = next(line for line in lines[1:] if line.startswith("JDX,机电工程系党支部,jincheng-2020.1.2,"))
+    assert ",进行中," in row and "open" not in row
 
 
 def test_submit_late_then_status_shows_it(cfg):

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from cli import main
 
-CONFIG = '[general]\ndata_dir = "data"\n\n[database]\nurl = "sqlite:///ccal.db"\n'
+CONFIG = '[general]\ndata_dir = "data"\n\n[database]\nurl = "sqlite:///ccal.db"\n\n[packs]\nenabled = ["jincheng-2020", "henan-2023", "school-template", "shanghai-2023"]\n'
 ORG = """\
 code,name,kind,parent,secretary,email,head,head_email,supervisor,supervisor_email,propaganda,propaganda_email
 DW,测试学院党委,党委,,王建国,wang@example.edu.cn,,,,,,
@@ -207,7 +207,7 @@ def test_order_close_is_the_same_submission(cfg, tmp_path):
     ok(run(cfg, "order", "issue", "--unit", "JDX", "--deadline", "2026-06-30", "--date", "2026-06-01",
            "--text", "整改社团指导教师配备"))
     usage = run(cfg, "order", "close", "1")
-    assert usage.exit_code == 2 and "Missing option '--evidence'" in usage.stderr
+    assert usage.exit_code == 2 and "缺少选项 '--evidence'" in usage.stderr   # click's strings in Chinese (issue 7)
     report = tmp_path / "整改报告.docx"
     report.write_bytes(b"report")
     out = ok(run(cfg, "order", "close", "1", "--evidence", report, "--at", "2026-06-20 10:00"))

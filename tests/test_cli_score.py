@@ -151,7 +151,8 @@ def test_xlsx_needs_an_output_file_and_is_written(cfg, tmp_path):
 
 def test_csv_has_a_row_per_unit_and_item(cfg):
     lines = ok(run(cfg, "score", "--year", 2026, "--unit", "JDX", "--format", "csv", *AS_OF)).stdout.splitlines()
-    assert lines[0] == "year,unit,unit_name,kind,ranking,rank,flagged,item,title,max,score,reasons,total"
+    # Issue 7: CSV for Chinese Excel (BOM, Chinese headers); JSON stays English.
+    assert lines[0] == "\ufeff年度,单位代码,单位,类型,排名类别,名次,提醒谈话,考核项目,名称,满分,得分,计分理由,总分"
     assert len(lines) == 1 + 25 + 3          # 25 items, bonus, negative list, total
 
 

@@ -96,6 +96,9 @@ def test_every_registered_command_resolves_and_its_help_works():
         result = CliRunner().invoke(main, [*path, "--help"], env={"CCAL_CONFIG": None})
         assert result.exit_code == 0, (path, result.output)
         assert " ".join(path) in result.output
+        # One language: click's own strings are Chinese too.
+        assert "用法：" in result.output and "显示本帮助后退出" in result.output
+        assert "Usage:" not in result.output and "Show this message" not in result.output
 
 
 def test_the_table_names_each_commands_registered_name():
@@ -110,3 +113,16 @@ def test_python_m_cli_runs_the_same_registry():
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "8"
     assert cli.__name__ == "cli"
+
+
+def test_click_errors_are_in_chinese():
+    result = CliRunner().invoke(main, ["submit"], env={"CCAL_CONFIG": None})
+    assert result.exit_code == 2
+    assert "缺少参数 'KEY'" in result.stderr and "用法：" in result.stderr and "Missing" not in result.stderr
+    typo = CliRunner().invoke(main, ["ovrdue"], env={"CCAL_CONFIG": None})
+    assert "没有命令 'ovrdue'" in typo.stderr
+
+
+def test_root_help_is_chinese_only():
+    out = CliRunner().invoke(main, ["--help"]).output
+    assert "Compliance calendar" not in out and "config file" not in out

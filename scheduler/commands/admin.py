@@ -8,24 +8,54 @@ from pathlib import Path
 
 import click
 
-from cli import DATE, DATETIME, CcalError, config_option, format_option, get_app, out
-from scheduler.tables import HOLIDAYS_FOOTNOTE, Column, render, render_table
-
+from cli import (
+    DATE,
+    DATETIME,
+    UNIT,
+    CcalError,
+    config_option,
+    emit,
+    format_option,
+    get_app,
+    out,
+)
+from scheduler.tables import HOLIDAYS_FOOTNOTE, Column, render_table
 
 # --------------------------------------------------------------------------- init / org
 
 @click.command()
 @click.option("--demo", is_flag=True,
-              help="载入示例学院、本年度事项和去年以来的示例记录 load the demo college and its history")
+              help="载入示例学院、本年度事项和去年以来的示例记录（使用全部内置规则包）")
+@click.option("--packs", "pack_names", multiple=True,
+              help="本校执行的规则包（逗号分隔或多次；写入配置文件 [packs] enabled；ccal packs list 列出可选）")
 @click.option("--now", type=DATETIME, default=None,
-              help="示例记录截至此时（默认现在）record the demo history up to this time (default now)")
+              help="示例记录截至此时（默认现在）")
 @config_option
-def init(demo: bool, now: datetime | None) -> None:
-    """创建或升级数据库 Create or upgrade the database."""
+@click.pass_context
+def init(ctx: click.Context, demo: bool, pack_names: tuple[str, ...], now: datetime | None) -> None:
+    """创建或升级数据库。--packs 选择本校执行的规则包，--demo 载入示例学院（全部内置规则包）。"""
+    from cli import State
+    from obligations.packs import bundled_pack_names, load_packs
+    from scheduler.app import open_app
+    from scheduler.config import load_config
     from scheduler.db import current_revision
     from scheduler.materialise import materialise
+    from scheduler.pack_choice import NO_PACK_MESSAGE, record_choice, with_packs
 
-    app = get_app()
+    names = tuple(dict.fromkeys(n.strip() for x in pack_names for n in x.split(",") if n.strip()))
+    if demo and names:
+        raise click.UsageError("--demo 使用全部内置规则包，不能与 --packs 同用")
+    state = ctx.ensure_object(State)
+    config = load_config(state.config_path)
+    if names:
+        load_packs(names)                  # an unknown name is refused before anything is written
+        path = record_choice(config, names)
+        click.echo(f"规则包：{', '.join(names)}（已写入 {path} 的 [packs] enabled）")
+        config = load_config(path if config.path is None else config.path)
+    elif not config.packs.chosen:
+        config = with_packs(config, tuple(bundled_pack_names()) if demo else ())
+    state.reset()
+    app = state._app = open_app(config=config)
     click.echo(f"数据库已就绪（版本 {current_revision(app.engine)}）")
     now = now or app.now()
     year = now.year
@@ -39,7 +69,10 @@ def init(demo: bool, now: datetime | None) -> None:
         with app.session() as session:
             result = import_org(session, app.config.organisation.file, now=now)
         click.echo(f"组织架构 {app.config.organisation.file}：{result.summary()}")
-    else:
+    if not app.packs:
+        click.echo(NO_PACK_MESSAGE)
+        return
+    if not demo and app.config.organisation.file is None:
         return
     counts = materialise(app, [year])
     click.echo(f"{year} 年事项：新增 {counts.created}，更新 {counts.updated}")
@@ -51,20 +84,19 @@ def init(demo: bool, now: datetime | None) -> None:
 
 @click.group()
 def org() -> None:
-    """组织架构 Organisation (units, people, roles)."""
+    """组织架构（单位、人员、职务）。"""
 
 
 @org.command("import")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--partial", is_flag=True,
-              help="导入正确的行，跳过有误的行（退出码仍为 1）import the good rows, skip the bad ones")
+              help="导入正确的行，跳过有误的行（退出码仍为 1）")
 @config_option
 def org_import(file: str, partial: bool) -> None:
-    """从 CSV 导入单位与人员 Import units and people from CSV. Without --partial nothing is
-    imported when any row is bad."""
+    """从 CSV 导入单位与人员。不加 --partial 时，只要有一行有误就不导入任何数据。"""
     from scheduler.org import OrgImportError, import_org
 
-    app = get_app()
+    app = get_app(packs=False)
     try:
         with app.session() as session:
             result = import_org(session, file, partial=partial, now=app.now())
@@ -79,18 +111,38 @@ def org_import(file: str, partial: bool) -> None:
         raise CcalError(f"{len({e.line for e in result.errors})} 行有误已跳过 bad rows skipped")
 
 
+@org.command("list")
+@format_option()
+@config_option
+def org_list(fmt: str) -> None:
+    """单位、类型与人员（书记、负责人、分管领导、宣传委员）。"""
+    from scheduler.models import ROLES
+    from scheduler.records import org_rows
+
+    rows = org_rows(get_app(packs=False))
+
+    def names(role):
+        return lambda r: "、".join(p["name"] for p in r[role])
+
+    cols = [Column("unit", "单位代码"), Column("unit_name", "单位"), Column("kind_text", "类型"),
+            Column("parent", "上级"), *(Column(role, word, show=names(role)) for role, word in ROLES.items())]
+    if fmt == "csv":
+        rows = [{**r, **{role: "、".join(p["name"] for p in r[role]) for role in ROLES}} for r in rows]
+    emit(rows, cols, fmt, csv_keys=["unit", "unit_name", "kind", "kind_text", "parent", *ROLES])
+
+
 # --------------------------------------------------------------------------- packs
 
 @click.group()
 def packs() -> None:
-    """规则包 Rule packs."""
+    """规则包。"""
 
 
 @packs.command("check")
 @click.argument("directory", type=click.Path(file_okay=False))
 @config_option
 def packs_check(directory: str) -> None:
-    """校验目录中的规则包 Validate every pack in DIRECTORY; list every error."""
+    """校验 DIRECTORY 中的全部规则包，列出每一处错误。"""
     from obligations.packs import check_dir
 
     errors = check_dir(Path(directory))
@@ -106,40 +158,46 @@ def packs_check(directory: str) -> None:
 @format_option()
 @config_option
 def packs_list(fmt: str) -> None:
-    """已启用的规则包 The enabled packs (and the bundled ones not enabled)."""
-    from obligations.packs import bundled_pack_names
+    """规则包：已启用的及其来源（内置或扩展目录），以及未启用的内置规则包。"""
+    from obligations.packs import bundled_pack_dir, bundled_pack_names
 
-    app = get_app()
+    app = get_app(packs=False)
+    bundled = bundled_pack_dir().resolve()
+
+    def origin(path):
+        return "bundled" if path.resolve().parent == bundled else str(path.resolve().parent)
+
     rows = [{"pack": p.name, "title": p.title, "obligations": len(p.obligations), "enabled": True,
-             "path": str(p.path)} for p in app.packs]
+             "origin": origin(p.path), "path": str(p.path)} for p in app.packs]
     enabled = {p.name for p in app.packs}
-    rows += [{"pack": n, "title": "", "obligations": None, "enabled": False, "path": ""}
+    rows += [{"pack": n, "title": "", "obligations": None, "enabled": False, "origin": "bundled", "path": ""}
              for n in bundled_pack_names() if n not in enabled]
     cols = [Column("pack", "规则包"), Column("title", "名称"),
             Column("obligations", "事项数", align="right"),
             Column("enabled", "启用", show=lambda r: "是" if r["enabled"] else "否"),
-            Column("path", "文件")]
-    out(render(rows, cols, fmt, csv_keys=["pack", "title", "obligations", "enabled", "path"]))
+            Column("origin", "来源", show=lambda r: "内置" if r["origin"] == "bundled" else f"扩展目录 {r['origin']}")]
+    notes = [] if enabled else ["尚未选择规则包：ccal init --packs 规则包名（或配置文件 [packs] enabled）"]
+    emit(rows, cols, fmt, notes, csv_keys=["pack", "title", "obligations", "enabled", "origin", "path"])
 
 
 # --------------------------------------------------------------------------- working days
 
 @click.group()
 def workdays() -> None:
-    """工作日计算 Working-day arithmetic (China's calendar)."""
+    """工作日计算（按国务院节假日安排）。"""
 
 
 @workdays.command("deadline")
 @click.argument("event_date", type=DATE)
 @click.option("--before", "n", type=click.IntRange(min=0), required=True,
-              help="活动前第 N 个工作日（活动当天不计）N working days before the event")
+              help="活动前第 N 个工作日（活动当天不计）")
 @format_option(("table", "json"))
 @config_option
 def workdays_deadline(event_date: date, n: int, fmt: str) -> None:
-    """活动前 N 个工作日的截止日期 The deadline N working days before EVENT_DATE."""
+    """活动日 EVENT_DATE 前第 N 个工作日的截止日期。"""
     from scheduler.tables import render_json
 
-    cal = get_app().calendar
+    cal = get_app(packs=False).calendar
     d = cal.workdays_before(event_date, n)
     if fmt == "json":
         out(render_json([{"event": event_date, "deadline": d.date, "counted": d.counted,
@@ -157,8 +215,8 @@ def workdays_deadline(event_date: date, n: int, fmt: str) -> None:
 @click.argument("b", type=DATE)
 @config_option
 def workdays_count(a: date, b: date) -> None:
-    """A 到 B（含两端）的工作日数 Working days in [A, B], both ends included."""
-    cal = get_app().calendar
+    """A 到 B（含两端）的工作日数。"""
+    cal = get_app(packs=False).calendar
     n = cal.count(a, b)
     provisional = cal.spans_provisional(a, b) if b >= a else False
     click.echo(f"{n}{'*' if provisional else ''}")
@@ -170,18 +228,18 @@ def workdays_count(a: date, b: date) -> None:
 
 @click.group()
 def holidays() -> None:
-    """节假日数据 Holiday data."""
+    """节假日数据。"""
 
 
 @holidays.command("import")
 @click.argument("file", type=click.Path(dir_okay=False))
 @config_option
 def holidays_import(file: str) -> None:
-    """导入国务院节假日安排 Validate and install a year's official holiday data."""
+    """校验并导入某年的国务院节假日安排。"""
     from obligations.holiday_files import install_holiday_file
     from scheduler.materialise import materialise
 
-    app = get_app()
+    app = get_app(packs=False)
     years = install_holiday_file(Path(file), app.holiday_dir)
     app.reload_calendar()
     click.echo(f"已安装 {', '.join(map(str, years))} 年节假日数据到 {app.holiday_dir}（文件编码 {years.encoding}）")
@@ -196,11 +254,11 @@ def holidays_import(file: str) -> None:
 @format_option(("table", "json"))
 @config_option
 def holidays_show(year: int, fmt: str) -> None:
-    """某年的节假日与调休 A year's holidays and adjusted working days, and their source."""
+    """某年的放假与调休安排及数据来源。"""
     from scheduler.queries import year_holidays
     from scheduler.tables import render_json
 
-    data = year_holidays(get_app().calendar, year)
+    data = year_holidays(get_app(packs=False).calendar, year)
     if fmt == "json":
         out(render_json([data]))
         return
@@ -220,10 +278,10 @@ def holidays_show(year: int, fmt: str) -> None:
 
 @click.command("materialise")
 @click.argument("years", type=click.IntRange(1900, 2200), nargs=-1, required=True)
-@click.option("--unit", help="只处理该单位 only this unit")
+@click.option("--unit", type=UNIT, help="只处理该单位")
 @config_option
 def materialise_cmd(years: tuple[int, ...], unit: str | None) -> None:
-    """生成各年度事项 Create/update the occurrences of YEARS (idempotent)."""
+    """生成或更新 YEARS 各年度的事项（可重复运行）。"""
     from scheduler.materialise import materialise
 
     app = get_app()
@@ -234,3 +292,26 @@ def materialise_cmd(years: tuple[int, ...], unit: str | None) -> None:
     c = materialise(app, years, units)
     click.echo(f"新增 {c.created}，更新 {c.updated}，不变 {c.unchanged}")
 
+
+
+@click.command()
+@click.option("--as-of", "as_of", type=DATE, default=None, help="按哪一天检查（默认今天）")
+@config_option
+@click.pass_context
+def doctor(ctx: click.Context, as_of: date | None) -> None:
+    """检查在用的配置文件、数据库、数据目录和规则包，数据库版本，今明两年节假日数据，各提醒通道设置（不显示密钥）。有问题时退出码为 1。"""
+    from datetime import datetime as _datetime
+
+    from cli import State
+    from scheduler.config import load_config
+    from scheduler.doctor import diagnose
+
+    config = load_config(ctx.ensure_object(State).config_path)
+    checks = diagnose(config, as_of or _datetime.now(config.general.tz).date())
+    marks = {True: "正常", False: "问题", None: "信息"}
+    for c in checks:
+        click.echo(f"[{marks[c.ok]}] {c.topic}：{c.detail}")
+    problems = [c for c in checks if c.ok is False]
+    if problems:
+        raise CcalError(f"发现 {len(problems)} 个问题")
+    click.echo("检查完毕，未发现问题")

@@ -6,9 +6,25 @@ from pathlib import Path
 
 import click
 
-from cli import BY_OPTION, DATETIME, DateTimeType, config_option, format_option, get_app, out, recorder
-from scheduler.tables import HOLIDAYS_FOOTNOTE, Column, date_cell, provisional_footnotes, render, render_table
-
+from cli import (
+    BY_OPTION,
+    DATETIME,
+    UNIT,
+    DateTimeType,
+    config_option,
+    emit,
+    format_option,
+    get_app,
+    out,
+    recorder,
+)
+from scheduler.tables import (
+    HOLIDAYS_FOOTNOTE,
+    Column,
+    date_cell,
+    provisional_footnotes,
+    render_table,
+)
 
 # --------------------------------------------------------------------------- lectures (一会一报)
 
@@ -60,13 +76,13 @@ def _echo_lecture(v: dict, first: str | None = None) -> None:
 
 @click.group()
 def lecture() -> None:
-    """讲座、报告会、研讨会、论坛（一会一报、审批）Lectures: reporting and pre-approval."""
+    """讲座、报告会、研讨会、论坛（一会一报、审批）。"""
 
 
 @lecture.command("categories")
 @config_option
 def lecture_categories() -> None:
-    """敏感议题类别（第12条）The sensitive categories of seed 001 clause 12."""
+    """敏感议题类别（第12条）。"""
     from obligations.citations import cite
     from obligations.lectures import CLAUSE_12, SENSITIVE_CATEGORIES
 
@@ -76,21 +92,21 @@ def lecture_categories() -> None:
 
 
 @lecture.command("register")
-@click.option("--unit", required=True, help="主办单位代码 organising unit")
-@click.option("--title", required=True, help="名称 title")
+@click.option("--unit", type=UNIT, required=True, help="主办单位代码")
+@click.option("--title", required=True, help="名称")
 @click.option("--date", "starts", type=MOMENT, required=True, help="举办时间 'YYYY-MM-DD HH:MM' 或 YYYY-MM-DD")
-@click.option("--speaker", default="", help="主讲人 speaker")
-@click.option("--place", default="", help="地点 place")
+@click.option("--speaker", default="", help="主讲人")
+@click.option("--place", default="", help="地点")
 @click.option("--sensitive", multiple=True,
-              help="敏感议题类别（逗号分隔或多次；ccal lecture categories）sensitive categories")
-@click.option("--planned", is_flag=True, help="只登记计划，尚未报审（届时提醒主办单位）not applied for yet")
-@click.option("--filed", type=DATETIME, help="报审时间（默认现在）when it was applied for (default now)")
-@click.option("--evidence", multiple=True, type=click.Path(dir_okay=False), help="审批表等材料 application form")
-@click.option("--note", default="", help="备注 note")
+              help="敏感议题类别（逗号分隔或多次；ccal lecture categories）")
+@click.option("--planned", is_flag=True, help="只登记计划，尚未报审（届时提醒主办单位）")
+@click.option("--filed", type=DATETIME, help="报审时间（默认现在）")
+@click.option("--evidence", multiple=True, type=click.Path(dir_okay=False), help="审批表等材料")
+@click.option("--note", default="", help="备注")
 @BY_OPTION
 @config_option
 def lecture_register(unit, title, starts, speaker, place, sensitive, planned, filed, evidence, note, by) -> None:
-    """登记讲座并报审（一会一报）Register a lecture; unless --planned, this is its application."""
+    """登记讲座并报审（一会一报）；加 --planned 时只登记计划，尚未报审。"""
     from scheduler.lectures import register
 
     moment, known = starts
@@ -102,13 +118,13 @@ def lecture_register(unit, title, starts, speaker, place, sensitive, planned, fi
 
 @lecture.command("apply")
 @click.argument("lecture_id", type=int)
-@click.option("--at", type=DATETIME, help="报审时间（默认现在）when it was applied for (default now)")
-@click.option("--evidence", multiple=True, type=click.Path(dir_okay=False), help="审批表等材料 application form")
-@click.option("--note", default="", help="备注 note")
+@click.option("--at", type=DATETIME, help="报审时间（默认现在）")
+@click.option("--evidence", multiple=True, type=click.Path(dir_okay=False), help="审批表等材料")
+@click.option("--note", default="", help="备注")
 @BY_OPTION
 @config_option
 def lecture_apply(lecture_id, at, evidence, note, by) -> None:
-    """登记报审（与 ccal submit … --period E<编号> 相同）File the application of a planned lecture."""
+    """为已登记计划的讲座登记报审（与 ccal submit … --period E<编号> 相同）。"""
     from scheduler.lectures import apply
 
     v = apply(get_app(), lecture_id, at=at, evidence=[Path(e) for e in evidence], note=note,
@@ -125,43 +141,43 @@ def _decide(lecture_id: int, approve: bool, at, note: str, by) -> None:
 
 @lecture.command("approve")
 @click.argument("lecture_id", type=int)
-@click.option("--at", type=DATETIME, help="批复时间（默认现在）when it was approved (default now)")
-@click.option("--note", default="", help="批复意见 note")
+@click.option("--at", type=DATETIME, help="批复时间（默认现在）")
+@click.option("--note", default="", help="批复意见")
 @BY_OPTION
 @config_option
 def lecture_approve(lecture_id, at, note, by) -> None:
-    """党委宣传部批准 Approve the current application."""
+    """党委宣传部批准当前报审。"""
     _decide(lecture_id, True, at, note, by)
 
 
 @lecture.command("reject")
 @click.argument("lecture_id", type=int)
-@click.option("--at", type=DATETIME, help="批复时间（默认现在）when it was rejected (default now)")
-@click.option("--note", default="", help="不予批准的理由 reason")
+@click.option("--at", type=DATETIME, help="批复时间（默认现在）")
+@click.option("--note", default="", help="不予批准的理由")
 @BY_OPTION
 @config_option
 def lecture_reject(lecture_id, at, note, by) -> None:
-    """党委宣传部不予批准 Reject the current application."""
+    """党委宣传部不予批准当前报审。"""
     _decide(lecture_id, False, at, note, by)
 
 
 @lecture.command("change")
 @click.argument("lecture_id", type=int)
-@click.option("--reason", required=True, help="变更原因 reason")
-@click.option("--title", help="新名称 new title")
-@click.option("--date", "starts", type=MOMENT, help="新时间 new date/time")
-@click.option("--speaker", help="新主讲人 new speaker")
-@click.option("--place", help="新地点 new place")
-@click.option("--sensitive", multiple=True, help="新的敏感议题类别（替换原类别）new categories")
-@click.option("--not-sensitive", is_flag=True, help="不涉及敏感议题 no sensitive category")
-@click.option("--planned", is_flag=True, help="变更尚未报审 the change is not applied for yet")
-@click.option("--filed", type=DATETIME, help="重新报审时间（默认现在）when it was applied for again")
-@click.option("--evidence", multiple=True, type=click.Path(dir_okay=False), help="审批表等材料 application form")
+@click.option("--reason", required=True, help="变更原因")
+@click.option("--title", help="新名称")
+@click.option("--date", "starts", type=MOMENT, help="新时间")
+@click.option("--speaker", help="新主讲人")
+@click.option("--place", help="新地点")
+@click.option("--sensitive", multiple=True, help="新的敏感议题类别（替换原类别）")
+@click.option("--not-sensitive", is_flag=True, help="不涉及敏感议题")
+@click.option("--planned", is_flag=True, help="变更尚未报审")
+@click.option("--filed", type=DATETIME, help="重新报审时间（默认现在）")
+@click.option("--evidence", multiple=True, type=click.Path(dir_okay=False), help="审批表等材料")
 @BY_OPTION
 @config_option
 def lecture_change(lecture_id, reason, title, starts, speaker, place, sensitive, not_sensitive, planned, filed,
                    evidence, by) -> None:
-    """登记变更：原审批失效，需重新报批 Record a change; the approval no longer counts."""
+    """登记变更：原审批失效，需重新报批。"""
     from scheduler.lectures import change
 
     if sensitive and not_sensitive:
@@ -176,12 +192,12 @@ def lecture_change(lecture_id, reason, title, starts, speaker, place, sensitive,
 
 @lecture.command("held")
 @click.argument("lecture_id", type=int)
-@click.option("--at", type=MOMENT, help="实际举办时间（默认按登记时间）when it took place")
-@click.option("--note", default="", help="备注 note")
+@click.option("--at", type=MOMENT, help="实际举办时间（默认按登记时间）")
+@click.option("--note", default="", help="备注")
 @BY_OPTION
 @config_option
 def lecture_held(lecture_id, at, note, by) -> None:
-    """登记已举办 Record that the lecture took place."""
+    """登记讲座已举办。"""
     from scheduler.lectures import held
 
     moment, known = at if at else (None, True)
@@ -191,11 +207,11 @@ def lecture_held(lecture_id, at, note, by) -> None:
 
 @lecture.command("cancel")
 @click.argument("lecture_id", type=int)
-@click.option("--reason", required=True, help="取消原因 reason")
+@click.option("--reason", required=True, help="取消原因")
 @BY_OPTION
 @config_option
 def lecture_cancel(lecture_id, reason, by) -> None:
-    """登记取消 Record that the lecture will not take place."""
+    """登记讲座取消。"""
     from scheduler.lectures import cancel
 
     v = cancel(get_app(), lecture_id, reason, recorded_by=recorder(by))
@@ -207,7 +223,7 @@ def lecture_cancel(lecture_id, reason, by) -> None:
 @format_option(("table", "json"))
 @config_option
 def lecture_show(lecture_id, fmt) -> None:
-    """讲座详情与全部记录 A lecture and its whole record."""
+    """讲座详情与全部记录。"""
     from scheduler.lectures import history, show
     from scheduler.tables import render_json
 
@@ -226,13 +242,13 @@ LECTURE_STATUSES = ("planned", "pending", "approved", "rejected", "reported", "h
 
 
 @lecture.command("list")
-@click.option("--unit", help="只看该单位 only this unit")
-@click.option("--year", type=click.IntRange(1900, 2200), help="举办年度 year of the event")
+@click.option("--unit", type=UNIT, help="只看该单位")
+@click.option("--year", type=click.IntRange(1900, 2200), help="举办年度")
 @click.option("--status", type=click.Choice(LECTURE_STATUSES), help="只看该状态（violation：有违规）")
 @format_option()
 @config_option
 def lecture_list(unit, year, status, fmt) -> None:
-    """讲座一览 Lectures with their approval deadline, status and violations."""
+    """讲座一览：报批截止日期、状态与违规。"""
     from scheduler.lectures import listing
 
     rows = listing(get_app(), unit=unit, year=year, status=status)
@@ -246,4 +262,5 @@ def lecture_list(unit, year, status, fmt) -> None:
             "period", "deadline", "provisional", "filed_at", "late", "status", "decided_at", "held_at", "violation"]
     if fmt == "csv":
         rows = [{**r, "categories": ",".join(r["categories"])} for r in rows]
-    out(render(rows, cols, fmt, provisional_footnotes(rows, HOLIDAYS_FOOTNOTE), csv_keys=keys))
+    emit(rows, cols, fmt, provisional_footnotes(rows, HOLIDAYS_FOOTNOTE), csv_keys=keys,
+         words={"status": {r["status"]: r["status_text"] for r in rows}}, title="讲座")

@@ -7,11 +7,22 @@ from pathlib import Path
 import click
 
 from cli import (
-    BY_OPTION, DATE, DATETIME, SCORECARD_OPTION, as_of_day, as_of_option, config_option, format_option, get_app, out,
+    BY_OPTION,
+    DATE,
+    DATETIME,
+    KEY,
+    SCORECARD_OPTION,
+    UNIT,
+    as_of_day,
+    as_of_option,
+    config_option,
+    emit,
+    format_option,
+    get_app,
+    out,
     recorder,
 )
-from scheduler.tables import STATE_WORDS, Column, render
-
+from scheduler.tables import STATE_WORDS, Column
 
 ORDER_STATE_WORDS = {**STATE_WORDS, "done": "已整改", "late": "逾期整改", "waived": "已撤销", "open": "整改中"}
 
@@ -26,22 +37,22 @@ def _order_line(o: dict) -> str:
 
 @click.group("order")
 def order_cmd() -> None:
-    """督办单（限期整改）Supervision orders with a rectification deadline."""
+    """督办单（限期整改）。"""
 
 
 @order_cmd.command("issue")
-@click.option("--unit", required=True, help="责任单位代码 unit code")
-@click.option("--deadline", type=DATE, required=True, help="整改期限（含当天）rectification deadline")
-@click.option("--text", "text", required=True, help="督办事项与整改要求 what to rectify")
-@click.option("--date", "issued_on", type=DATE, help="下达日期（默认今天）date issued (default today)")
-@click.option("--key", help="督办事项编号（启用多个时）ad_hoc obligation key")
-@click.option("--item", help="逾期时扣分的考核项目（如 4.3）scorecard item an overdue order deducts from")
-@click.option("--deduct", type=float, help="逾期扣分（默认按该项目的扣分标准）points deducted when overdue")
+@click.option("--unit", type=UNIT, required=True, help="责任单位代码")
+@click.option("--deadline", type=DATE, required=True, help="整改期限（含当天）")
+@click.option("--text", "text", required=True, help="督办事项与整改要求")
+@click.option("--date", "issued_on", type=DATE, help="下达日期（默认今天）")
+@click.option("--key", type=KEY, help="督办事项编号（启用多个时）")
+@click.option("--item", help="逾期时扣分的考核项目（如 4.3）")
+@click.option("--deduct", type=float, help="逾期扣分（默认按该项目的扣分标准）")
 @SCORECARD_OPTION
 @BY_OPTION
 @config_option
 def order_issue(unit, deadline, text, issued_on, key, item, deduct, card_name, by) -> None:
-    """下达督办单 Issue a supervision order (a one-off obligation with a deadline)."""
+    """下达督办单（有整改期限的一次性事项）。"""
     from scheduler.orders import issue
 
     o = issue(get_app(), unit, deadline, text, key=key, issued_on=issued_on, item=item, deduct=deduct,
@@ -53,13 +64,13 @@ def order_issue(unit, deadline, text, issued_on, key, item, deduct, card_name, b
 @order_cmd.command("close")
 @click.argument("order_id", type=int)
 @click.option("--evidence", multiple=True, type=click.Path(dir_okay=False), required=True,
-              help="整改材料（可多次）rectification evidence")
-@click.option("--at", type=DATETIME, help="整改完成时间（默认现在）when it was done (default now)")
-@click.option("--note", default="", help="备注 note")
+              help="整改材料（可多次）")
+@click.option("--at", type=DATETIME, help="整改完成时间（默认现在）")
+@click.option("--note", default="", help="备注")
 @BY_OPTION
 @config_option
 def order_close(order_id, evidence, at, note, by) -> None:
-    """提交整改材料，办结督办单（与 ccal submit … --period O<编号> 相同）Close an order."""
+    """提交整改材料，办结督办单（与 ccal submit … --period O<编号> 相同）。"""
     from scheduler.orders import close
 
     r = close(get_app(), order_id, [Path(e) for e in evidence], at=at, note=note, recorded_by=recorder(by))
@@ -71,13 +82,13 @@ def order_close(order_id, evidence, at, note, by) -> None:
 
 
 @order_cmd.command("list")
-@click.option("--unit", help="只看该单位 only this unit")
+@click.option("--unit", type=UNIT, help="只看该单位")
 @click.option("--status", type=click.Choice(("open", "overdue", "done", "late", "waived")), help="只看该状态")
 @as_of_option
 @format_option()
 @config_option
 def order_list(unit, status, as_of, fmt) -> None:
-    """督办单一览 Orders with their deadline and status (overdue orders are posted to the score)."""
+    """督办单一览：整改期限与状态（逾期的计入考核扣分）。"""
     from scheduler.orders import listing, record_overdue
 
     app = get_app()
@@ -92,7 +103,7 @@ def order_list(unit, status, as_of, fmt) -> None:
             Column("item", "考核项目")]
     keys = ["id", "unit", "unit_name", "obligation", "period", "text", "issued_on", "deadline", "status",
             "days_overdue", "days_left", "closed_at", "item", "scorecard"]
-    out(render(rows, cols, fmt, csv_keys=keys))
+    emit(rows, cols, fmt, csv_keys=keys, words={"status": ORDER_STATE_WORDS}, title="督办单")
 
 
 @order_cmd.command("show")
@@ -101,7 +112,7 @@ def order_list(unit, status, as_of, fmt) -> None:
 @format_option(("table", "json"))
 @config_option
 def order_show(order_id, as_of, fmt) -> None:
-    """督办单详情 One order."""
+    """督办单详情。"""
     from scheduler.orders import show
     from scheduler.tables import render_json
 

@@ -7,9 +7,26 @@ from pathlib import Path
 
 import click
 
-from cli import DATE, as_of_day, as_of_option, config_option, format_option, get_app, out
-from scheduler.tables import FORMATS, STATE_WORDS, Column, date_cell, provisional_footnotes, render, render_table
-
+from cli import (
+    DATE,
+    UNIT,
+    as_of_day,
+    as_of_option,
+    config_option,
+    emit,
+    format_option,
+    get_app,
+    out,
+)
+from scheduler.tables import (
+    FORMATS,
+    STATE_WORDS,
+    Column,
+    date_cell,
+    provisional_footnotes,
+    render,
+    render_table,
+)
 
 # --------------------------------------------------------------------------- queries
 
@@ -24,12 +41,12 @@ LIST_KEYS = ["unit", "unit_name", "obligation", "title", "period", "opens", "due
 
 
 @click.command()
-@click.option("--unit", help="只看该单位 only this unit")
+@click.option("--unit", type=UNIT, help="只看该单位")
 @as_of_option
 @format_option()
 @config_option
 def overdue(unit, as_of, fmt) -> None:
-    """已逾期事项 Open occurrences past their due date."""
+    """已逾期事项。"""
     from scheduler.queries import overdue as query
 
     app = get_app()
@@ -38,17 +55,17 @@ def overdue(unit, as_of, fmt) -> None:
             Column("days_overdue", "逾期天数", align="right"),
             Column("done", "进度", show=lambda r: f"{r['done']}/{r['required']}"),
             Column("status", "状态", show=_status_word)]
-    out(render(rows, cols, fmt, provisional_footnotes(rows), csv_keys=LIST_KEYS + ["days_overdue"]))
+    emit(rows, cols, fmt, provisional_footnotes(rows), csv_keys=LIST_KEYS + ["days_overdue"], title="已逾期")
 
 
 @click.command()
-@click.option("--days", type=click.IntRange(min=0, max=3660), default=30, show_default=True, help="未来天数 days ahead")
-@click.option("--unit", help="只看该单位 only this unit")
+@click.option("--days", type=click.IntRange(min=0, max=3660), default=30, show_default=True, help="未来天数")
+@click.option("--unit", type=UNIT, help="只看该单位")
 @as_of_option
 @format_option()
 @config_option
 def upcoming(days, unit, as_of, fmt) -> None:
-    """即将到期事项 What falls due in the next DAYS days."""
+    """未来 DAYS 天内到期的事项。"""
     from scheduler.queries import upcoming as query
 
     app = get_app()
@@ -57,17 +74,17 @@ def upcoming(days, unit, as_of, fmt) -> None:
             Column("days_left", "剩余天数", align="right"),
             Column("done", "进度", show=lambda r: f"{r['done']}/{r['required']}"),
             Column("status", "状态", show=_status_word)]
-    out(render(rows, cols, fmt, provisional_footnotes(rows), csv_keys=LIST_KEYS + ["days_left"]))
+    emit(rows, cols, fmt, provisional_footnotes(rows), csv_keys=LIST_KEYS + ["days_left"], title="即将到期")
 
 
 @click.command()
-@click.argument("code")
-@click.option("--year", type=click.IntRange(1900, 2200), help="年度（默认 as-of 所在年）year")
+@click.argument("code", type=UNIT)
+@click.option("--year", type=click.IntRange(1900, 2200), help="年度（默认 as-of 所在年）")
 @as_of_option
 @format_option()
 @config_option
 def status(code, year, as_of, fmt) -> None:
-    """单位年度完成情况 One unit's year: done, late, open, overdue, waived."""
+    """单位 CODE 的年度完成情况：已完成、逾期完成、进行中、已逾期、已豁免。"""
     from scheduler.queries import unit_year
 
     app = get_app()
@@ -77,7 +94,7 @@ def status(code, year, as_of, fmt) -> None:
     cols = [*OB_COLS, Column("due", "截止日期", show=date_cell("due")),
             Column("status", "状态", show=_status_word), Column("progress", "进度")]
     if fmt != "table":
-        out(render(rows, cols, fmt, csv_keys=LIST_KEYS + ["days_overdue", "days_left", "progress"]))
+        emit(rows, cols, fmt, csv_keys=LIST_KEYS + ["days_overdue", "days_left", "progress"], title=f"{code} 完成情况")
         return
     click.echo(f"{result.unit_name}（{result.unit}）{result.year} 年度，截至 {day.isoformat()}")
     t = result.totals
@@ -87,19 +104,27 @@ def status(code, year, as_of, fmt) -> None:
 
 
 @click.command("calendar")
-@click.option("--from", "start", type=DATE, required=True, help="起始日期 first due date")
-@click.option("--to", "end", type=DATE, required=True, help="结束日期 last due date")
-@click.option("--unit", help="只看该单位 only this unit")
-@click.option("--output", "-o", type=click.Path(dir_okay=False), help="写入文件 write to FILE")
+@click.option("--from", "start", type=DATE, required=True, help="起始日期")
+@click.option("--to", "end", type=DATE, required=True, help="结束日期")
+@click.option("--unit", type=UNIT, help="只看该单位")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="写入文件")
 @as_of_option
-@format_option(FORMATS + ("ics",))
+@format_option(FORMATS + ("xlsx", "ics"))
 @config_option
 def calendar_cmd(start, end, unit, output, as_of, fmt) -> None:
-    """日程（可导出 iCalendar）Occurrences due in [FROM, TO]; --format ics for calendar apps."""
+    """日程：FROM 至 TO 之间到期的事项；--format ics 导出到日历软件。"""
     from scheduler.queries import calendar as query
 
     app = get_app()
     rows = query(app, start, end, as_of_day(app, as_of), unit)
+    if fmt == "xlsx":
+        if not output:
+            raise click.UsageError("xlsx 格式请用 --output 指定文件名，例如 --output 日程.xlsx")
+        from scheduler.xlsx_tables import write_table_xlsx
+        write_table_xlsx(rows, LIST_KEYS + ["citation"], Path(output), title="日程",
+                         notes=provisional_footnotes(rows))
+        click.echo(f"已写入 {output}（{len(rows)} 项）", err=True)
+        return
     if fmt == "ics":
         from scheduler.ics import calendar_ics
         data = calendar_ics(rows, datetime.now(app.config.general.tz))
@@ -116,11 +141,11 @@ def calendar_cmd(start, end, unit, output, as_of, fmt) -> None:
 
 
 @click.command()
-@click.option("--pack", help="只看该规则包 only this pack")
+@click.option("--pack", help="只看该规则包")
 @format_option()
 @config_option
 def obligations(pack, fmt) -> None:
-    """事项目录及依据 The obligation catalogue with citations."""
+    """事项目录及依据。"""
     from scheduler.queries import catalogue
 
     rows = catalogue(get_app(), pack)
@@ -137,4 +162,4 @@ def obligations(pack, fmt) -> None:
                 "citation_quote", "citation_document"]
     if fmt == "csv":
         rows = [{**r, "applies_to": ",".join(r["applies_to"])} for r in rows]
-    out(render(rows, cols, fmt, notes, csv_keys=csv_keys))
+    emit(rows, cols, fmt, notes, csv_keys=csv_keys, title="事项目录")
