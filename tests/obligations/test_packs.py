@@ -403,3 +403,12 @@ def test_check_dir_reports_month_and_day_of_a_fixed_date_and_a_bad_xun(tmp_path)
     found = sorted((e.key, e.field) for e in check_dir(tmp_path))
     assert found == [("demo.1.2", "deadline.day"), ("demo.1.2", "deadline.month"),
                      ("demo.meeting", "deadline.month"), ("demo.meeting", "deadline.xun")]
+
+
+def test_a_bad_top_level_field_and_a_broken_scorecard_are_both_reported(tmp_path):
+    text = GOOD.replace('issued = "2020-12-28"', 'issued = "28.12.2020"')
+    text = text.replace('[reminders]', '[scorecard]\ntotal = 100\n\n[reminders]', 1)
+    write(tmp_path, text)
+    errors = check_dir(tmp_path)
+    assert [e.field for e in errors if e.field == "issued"] == ["issued"]
+    assert any("scorecard" in str(e) for e in errors), [str(e) for e in errors]
