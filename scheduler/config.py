@@ -210,9 +210,11 @@ def check_pack_settings(config: Config) -> None:
     the pack directory, not the config line that asked for it)."""
     from obligations.packs import bundled_pack_dir, bundled_pack_names
 
-    known = bundled_pack_names()
     for name in config.packs.enabled:
-        if name not in known and not (bundled_pack_dir() / f"{name}.toml").is_file():
+        if (bundled_pack_dir() / f"{name}.toml").is_file():
+            continue
+        known = bundled_pack_names()
+        if name not in known:
             raise config.error("packs.enabled", f"unknown bundled pack {_show(name)} "
                                                 f"(bundled: {', '.join(known) or 'none'})")
     for d in config.packs.extra_dirs:
