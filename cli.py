@@ -277,9 +277,10 @@ class State:
             raise CcalError(NO_PACK_MESSAGE)
         return self._app
 
-    def reset(self) -> None:
+    def adopt(self, app) -> None:
+        """Use `app` (built by `ccal init`, which decides the packs itself) from now on."""
         self.close()
-        self._app = None
+        self._app = app
 
     def close(self) -> None:
         # Release the database file (SQLite WAL) as soon as the command is done.

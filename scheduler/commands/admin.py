@@ -54,8 +54,8 @@ def init(ctx: click.Context, demo: bool, pack_names: tuple[str, ...], now: datet
         config = load_config(path if config.path is None else config.path)
     elif not config.packs.chosen:
         config = with_packs(config, tuple(bundled_pack_names()) if demo else ())
-    state.reset()
-    app = state._app = open_app(config=config)
+    app = open_app(config=config)
+    state.adopt(app)
     click.echo(f"数据库已就绪（版本 {current_revision(app.engine)}）")
     now = now or app.now()
     year = now.year
