@@ -132,6 +132,19 @@ COMMANDS: dict[str, Entry] = {
 }
 
 
+OPTIONS_METAVAR = "[选项]"
+SUBCOMMAND_METAVAR = "命令 [参数]..."
+
+
+def _chinese_usage(command: click.Command) -> None:
+    """The usage line in Chinese too: 用法： ccal submit [选项] KEY."""
+    command.options_metavar = OPTIONS_METAVAR
+    if isinstance(command, click.Group):
+        command.subcommand_metavar = SUBCOMMAND_METAVAR
+        for sub in command.commands.values():
+            _chinese_usage(sub)
+
+
 class LazyGroup(CcalGroup):
     """The root group: lists commands from `COMMANDS`, imports a command's module on use."""
 
@@ -143,7 +156,9 @@ class LazyGroup(CcalGroup):
         if entry is None:
             return None
         module = importlib.import_module(f"scheduler.commands.{entry.module}")
-        return getattr(module, entry.attr)
+        command = getattr(module, entry.attr)
+        _chinese_usage(command)
+        return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         for section in SECTIONS:
@@ -386,7 +401,8 @@ def recorder(by: str | None) -> str:
         return ""
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]},
+             options_metavar=OPTIONS_METAVAR, subcommand_metavar=SUBCOMMAND_METAVAR)
 @click.option("--config", type=click.Path(dir_okay=False), envvar="CCAL_CONFIG", expose_value=False,
               is_eager=True, callback=_set_config, help=_CONFIG_HELP)
 @click.version_option(package_name="compliance-calendar", prog_name="ccal")

@@ -99,6 +99,7 @@ def test_every_registered_command_resolves_and_its_help_works():
         # One language: click's own strings are Chinese too.
         assert "用法：" in result.output and "显示本帮助后退出" in result.output
         assert "Usage:" not in result.output and "Show this message" not in result.output
+        assert "[OPTIONS]" not in result.output and "[选项]" in result.output
 
 
 def test_the_table_names_each_commands_registered_name():
