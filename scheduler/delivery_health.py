@@ -41,8 +41,10 @@ _PART = re.compile(r"^第 \d+/\d+ 条：")
 # --------------------------------------------------------------------------- channel state
 
 def pause(db: Connection, channel: str, now: datetime, reason: str,
-          retry_after: float | None, retry: outbox.RetryPolicy = outbox.DEFAULT_RETRY) -> datetime:
-    """Record a channel fault and pause the channel; returns until when (committed)."""
+          retry_after: float | None, retry: outbox.RetryPolicy = outbox.DEFAULT_RETRY
+          ) -> tuple[datetime, datetime]:
+    """Record a channel fault and pause the channel; returns (paused until, failing since)
+    (committed)."""
     _insert_ignore(db, _state, {"channel": channel, "failures": 0, "updated_at": now})
     row = db.execute(select(_state.c.failures, _state.c.since)
                      .where(_state.c.channel == channel)).one()
@@ -52,7 +54,7 @@ def pause(db: Connection, channel: str, now: datetime, reason: str,
         paused_until=until, reason=reason[:2000], failures=failures,
         since=row.since or now, updated_at=now))
     db.commit()
-    return until
+    return until, row.since or now
 
 
 def clear(db: Connection, channel: str, now: datetime) -> None:
@@ -69,6 +71,11 @@ def paused_until(db: Connection | Session, channel: str, now: datetime) -> datet
 
 def failing(db: Connection | Session, channel: str) -> bool:
     return bool(db.execute(select(_state.c.failures).where(_state.c.channel == channel)).scalar())
+
+
+def failing_since(db: Connection | Session, channel: str) -> datetime | None:
+    return db.execute(select(_state.c.since).where(_state.c.channel == channel,
+                                                   _state.c.failures > 0)).scalar()
 
 
 def paused_channels(db: Connection | Session, now: datetime) -> set[str]:

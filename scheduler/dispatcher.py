@@ -77,6 +77,7 @@ class DispatchReport:
     reasons: Counter = field(default_factory=Counter)
     stopped: dict[str, str] = field(default_factory=dict)   # channel -> why it stopped this pass
     released: int = 0                                       # claimed, not started, given back
+    expired: int = 0        # unsent rows dead after a day of channel faults (items re-planned)
 
     def count(self, channel: str, status: str) -> None:
         setattr(self, status, getattr(self, status) + 1)
@@ -189,6 +190,13 @@ class Dispatcher:
                     # next_attempt_at, so this loop ends.
                     unhealthy = await self._send_batch(results, route, channel, batch, report,
                                                        unhealthy)
+                    if route in self._halted and route in report.stopped:
+                        # Failing for a day: the rows waiting that long die, items re-planned.
+                        since = delivery_health.failing_since(results, route)
+                        if since is not None:
+                            report.expired += outbox.expire_for_channel(
+                                results, route, self.clock(), since,
+                                delivery_health.reason_of(report.stopped[route]))
         except SQLAlchemyError as exc:
             self._store_failed(exc)
 
@@ -209,16 +217,20 @@ class Dispatcher:
             now = self.clock()
             try:
                 fault = next((d for d in deliveries if not d.ok and d.channel_fault), None)
-                retry_at = None
+                retry_at = since = None
                 if fault is not None and all(d.ok or d.channel_fault for d in deliveries):
-                    retry_at = delivery_health.pause(results, route, now, fault.error or "",
-                                                     fault.retry_after, self.retry)
+                    retry_at, since = delivery_health.pause(results, route, now, fault.error or "",
+                                                            fault.retry_after, self.retry)
                     health["unhealthy"] = True
-                    if route not in self._halted:
-                        self._halted.add(route)
-                        report.stopped[route] = fault.error or ""
+                    # A row dies of a channel fault once both it and the channel have been
+                    # waiting a day (not a day after its own first try: most are never tried).
+                    since = max(since, row.send_at)
                 result = outbox.mark_result(results, row, deliveries, now, self.retry,
-                                            channel_retry_at=retry_at, start_ids=start_ids)
+                                            channel_retry_at=retry_at, start_ids=start_ids,
+                                            fault_since=since)
+                if fault is not None and retry_at is not None and route not in self._halted:
+                    self._halted.add(route)
+                    report.stopped[route] = fault.error or ""
                 if result.status == outbox.SENT and health["unhealthy"]:
                     delivery_health.clear(results, route, now)
                     health["unhealthy"] = False

@@ -241,11 +241,13 @@ _RESULT = (update(_outbox)
 
 def mark_result(db: Session | Connection, row: Outbox, deliveries: Sequence[Delivery],
                 now: datetime, retry: RetryPolicy = DEFAULT_RETRY, *,
-                channel_retry_at: datetime | None = None, start_ids: Sequence[int] = ()) -> Outcome:
+                channel_retry_at: datetime | None = None, start_ids: Sequence[int] = (),
+                fault_since: datetime | None = None) -> Outcome:
     """Record the result of sending a claimed row, committed at once (together with marking
     ``start_ids`` as going on the wire next). ``db`` may be a plain connection: the dispatcher
     records thousands of results, one commit each."""
-    outcome = outcome_of(deliveries, row.attempts, now, retry, fault_since=row.fault_since,
+    since = min(filter(None, (row.fault_since, fault_since)), default=None)
+    outcome = outcome_of(deliveries, row.attempts, now, retry, fault_since=since,
                          channel_retry_at=channel_retry_at)
     sent = outcome.status == SENT
     progress = None if sent else next((d.progress for d in deliveries if d.progress), row.progress)
@@ -253,7 +255,7 @@ def mark_result(db: Session | Connection, row: Outbox, deliveries: Sequence[Deli
                          "error": outcome.error, "sent": now if sent else None,
                          "next_at": outcome.next_attempt_at, "uncount": 0 if outcome.counted else 1,
                          "progress": progress,
-                         "fault_since": (row.fault_since or now) if outcome.channel_fault else None})
+                         "fault_since": (since or now) if outcome.channel_fault else None})
     if outcome.status == DEAD and outcome.channel_fault:
         # Died for the channel's sake: its items are planned again in the next digest.
         db.execute(update(_item).where(_item.c.outbox_id == row.id, _item.c.state == "listed")
@@ -262,6 +264,25 @@ def mark_result(db: Session | Connection, row: Outbox, deliveries: Sequence[Deli
         mark_started(db, start_ids, now, commit=False)
     db.commit()
     return outcome
+
+
+def expire_for_channel(db: Connection, channel: str, now: datetime, failing_since: datetime,
+                       reason: str) -> int:
+    """The channel has been failing for ``CHANNEL_FAULT_GRACE``: its unsent rows that have been
+    waiting that long die (their items are planned again in the next digest). Committed."""
+    if now - failing_since < CHANNEL_FAULT_GRACE:
+        return 0
+    ids = list(db.execute(select(_outbox.c.id).where(
+        _outbox.c.channel == channel, _outbox.c.status.in_(UNSENT),
+        _outbox.c.send_at <= now - CHANNEL_FAULT_GRACE)).scalars())
+    if ids:
+        db.execute(update(_outbox).where(_outbox.c.id.in_(ids), _outbox.c.status.in_(UNSENT))
+                   .values(status=DEAD, last_error=f"{CHANNEL_DEAD_PREFIX}{reason}"[:ERROR_MAX],
+                           updated_at=now))
+        db.execute(update(_item).where(_item.c.outbox_id.in_(ids), _item.c.state == "listed")
+                   .values(state=UNDELIVERED))
+    db.commit()
+    return len(ids)
 
 
 def release(session: Session, ids: Sequence[int], now: datetime,
