@@ -128,6 +128,7 @@ class Dispatcher:
         self.owner = leases.this_process()
         self._stopping = False
         self._halted: set[str] = set()       # channels stopped for this pass
+        self._paused: dict[str, tuple[datetime, datetime]] = {}   # paused this pass: (until, since)
         self._ends_at = float("inf")
         self._store_error: BaseException | None = None
         self._unrecorded: list[tuple[Outbox, Sequence[Delivery]]] = []
@@ -145,6 +146,7 @@ class Dispatcher:
         until none is left (or ``stop`` was called, or the deadline passed)."""
         report = DispatchReport()
         self._halted, self._store_error, self._unrecorded = set(), None, []
+        self._paused: dict[str, tuple[datetime, datetime]] = {}
         self._ends_at = time.monotonic() + self.deadline
         names = [r for r in (routes or self.channels) if r in self.channels]
         renewing = asyncio.ensure_future(self._renew_leases())
@@ -219,8 +221,10 @@ class Dispatcher:
                 fault = next((d for d in deliveries if not d.ok and d.channel_fault), None)
                 retry_at = since = None
                 if fault is not None and all(d.ok or d.channel_fault for d in deliveries):
-                    retry_at, since = delivery_health.pause(results, route, now, fault.error or "",
-                                                            fault.retry_after, self.retry)
+                    if route not in self._paused:   # one step of back-off per pass, not per row
+                        self._paused[route] = delivery_health.pause(
+                            results, route, now, fault.error or "", fault.retry_after, self.retry)
+                    retry_at, since = self._paused[route]
                     health["unhealthy"] = True
                     # A row dies of a channel fault once both it and the channel have been
                     # waiting a day (not a day after its own first try: most are never tried).

@@ -415,6 +415,8 @@ class Service:
                         result = await result
                     if result is not None:
                         log.info("%s: %s", name, _summary(result))
+                except SERVICE_USER_ERRORS as exc:  # e.g. the disk is full: said plainly
+                    log.error("%s failed: %s", name, exc)
                 except Exception:  # a failed pass is logged; the next one tries again
                     log.exception("%s failed", name)
                 finally:

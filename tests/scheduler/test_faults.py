@@ -94,6 +94,26 @@ def test_two_ticks_at_once_on_a_fresh_database_both_succeed_and_nothing_is_sent_
     assert {r.status for r in rows(cfg)} == {"sent"}
 
 
+def test_a_tick_two_seconds_after_the_daemon_started_succeeds(reminder_config):
+    with FakeSMTP() as smtp:
+        cfg = reminder_config("spring", extra=email_table(smtp.port))
+        daemon = ccal(cfg, "serve", "--now", "2026-03-11 10:00")
+        try:
+            time.sleep(2)
+            out = tick(cfg, "2026-03-11 10:00")
+            deadline = time.monotonic() + 30
+            while len(smtp.messages) < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.3)
+        finally:
+            daemon.send_signal(signal.SIGTERM)
+            log = daemon.communicate(timeout=30)[0].decode()
+        assert daemon.returncode == 0, log
+        assert "Traceback" not in log and "UNIQUE" not in log
+        assert sorted(keys(smtp).values()) == [1, 1]
+    assert "sending" not in {r.status for r in rows(cfg)}
+
+
 def test_a_materialise_that_lost_the_race_inserts_nothing_and_does_not_fail(tracking_app):
     from scheduler.materialise import _apply, materialise
     first = materialise(tracking_app, [2026])
