@@ -24,7 +24,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
-from scheduler import outbox
+from scheduler import leases, outbox
 from scheduler.leases import _insert_ignore
 from scheduler.models import ChannelState, Outbox, Person, person_key
 
@@ -105,10 +105,11 @@ class Health:
     paused: list[PausedChannel] = field(default_factory=list)
     dead: list[tuple[str, str, int]] = field(default_factory=list)      # (channel, reason, rows)
     stuck: list[tuple[str, str, int, datetime]] = field(default_factory=list)  # channel, status, rows, oldest
+    orphaned: int = 0      # rows `sending` whose process is gone (put back by the next pass)
 
     @property
     def ok(self) -> bool:
-        return not (self.paused or self.dead or self.stuck)
+        return not (self.paused or self.dead or self.stuck or self.orphaned)
 
     def lines(self) -> list[str]:
         """The summary in Chinese, one line per fact (the notice body and ``ccal outbox``)."""
@@ -124,6 +125,9 @@ class Health:
             word = {"planned": "待发送", "failed": "失败待重试", "sending": "发送中"}.get(status, status)
             out.append(f"超过一天未送达 {n} 条（{CHANNEL_WORDS.get(channel, channel)}，{word}，"
                        f"最早应于 {oldest:%Y-%m-%d %H:%M} 发送）")
+        if self.orphaned:
+            out.append(f"发送中断 {self.orphaned} 条：发送它们的进程已退出或租约已过期，"
+                       "下一次运行（tick 或服务启动）时重新发送")
         return out
 
 
@@ -147,6 +151,12 @@ def health(session: Session | Connection, now: datetime) -> Health:
         .group_by(_outbox.c.channel, _outbox.c.status)
         .order_by(_outbox.c.channel, _outbox.c.status)).all()
     report.stuck = [(c, s, n, oldest) for c, s, n, oldest in stuck]
+    real_now = leases.utc_now()
+    for owner, until in session.execute(
+            select(_outbox.c.claim_owner, _outbox.c.lease_until)
+            .where(_outbox.c.status == outbox.SENDING)).all():
+        if owner and ((until is not None and until < real_now) or leases.alive(owner) is False):
+            report.orphaned += 1
     return report
 
 

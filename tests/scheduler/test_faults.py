@@ -183,6 +183,8 @@ def test_kill_9_then_a_tick_at_once_leaves_nothing_stuck(reminder_config, tmp_pa
         assert recorder.count() < units, "finished before the kill: nothing tested"
         left = [r for r in rows(cfg) if r.status == "sending"]
         assert left, "the kill left no claimed rows: nothing tested"
+        listing = CliRunner().invoke(main, ["--config", str(cfg), "outbox", "--limit", "1"])
+        assert f"发送中断 {len(left)} 条：发送它们的进程已退出" in listing.output   # with a reason
         out = tick(cfg, "2026-03-11 09:10")                # at once, not 30 minutes later
         assert "中断后恢复" in out
         # Only rows whose send had begun count as ambiguous: at most one per connection.
