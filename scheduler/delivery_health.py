@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from scheduler import leases, outbox
-from scheduler.leases import _insert_ignore
+from scheduler.redelivery import insert_ignore_rows
 from scheduler.models import ChannelState, Outbox, Person, person_key
 
 _state = ChannelState.__table__
@@ -45,7 +45,7 @@ def pause(db: Connection, channel: str, now: datetime, reason: str,
           ) -> tuple[datetime, datetime]:
     """Record a channel fault and pause the channel; returns (paused until, failing since)
     (committed)."""
-    _insert_ignore(db, _state, {"channel": channel, "failures": 0, "updated_at": now})
+    insert_ignore_rows(db, _state, {"channel": channel, "failures": 0, "updated_at": now})
     row = db.execute(select(_state.c.failures, _state.c.since)
                      .where(_state.c.channel == channel)).one()
     failures = row.failures + 1
@@ -212,12 +212,11 @@ def plan_notice(session: Session, now: datetime, *, people: Sequence[Person],
         recipient = outbox.Recipient(name=person.name, email=person.email,
                                      wecom_userid=person.wecom_userid, mobile=person.mobile)
         for channel in routes(person):
-            result = _insert_ignore(session.connection(), _outbox, dict(
+            created += insert_ignore_rows(session.connection(), _outbox, dict(
                 topic=topic, stage=NOTICE_STAGE, channel=channel, person_id=person.id,
                 address=outbox.address_json(recipient), title=subject, body_text=text,
                 body_html=None, body_markdown=f"**{subject}**\n\n{text}", status=outbox.PLANNED,
                 attempts=0, send_at=send_at, next_attempt_at=send_at, created_at=now,
                 updated_at=now))
-            created += result.rowcount or 0
     session.commit()
     return created

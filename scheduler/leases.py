@@ -24,10 +24,11 @@ import socket
 from dataclasses import dataclass
 from functools import lru_cache
 
-from sqlalchemy import delete, insert, select, update
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy import delete, select, update
+from sqlalchemy.engine import Engine
 
 from scheduler.models import ServiceLease
+from scheduler.redelivery import insert_ignore_rows
 
 _lease = ServiceLease.__table__
 PLAN = "plan"
@@ -107,18 +108,6 @@ class Holder:
         return owner.describe() if owner else self.owner
 
 
-def _insert_ignore(conn: Connection, table, values: dict):
-    """INSERT ... ON CONFLICT DO NOTHING on SQLite and PostgreSQL."""
-    name = conn.dialect.name
-    if name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    elif name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:  # pragma: no cover - other databases: a plain insert (the caller's race is theirs)
-        return conn.execute(insert(table).values(**values))
-    return conn.execute(dialect_insert(table).values(**values).on_conflict_do_nothing())
-
-
 def acquire(engine: Engine, name: str, period: dt.timedelta, *, owner: str | None = None,
             now: dt.datetime | None = None) -> Holder | None:
     """Take or renew the lease ``name`` for ``period``. Returns None when this process holds it
@@ -127,7 +116,7 @@ def acquire(engine: Engine, name: str, period: dt.timedelta, *, owner: str | Non
     now = now or utc_now()
     until = now + period
     with engine.connect() as conn:
-        _insert_ignore(conn, _lease, {"name": name, "owner": owner, "expires_at": until,
+        insert_ignore_rows(conn, _lease, {"name": name, "owner": owner, "expires_at": until,
                                       "acquired_at": now})
         row = conn.execute(select(_lease.c.owner, _lease.c.expires_at)
                            .where(_lease.c.name == name)).one()

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 
 from sqlalchemy import insert
+from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
 from scheduler.models import Outbox, OutboxItem
@@ -21,36 +22,42 @@ from scheduler.models import Outbox, OutboxItem
 UNDELIVERED = "undelivered"
 
 
-def insert_ignore(session: Session, model, values: dict) -> bool:
-    """Insert one row unless it violates a unique key; True when inserted."""
-    name = session.get_bind().dialect.name
+def _dialect_insert(name: str):
     if name == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
     elif name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:  # pragma: no cover
-        session.connection().execute(insert(model.__table__).values(**values))
-        return True
-    result = session.connection().execute(
-        dialect_insert(model.__table__).values(**values).on_conflict_do_nothing())
-    return bool(result.rowcount)
+    else:  # pragma: no cover - other databases: a plain insert (a race fails as before)
+        return None
+    return dialect_insert
+
+
+def insert_ignore_rows(conn: Connection, table, rows: dict | list[dict]) -> int:
+    """INSERT ... ON CONFLICT DO NOTHING (SQLite, PostgreSQL) of one row (a dict) or many;
+    returns the rows inserted as far as the driver tells (many rows: at most len(rows))."""
+    many = isinstance(rows, list)
+    if many and not rows:
+        return 0
+    dialect_insert = _dialect_insert(conn.dialect.name)
+    if dialect_insert is None:  # pragma: no cover
+        conn.execute(insert(table), rows) if many else conn.execute(insert(table).values(**rows))
+        return len(rows) if many else 1
+    if many:
+        result = conn.execute(dialect_insert(table).on_conflict_do_nothing(), rows)
+    else:
+        result = conn.execute(dialect_insert(table).values(**rows).on_conflict_do_nothing())
+    count = result.rowcount
+    return count if count is not None and count >= 0 else (len(rows) if many else 1)
+
+
+def insert_ignore(session: Session, model, values: dict) -> bool:
+    """Insert one row of ``model`` unless it violates a unique key; True when inserted."""
+    return bool(insert_ignore_rows(session.connection(), model.__table__, values))
 
 
 def insert_many_ignore(session: Session, model, rows: list[dict]) -> int:
-    """Insert many rows, skipping those that violate a unique key; returns the rows inserted
-    (as far as the driver tells)."""
-    if not rows:
-        return 0
-    name = session.get_bind().dialect.name
-    if name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    elif name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:  # pragma: no cover
-        session.connection().execute(insert(model.__table__), rows)
-        return len(rows)
-    result = session.connection().execute(dialect_insert(model.__table__).on_conflict_do_nothing(), rows)
-    return result.rowcount if result.rowcount is not None and result.rowcount >= 0 else len(rows)
+    """Insert many rows of ``model``, skipping those that violate a unique key."""
+    return insert_ignore_rows(session.connection(), model.__table__, rows)
 
 
 def redelivery_keys(session: Session, occurrence_ids: Sequence[int]):

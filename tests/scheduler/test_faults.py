@@ -515,3 +515,22 @@ def test_the_planning_lease_is_one_process_at_a_time_and_a_dead_holder_is_taken_
             owner="elsewhere/5/1", expires_at=leases.utc_now() - timedelta(seconds=1)))
         conn.commit()
     assert leases.acquire(engine, leases.PLAN, timedelta(minutes=30)) is None
+
+
+# --------------------------------------------------------------------------- item 12 (notice)
+
+def test_the_operator_notice_goes_once_a_day_to_the_propaganda_contact(reminder_config):
+    with FakeSMTP(reject_rcpts={XU}) as smtp:
+        cfg = reminder_config("spring", extra=email_table(smtp.port))
+        tick(cfg, "2026-03-11 08:00")             # outside the window: no notice, nothing sent
+        tick(cfg, "2026-03-11 10:00")             # 许芳's mailbox refused: dead
+        out = tick(cfg, "2026-03-11 10:05")
+        assert "投递异常通知：1 条" in out
+        tick(cfg, "2026-03-11 15:00")             # the same day: not again
+        tick(cfg, "2026-03-12 10:00")             # the next day: again, the trouble is still there
+    notices = [m for m in smtp.messages if m.message["X-Ccal-Key"].startswith("notice:")]
+    assert [(m.rcpt_tos, m.message["X-Ccal-Key"].split("/")[0]) for m in notices] == [
+        ((SUN,), "notice:2026-03-11"), ((SUN,), "notice:2026-03-12")]
+    text = notices[0].message.get_body(("plain",)).get_content()
+    assert "已放弃 1 条（邮件）：收件人被拒绝：SMTP 550" in text and XU not in text
+    assert "ccal outbox retry --dead" in text
