@@ -657,6 +657,8 @@ def tick(now: datetime | None) -> None:
                    f"已放弃 {r.dispatch.dead}")
         for route, why in sorted(r.dispatch.stopped.items()):
             click.echo(f"通道 {route} 本轮停止发送：{why}", err=True)
+        for route, until in sorted(r.dispatch.paused.items()):
+            click.echo(f"通道 {route} 暂停至 {until:%Y-%m-%d %H:%M:%S}（上次故障后等待重试）")
     if r.notices:
         click.echo(f"投递异常通知：{r.notices} 条")
     click.echo("发件箱：" + "，".join(f"{OUTBOX_STATE_WORDS[k]} {v}" for k, v in r.outbox.items()))

@@ -76,6 +76,7 @@ class DispatchReport:
     # (channel, status, reason) -> rows: one log line each at the end of the pass
     reasons: Counter = field(default_factory=Counter)
     stopped: dict[str, str] = field(default_factory=dict)   # channel -> why it stopped this pass
+    paused: dict[str, datetime] = field(default_factory=dict)   # skipped: paused until
     released: int = 0                                       # claimed, not started, given back
     expired: int = 0        # unsent rows dead after a day of channel faults (items re-planned)
 
@@ -179,7 +180,7 @@ class Dispatcher:
                 until = delivery_health.paused_until(results, route, self.clock())
                 results.commit()
                 if until is not None:
-                    report.stopped[route] = f"通道暂停至 {until:%Y-%m-%d %H:%M:%S}"
+                    report.paused[route] = until
                     return
                 unhealthy = delivery_health.failing(results, route)
                 results.commit()
@@ -342,6 +343,8 @@ class Dispatcher:
             log.warning("%s: %d 条%s：%s", route, n, words.get(status, status), reason)
         for route, why in sorted(report.stopped.items()):
             log.warning("%s: 本轮停止发送（%s）", route, why)
+        for route, until in sorted(report.paused.items()):   # every minute while paused: quiet
+            log.debug("%s: paused until %s", route, until)
 
     def _store_message(self, report: DispatchReport) -> str:
         """Record what is known now that the store may accept it again, and say what happened."""
