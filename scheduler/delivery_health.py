@@ -8,7 +8,8 @@ with their reasons, dead rows by reason, and rows stuck or retrying for more tha
 same summary heads ``ccal outbox`` and makes the daily 投递异常 notice, which the service
 plans once a day, inside a sending window, to the operator (``[service] operator_email`` /
 ``operator_wecom``) or else the propaganda department's contact, on each of their channels
-that is not paused. The notice is an outbox row (topic ``notice:<day>``, stage ``notice``):
+that is not paused (dead rows of the last week: a dead letter nobody re-queues is announced
+for seven days, and stays in ``ccal outbox``'s summary). The notice is an outbox row (topic ``notice:<day>``, stage ``notice``):
 once per day, person and channel by the outbox's unique key, retried like any message.
 """
 
@@ -131,8 +132,14 @@ class Health:
         return out
 
 
-def health(session: Session | Connection, now: datetime) -> Health:
-    """What an operator must hear about, as of ``now`` (see the module docstring)."""
+NOTICE_DEAD_DAYS = 7
+
+
+def health(session: Session | Connection, now: datetime,
+           dead_since: datetime | None = None) -> Health:
+    """What an operator must hear about, as of ``now`` (see the module docstring). Dead rows:
+    all of them, or those that died since ``dead_since`` (the daily notice: the last week, so
+    a dead letter nobody re-queues is not announced forever)."""
     report = Health(now)
     for row in session.execute(select(_state).where(_state.c.failures > 0)
                                .order_by(_state.c.channel)).all():
@@ -141,7 +148,8 @@ def health(session: Session | Connection, now: datetime) -> Health:
     dead = Counter()
     for channel, error in session.execute(
             select(_outbox.c.channel, _outbox.c.last_error).where(
-                _outbox.c.status == outbox.DEAD, _outbox.c.stage != NOTICE_STAGE)).all():
+                _outbox.c.status == outbox.DEAD, _outbox.c.stage != NOTICE_STAGE,
+                _outbox.c.updated_at >= (dead_since or datetime.min))).all():
         dead[(channel, reason_of(error))] += 1
     report.dead = [(c, r, n) for (c, r), n in sorted(dead.items(), key=lambda kv: -kv[1])]
     stuck = session.execute(
@@ -202,7 +210,7 @@ def plan_notice(session: Session, now: datetime, *, people: Sequence[Person],
                 sender: str) -> int:
     """Plan today's 投递异常 notice when there is trouble (once a day per person and channel,
     by the outbox key). Returns the rows created. Commits."""
-    report = health(session, now)
+    report = health(session, now, dead_since=now - timedelta(days=NOTICE_DEAD_DAYS))
     if report.ok:
         return 0
     subject, text = render_notice(report, now.date(), sender)

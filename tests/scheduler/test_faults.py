@@ -534,3 +534,17 @@ def test_the_operator_notice_goes_once_a_day_to_the_propaganda_contact(reminder_
     text = notices[0].message.get_body(("plain",)).get_content()
     assert "已放弃 1 条（邮件）：收件人被拒绝：SMTP 550" in text and XU not in text
     assert "ccal outbox retry --dead" in text
+
+
+def test_a_dead_letter_is_announced_for_a_week_and_stays_in_the_outbox_summary(session, people):
+    plan_rows(session, people[:1])
+    row = session.exec(select(Outbox)).one()
+    row.status, row.last_error, row.updated_at = "dead", "收件人被拒绝：SMTP 550 <p0@example.edu.cn>", NOW
+    session.add(row)
+    session.commit()
+    week = timedelta(days=delivery_health.NOTICE_DEAD_DAYS)
+    assert delivery_health.health(session, NOW + week, dead_since=NOW).dead == [
+        ("email", "收件人被拒绝：SMTP 550 <<地址>>", 1)]
+    later = NOW + week + timedelta(days=1)
+    assert delivery_health.health(session, later, dead_since=later - week).ok
+    assert delivery_health.health(session, later).dead                # ccal outbox: still there
