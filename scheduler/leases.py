@@ -111,7 +111,8 @@ class Holder:
 def acquire(engine: Engine, name: str, period: dt.timedelta, *, owner: str | None = None,
             now: dt.datetime | None = None) -> Holder | None:
     """Take or renew the lease ``name`` for ``period``. Returns None when this process holds it
-    now, else the live holder. Taken over when expired or when its owner died on this host."""
+    now, else the live holder. Taken over when its owner died on this host, or when the lease
+    of an owner on another host expired."""
     owner = owner or this_process()
     now = now or utc_now()
     until = now + period
@@ -120,7 +121,10 @@ def acquire(engine: Engine, name: str, period: dt.timedelta, *, owner: str | Non
                                       "acquired_at": now})
         row = conn.execute(select(_lease.c.owner, _lease.c.expires_at)
                            .where(_lease.c.name == name)).one()
-        if row.owner == owner or row.expires_at < now or alive(row.owner) is False:
+        # On this host liveness decides (a live holder busy in a long pass keeps its lease even
+        # past expiry; a dead one loses it at once); another host's holder, its expiry.
+        state = alive(row.owner)
+        if row.owner == owner or state is False or (state is None and row.expires_at < now):
             taken = conn.execute(update(_lease).where(_lease.c.name == name,
                                                       _lease.c.owner == row.owner)
                                  .values(owner=owner, expires_at=until,
