@@ -548,3 +548,23 @@ def test_a_dead_letter_is_announced_for_a_week_and_stays_in_the_outbox_summary(s
     later = NOW + week + timedelta(days=1)
     assert delivery_health.health(session, later, dead_since=later - week).ok
     assert delivery_health.health(session, later).dead                # ccal outbox: still there
+
+
+def test_an_item_lost_to_a_dead_channel_reaches_the_person_through_their_other_channel(reminder_config):
+    with FakeSMTP(users={"ccal": "right-pass"}) as smtp, \
+            FakeWeCom(users=["XuFang", "WangJianGuo", "LiWenJing"]) as fake:
+        cfg = reminder_config("spring", extra=email_table(smtp.port, username="ccal") + (
+            f'[notify.wecom_app]\nbase_url = "{fake.base_url}"\ncorp_id = "{fake.corp_id}"\n'
+            f'agent_id = {fake.agent_id}\ntrust_env = false\n'))
+        broken = {"CCAL_SMTP_PASSWORD": "wrong", "CCAL_WECOM_APP_SECRET": "wrong"}
+        tick(cfg, "2026-03-11 10:00", env=broken)
+        tick(cfg, "2026-03-12 10:05", env=broken)       # a day: every row dies, items undelivered
+        assert {r.status for r in rows(cfg) if r.stage == "digest"} == {"dead"}
+        # WeCom is fixed, the mail server's password is not: 许芳 has WeCom, so her items go
+        # there; 吕刚 has only email and waits for it.
+        fake.requests.clear()
+        tick(cfg, "2026-03-13 10:00", env={**broken, "CCAL_WECOM_APP_SECRET": fake.corp_secret})
+        sent = [r.body for r in fake.calls("/cgi-bin/message/send")]
+    assert [b["touser"] for b in sent] == ["XuFang"]
+    assert "报送春季意识形态工作研判报告" in sent[0]["markdown"]["content"]
+    assert not smtp.messages
