@@ -568,3 +568,30 @@ def test_an_item_lost_to_a_dead_channel_reaches_the_person_through_their_other_c
     assert [b["touser"] for b in sent] == ["XuFang"]
     assert "报送春季意识形态工作研判报告" in sent[0]["markdown"]["content"]
     assert not smtp.messages
+
+
+def test_a_tick_that_hits_a_full_disk_says_so_and_exits_1(reminder_config, monkeypatch):
+    import sqlite3
+    from sqlalchemy.exc import OperationalError
+
+    real = outbox.mark_result
+    calls = {"n": 0}
+
+    def full_once(*args, **kw):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OperationalError("UPDATE outbox ...", {}, sqlite3.OperationalError("database or disk is full"))
+        return real(*args, **kw)
+
+    monkeypatch.setattr(outbox, "mark_result", full_once)
+    with FakeSMTP() as smtp:
+        cfg = reminder_config("spring", extra=email_table(smtp.port, concurrency=1))
+        result = CliRunner().invoke(main, ["--config", str(cfg), "tick", "--now", "2026-03-11 10:00"])
+        assert result.exit_code == 1
+        assert "错误：数据库写入失败，发送已停止（database or disk is full）" in result.output
+        assert "Traceback" not in result.output
+        assert {r.status for r in rows(cfg)} <= {"sent", "failed"}      # nothing stuck
+        assert len(smtp.messages) == 1
+        monkeypatch.setattr(outbox, "mark_result", real)
+        tick(cfg, "2026-03-11 10:05")
+    assert {r.status for r in rows(cfg)} == {"sent"} and sorted(keys(smtp).values()) == [1, 1]
