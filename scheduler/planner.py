@@ -56,7 +56,8 @@ from obligations.reminders import (
     effective_policy, entry_key, plan_digests, stage_at,
 )
 from obligations.sending_windows import SendingWindow, next_window_start, window_id
-from scheduler import ledger, orders, outbox
+from scheduler import delivery_health, ledger, orders, outbox
+from scheduler.redelivery import healthy_routes, insert_ignore, redelivery_keys
 from scheduler.lectures import LectureReminders
 from scheduler.lectures import describe as describe_lectures
 from scheduler.moved import MovedDeadlines, messages_to_rerender
@@ -235,10 +236,11 @@ class Planner:
             items, occurrences, [str(p) for p in directory.propaganda], self.policy)
         report.open_occurrences = len(occurrences)
         planned = self._planned_keys(session, list(occurrences))
+        paused = delivery_health.paused_channels(session, now)
         digest_plan = plan_digests(
             items, now=now, cal=self.app.calendar, window=self.settings.window,
-            channels=lambda person: routes_for(directory.people[int(person)], self.channels,
-                                               self.settings.routes),
+            channels=lambda person: healthy_routes(routes_for(
+                directory.people[int(person)], self.channels, self.settings.routes), paused),
             already_planned=planned,
         )
         for item in digest_plan.unaddressed:
@@ -328,7 +330,9 @@ class Planner:
                     OutboxItem.person_id)
              .where(col(OutboxItem.occurrence_id).in_(list(occurrence_ids)),
                     OutboxItem.state != SETTLED))
-        return {entry_key(str(o), s, c, str(p)) for o, s, c, p in session.exec(q).all()}
+        keys = {entry_key(str(o), s, c, str(p)) for o, s, c, p in session.exec(q).all()}
+        # Items whose message died for a channel reason are planned again (issue 10 item 5).
+        return keys - redelivery_keys(session, occurrence_ids)
 
     # -- one message
     def _put(self, session: Session, directory: Directory, recipient: str, channel: str,
@@ -389,13 +393,19 @@ class Planner:
                 Outbox.topic == topic, Outbox.stage == DIGEST, Outbox.channel == channel,
                 Outbox.person_id == person_id)).first()
             if row is None:
-                row = Outbox(topic=topic, stage=DIGEST, channel=channel, person_id=person_id,
-                             send_at=send_at, next_attempt_at=send_at, status=outbox.PLANNED,
-                             created_at=now, updated_at=now)
-                session.add(row)
-                session.flush()
-                report.created += 1
-                return row
+                # Insert-or-ignore, then read: a concurrent pass may have planned it first
+                # (then it is still planned, and this pass adds to it).
+                if insert_ignore(session, Outbox, dict(
+                        topic=topic, stage=DIGEST, channel=channel, person_id=person_id,
+                        address="{}", title="", body_text="", attempts=0, send_at=send_at,
+                        next_attempt_at=send_at, status=outbox.PLANNED, created_at=now,
+                        updated_at=now)):
+                    report.created += 1
+                row = session.exec(select(Outbox).where(
+                    Outbox.topic == topic, Outbox.stage == DIGEST, Outbox.channel == channel,
+                    Outbox.person_id == person_id)).one()
+                if row.status == outbox.PLANNED and self._lock(session, row, now):
+                    return row
             if row.status == outbox.CANCELLED:
                 # Nothing of it was ever sent: it carries the new items instead.
                 row.status, row.attempts, row.last_error = outbox.PLANNED, 0, None
@@ -419,9 +429,10 @@ class Planner:
             existing.outbox_id, existing.state, existing.roles = row.id, LISTED, roles
             session.add(existing)
             return
-        session.add(OutboxItem(outbox_id=row.id, occurrence_id=occurrence_id,
-                               stage=entry.stage.id, channel=channel, person_id=person_id,
-                               roles=roles, state=LISTED))
+        session.flush()
+        insert_ignore(session, OutboxItem, dict(outbox_id=row.id, occurrence_id=occurrence_id,
+                                                stage=entry.stage.id, channel=channel,
+                                                person_id=person_id, roles=roles, state=LISTED))
 
     # -- settling
     def settle(self, session: Session, now: datetime, directory: Directory | None = None,
