@@ -136,13 +136,16 @@ NOTICE_DEAD_DAYS = 7
 
 
 def health(session: Session | Connection, now: datetime,
-           dead_since: datetime | None = None) -> Health:
+           dead_since: datetime | None = None, channels: Sequence[str] | None = None) -> Health:
     """What an operator must hear about, as of ``now`` (see the module docstring). Dead rows:
     all of them, or those that died since ``dead_since`` (the daily notice: the last week, so
-    a dead letter nobody re-queues is not announced forever)."""
+    a dead letter nobody re-queues is not announced forever). ``channels``: only these
+    channels' pauses (a channel removed from the config is not announced forever)."""
     report = Health(now)
     for row in session.execute(select(_state).where(_state.c.failures > 0)
                                .order_by(_state.c.channel)).all():
+        if channels is not None and row.channel not in channels:
+            continue
         report.paused.append(PausedChannel(row.channel, row.reason or "", row.since,
                                            row.paused_until, row.failures))
     dead = Counter()
@@ -207,10 +210,11 @@ def operator(session: Session, *, email: str | None, wecom_userid: str | None,
 
 def plan_notice(session: Session, now: datetime, *, people: Sequence[Person],
                 routes: Callable[[Person], list[str]], send_at: datetime,
-                sender: str) -> int:
+                sender: str, channels: Sequence[str] | None = None) -> int:
     """Plan today's 投递异常 notice when there is trouble (once a day per person and channel,
     by the outbox key). Returns the rows created. Commits."""
-    report = health(session, now, dead_since=now - timedelta(days=NOTICE_DEAD_DAYS))
+    report = health(session, now, dead_since=now - timedelta(days=NOTICE_DEAD_DAYS),
+                    channels=channels)
     if report.ok:
         return 0
     subject, text = render_notice(report, now.date(), sender)

@@ -286,6 +286,7 @@ class Service:
             routes = self.settings.routes or tuple(self.dispatcher.channels)
             return delivery_health.plan_notice(
                 session, now, people=people, send_at=now, sender=self.settings.sender,
+                channels=list(self.dispatcher.channels),
                 routes=lambda p: healthy_routes(routes_for(p, self.dispatcher.channels, routes),
                                                 paused))
 

@@ -595,3 +595,26 @@ def test_a_tick_that_hits_a_full_disk_says_so_and_exits_1(reminder_config, monke
         monkeypatch.setattr(outbox, "mark_result", real)
         tick(cfg, "2026-03-11 10:05")
     assert {r.status for r in rows(cfg)} == {"sent"} and sorted(keys(smtp).values()) == [1, 1]
+
+
+def test_the_robots_own_rate_limit_pauses_the_channel_instead_of_waiting_in_the_pass(
+        engine, session, people):
+    plan_rows(session, people[:5], channel="wecom_robot", markdown="请报送研判报告")
+    with FakeWeCom() as fake:
+        channel = WeComRobotChannel(key=Secret("K", "robot-key-0123456789"), base_url=fake.base_url,
+                                    trust_env=False, per_minute=2, max_wait=5)   # [notify] default
+        started = time.monotonic()
+        report = run(engine, {"wecom_robot": channel})
+        assert time.monotonic() - started < 4                         # not a minute per message
+    assert (report.sent, report.failed, report.dead) == (2, 1, 0)
+    until = delivery_health.paused_until(session, "wecom_robot", NOW)
+    assert until is not None and until > NOW + timedelta(seconds=50)
+    session.expire_all()
+    assert Counter(r.status for r in session.exec(select(Outbox)).all()) == {"sent": 2, "failed": 3}
+
+
+def test_a_configured_robot_waits_at_most_five_seconds_for_its_own_limit(tmp_path):
+    from notifiers.settings import build_channels
+    channels = build_channels({"wecom_robot": {}}, config_path=tmp_path / "ccal.toml",
+                              data_dir=tmp_path, environ={"CCAL_WECOM_ROBOT_KEY": "k" * 20})
+    assert channels["wecom_robot"].max_wait == 5
