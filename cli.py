@@ -168,7 +168,7 @@ def main(ctx: click.Context) -> None:
 def init(demo: bool, now: datetime | None) -> None:
     """创建或升级数据库 Create or upgrade the database."""
     from scheduler.db import current_revision
-    from scheduler.materialise import materialise
+    from scheduler.tracking import track
 
     app = _app()
     click.echo(f"数据库已就绪（版本 {current_revision(app.engine)}）")
@@ -186,7 +186,7 @@ def init(demo: bool, now: datetime | None) -> None:
         click.echo(f"组织架构 {app.config.organisation.file}：{result.summary()}")
     else:
         return
-    counts = materialise(app, [year])
+    counts = track(app, now.date(), force=True)
     click.echo(f"{year} 年事项：新增 {counts.created}，更新 {counts.updated}")
     if demo:
         from scheduler.demo import load_history
@@ -218,6 +218,9 @@ def org_import(file: str, partial: bool) -> None:
             click.echo(str(err), err=True)
         raise CcalError(f"{len(e.errors)} 处错误，未导入任何数据 nothing imported") from None
     click.echo(result.summary())
+    if result.new_units:   # new units get the tracked years' occurrences (scheduler/tracking.py)
+        from scheduler.tracking import track
+        track(app, app.today(), units=result.new_units)
     if result.errors:
         for err in result.errors:
             click.echo(str(err), err=True)
@@ -368,15 +371,15 @@ def holidays_show(year: int, fmt: str) -> None:
 @click.option("--unit", help="只处理该单位 only this unit")
 @config_option
 def materialise_cmd(years: tuple[int, ...], unit: str | None) -> None:
-    """生成各年度事项 Create/update the occurrences of YEARS (idempotent)."""
-    from scheduler.materialise import materialise
+    """生成各年度事项 Create/update the occurrences of YEARS (idempotent); they are tracked."""
+    from scheduler.tracking import materialise_years
 
     app = _app()
     units = None
     if unit:
         with app.session() as session:
             units = [app.unit(session, unit).code]
-    c = materialise(app, years, units)
+    c = materialise_years(app, years, units)
     click.echo(f"新增 {c.created}，更新 {c.updated}，不变 {c.unchanged}")
 
 

@@ -121,18 +121,20 @@ def _slots(app: "App", session: Session, years: Sequence[int]) -> list[Slot]:
 
 def materialise(app: "App", years: Iterable[int], units: Sequence[str] | None = None,
                 session: Session | None = None, *, create: bool = True,
-                due_from: date | None = None) -> MaterialiseCounts:
+                due_from: date | None = None, track: bool = True) -> MaterialiseCounts:
     """Create or update the occurrences of `years` for `units` (codes; None: every unit).
 
     Also refreshes the occurrences of events dated in those years. `create=False` only
     updates rows that exist (after a holiday import: no new past-year rows appear);
-    `due_from` creates only rows due on or after that day (a query in January needs last
-    year's autumn semester, due in January, but not last year's finished business). Runs in
-    `session` if given (the caller commits), else in its own committed session."""
+    `due_from` creates only rows due on or after that day (last year's autumn semester, due in
+    January, but not last year's finished business). `track`: the rows it creates are reminded
+    (`Occurrence.tracked`); `track=False` creates them untracked (a late record for a year
+    nobody tracks, scheduler/tracking.py). Runs in `session` if given (the caller commits),
+    else in its own committed session."""
     years = sorted(set(years))
     if session is None:
         with app.session() as s:
-            return materialise(app, years, units, s, create=create, due_from=due_from)
+            return materialise(app, years, units, s, create=create, due_from=due_from, track=track)
     targets = _target_units(session, units)
     if not targets or not years:
         return MaterialiseCounts()
@@ -154,12 +156,17 @@ def materialise(app: "App", years: Iterable[int], units: Sequence[str] | None = 
         .where(col(Occurrence.period).in_(labels))
         .where(col(Occurrence.unit_code).in_([u.code for u in targets]))
     ).all() if labels else []
-    counts = _apply(session, wanted, existing, now, create, due_from)
-    return counts + _materialise_events(app, session, years, [u.code for u in targets], now, create)
+    counts = _apply(session, wanted, existing, now, create, due_from, track)
+    if track and create and labels:   # rows a look or a late record left untracked: tracked now
+        q = (update(Occurrence).where(col(Occurrence.period).in_(labels), Occurrence.tracked == False,  # noqa: E712
+                                      col(Occurrence.unit_code).in_([u.code for u in targets]))
+             .values(tracked=True))
+        session.execute(q if due_from is None else q.where(col(Occurrence.due) >= due_from))
+    return counts + _materialise_events(app, session, years, [u.code for u in targets], now, create, track)
 
 
 def _apply(session: Session, wanted: Mapping[tuple[str, str, str], dict], existing, now,
-           create: bool = True, due_from: date | None = None) -> MaterialiseCounts:
+           create: bool = True, due_from: date | None = None, track: bool = True) -> MaterialiseCounts:
     seen: set[tuple[str, str, str]] = set()
     changes: list[dict] = []
     unchanged = 0
@@ -173,7 +180,7 @@ def _apply(session: Session, wanted: Mapping[tuple[str, str, str], dict], existi
             changes.append({"id": oid, **{f: row[f] for f in _WINDOW_FIELDS}, "updated_at": now})
         else:
             unchanged += 1
-    new = [{**row, "created_at": now, "updated_at": now} for k, row in wanted.items()
+    new = [{**row, "created_at": now, "updated_at": now, "tracked": track} for k, row in wanted.items()
            if k not in seen and (due_from is None or row["due"] >= due_from)] if create else []
     if new:
         session.execute(insert(Occurrence), new)
@@ -187,7 +194,7 @@ def event_label(event_id: int) -> str:
 
 
 def _materialise_events(app: "App", session: Session, years: Sequence[int], unit_codes: Sequence[str],
-                        now, create: bool) -> MaterialiseCounts:
+                        now, create: bool, track: bool = True) -> MaterialiseCounts:
     keys = [k for k, ob in app.obligations.items() if ob.schedule.kind == "event"]
     if not keys:
         return MaterialiseCounts()
@@ -196,11 +203,12 @@ def _materialise_events(app: "App", session: Session, years: Sequence[int], unit
         .where(col(Event.unit_code).in_(list(unit_codes)))
         .where(col(Event.date) >= date(min(years), 1, 1)).where(col(Event.date) <= date(max(years), 12, 31))
     ).all()
-    return _materialise_event_rows(app, session, [e for e in events if e.date.year in years], now, create)
+    return _materialise_event_rows(app, session, [e for e in events if e.date.year in years], now, create,
+                                   track)
 
 
 def _materialise_event_rows(app: "App", session: Session, events: Sequence[Event], now,
-                            create: bool = True) -> MaterialiseCounts:
+                            create: bool = True, track: bool = True) -> MaterialiseCounts:
     wanted: dict[tuple[str, str, str], dict] = {}
     for ev in events:
         ob = app.obligations[ev.obligation_key]
@@ -217,7 +225,7 @@ def _materialise_event_rows(app: "App", session: Session, events: Sequence[Event
                Occurrence.opens, Occurrence.due, Occurrence.required, Occurrence.provisional)
         .where(col(Occurrence.event_id).in_([e.id for e in events]))
     ).all()
-    return _apply(session, wanted, existing, now, create)
+    return _apply(session, wanted, existing, now, create, track=track)
 
 
 def materialise_event(app: "App", session: Session, event: Event) -> Occurrence:

@@ -59,7 +59,7 @@ from scheduler import ledger, orders, outbox
 from scheduler.lectures import LectureReminders
 from scheduler.lectures import describe as describe_lectures
 from scheduler.models import ROLES, Event, Occurrence, Outbox, OutboxItem, Person, RoleAssignment, Unit
-from scheduler.submissions import counting_submissions, waived_occurrences
+from scheduler.submissions import counting_submissions, open_on, waived_occurrences
 
 if TYPE_CHECKING:
     from scheduler.app import App
@@ -286,11 +286,13 @@ class Planner:
     def _reminder_items(self, session: Session, today: date, directory: Directory
                         ) -> tuple[list[ReminderItem], dict[int, Occurrence]]:
         """The open occurrences in their current stage, as the pure planner wants them."""
-        opened = select(Occurrence.id).where(col(Occurrence.opens) <= today)
-        occs = session.exec(select(Occurrence).where(col(Occurrence.opens) <= today)
-                            .order_by(col(Occurrence.id))).all()
-        subs = counting_submissions(session, opened)
-        waived = waived_occurrences(session, opened)
+        # Tracked, opened and not done or waived, in SQL (the state columns); only these
+        # rows' submissions are read (scheduler/tracking.py: untracked years are not reminded).
+        cond = (Occurrence.tracked == True, col(Occurrence.opens) <= today, open_on(today),  # noqa: E712
+                col(Occurrence.obligation_key).in_(list(self.app.obligations)))
+        occs = session.exec(select(Occurrence).where(*cond).order_by(col(Occurrence.id))).all()
+        subs = counting_submissions(session, select(Occurrence.id).where(*cond))
+        waived = {o.id for o in occs if o.waived}
         tz = self.app.config.general.tz
         items: list[ReminderItem] = []
         open_occs: dict[int, Occurrence] = {}

@@ -54,7 +54,8 @@ from obligations.sending_windows import (SendingWindow, SendingWindowError, in_w
 from scheduler import ledger, orders, outbox
 from scheduler.dispatcher import Dispatcher, DispatchReport
 from scheduler.lectures import sync_findings
-from scheduler.materialise import MaterialiseCounts, materialise
+from scheduler.materialise import MaterialiseCounts
+from scheduler.tracking import track
 from scheduler.planner import DEFAULT_SENDER, Planner, PlannerSettings, PlanReport
 
 if TYPE_CHECKING:
@@ -99,6 +100,7 @@ _INTS = {  # key: (default, low, high)
     "retry_max_seconds": (3600, 1, 7 * 86_400),
     "sending_lease_minutes": (30, 1, 1440),
     "shutdown_grace_seconds": (30, 0, 3600),
+    "track_years": (1, 1, 20),   # read by scheduler/tracking.py
 }
 _TIMES = {"materialise_at": time(0, 5), "score_at": time(0, 10), "holidays_at": time(3, 0)}
 _TEXTS = ("sender", "contact")
@@ -163,11 +165,6 @@ def service_settings(config) -> ServiceSettings:
 def sending_window(config) -> SendingWindow:
     return SendingWindow.from_mapping(config.reminders,
                                       where=f"{config.path or 'config'} [reminders]")
-
-
-def years_to_materialise(now: datetime) -> list[int]:
-    # December: next year's January deadlines get their first notices this month.
-    return [now.year, now.year + 1] if now.month == 12 else [now.year]
 
 
 def years_to_post(now: datetime) -> list[int]:
@@ -239,8 +236,11 @@ class Service:
     def refresh_holidays(self) -> None:
         self.app.reload_calendar()
 
-    def materialise(self, now: datetime) -> MaterialiseCounts:
-        return materialise(self.app, years_to_materialise(now))
+    def materialise(self, now: datetime, *, force: bool = True) -> MaterialiseCounts:
+        """The tracked years' occurrences (scheduler/tracking.py). The daily job forces it;
+        a pass materialises only when a tracked year is not yet recorded under the enabled
+        packs (a new year, a pack change), so a pass that changes nothing writes nothing."""
+        return track(self.app, now.date(), force=force)
 
     def keep_score(self, now: datetime) -> ScoreKeeping:
         """The ledger's daily bookkeeping: findings the record implies (lecture violations,
@@ -272,7 +272,7 @@ class Service:
         report = TickReport(now)
         report.recovered = self.recover(now, lease=lease)
         self.refresh_holidays()
-        report.materialised = self.materialise(now)
+        report.materialised = self.materialise(now, force=False)
         report.score = self.keep_score(now)
         report.plan = self.plan(now)
         report.dispatch = await self.dispatch(now)
