@@ -386,17 +386,26 @@ def materialise_cmd(years: tuple[int, ...], unit: str | None) -> None:
 # --------------------------------------------------------------------------- recording
 
 @main.command()
-@click.argument("key")
-@click.option("--unit", required=True, help="单位代码 unit code")
-@click.option("--period", required=True, help="期间 period label (2026-06, 2026-Q2, 2026-H1, 2026, 2026-autumn, E12)")
+@click.argument("key", required=False)
+@click.option("--unit", help="单位代码 unit code")
+@click.option("--period", help="期间 period label (2026-06, 2026-Q2, 2026-H1, 2026, 2026-autumn, E12)")
 @click.option("--at", type=DATETIME, help="完成时间（默认现在）when it was done (default now)")
 @click.option("--evidence", multiple=True, type=click.Path(dir_okay=False), help="证明材料文件（可多次）evidence file")
 @click.option("--note", default="", help="备注 note")
 @click.option("--corrects", type=int, help="更正的提交记录编号 id of the submission this one replaces")
+@click.option("--from-csv", "from_csv", type=click.Path(dir_okay=False),
+              help="从 CSV 批量登记（列：事项编号,单位代码,期间,完成时间,备注）record every row of a CSV")
 @config_option
-def submit(key, unit, period, at, evidence, note, corrects) -> None:
-    """登记完成情况 Record a submission."""
+def submit(key, unit, period, at, evidence, note, corrects, from_csv) -> None:
+    """登记完成情况 Record a submission (or, with --from-csv, a file of them)."""
     from scheduler.submissions import submit as do_submit
+
+    if from_csv:
+        if key or unit or period or evidence or corrects:
+            raise CcalError("--from-csv 不能与 KEY/--unit/--period/--evidence/--corrects 同用")
+        return _submit_csv(from_csv)
+    if not (key and unit and period):
+        raise CcalError("请给出 KEY、--unit 和 --period（或用 --from-csv FILE 批量登记）")
 
     r = do_submit(_app(), key, unit, period, at=at, evidence=[Path(e) for e in evidence],
                   note=note, corrects=corrects)
@@ -408,6 +417,22 @@ def submit(key, unit, period, at, evidence, note, corrects) -> None:
         click.echo(f"更正了提交记录 {corrects}")
     for ev in r.evidence:
         click.echo(f"证明材料 {ev.original_name} -> {ev.stored_path}")
+
+
+def _submit_csv(path: str) -> None:
+    from scheduler.bulk import BulkInputError, submit_csv
+
+    try:
+        result = submit_csv(_app(), path)
+    except BulkInputError as e:
+        for err in e.errors:
+            click.echo(str(err), err=True)
+        raise CcalError(f"{len(e.errors)} 处错误，未登记任何记录") from None
+    click.echo(result.summary())
+    for err in result.errors:
+        click.echo(str(err), err=True)
+    if result.errors:
+        raise CcalError(f"{len({e.line for e in result.errors})} 行有误未登记（其余已登记）")
 
 
 @main.group()

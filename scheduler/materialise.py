@@ -232,3 +232,39 @@ def materialise_event(app: "App", session: Session, event: Event) -> Occurrence:
     """The occurrence of one recorded event of an event obligation (created if missing)."""
     _materialise_event_rows(app, session, [event], app.now())
     return session.exec(select(Occurrence).where(Occurrence.event_id == event.id)).one()
+
+
+def move_dependents(app: "App", session: Session, anchor_key: str, periods: Iterable[str]) -> MaterialiseCounts:
+    """After a meeting of `anchor_key` was recorded (or withdrawn) for `periods`: the stored
+    occurrences of the obligations anchored on it in those periods get their new window. The
+    meeting date is the same for every unit, so this is one UPDATE per dependent obligation and
+    period, whatever the number of units (no year is re-materialised)."""
+    dependents = [ob for ob in app.obligations.values() if ob.anchor == anchor_key]
+    anchor_ob = app.obligations.get(anchor_key)
+    if not dependents or anchor_ob is None:
+        return MaterialiseCounts()
+    anchors = anchor_dates(session, anchor_key)
+    now = app.now()
+    updated = 0
+    for period in sorted(set(periods)):
+        year = period_year(period)
+        if year is None:
+            continue
+        for ob in dependents:
+            slot = next((s for s in slots_for_year(ob, year, app.calendar, app.context, anchors, anchor_ob=anchor_ob)
+                         if s.period == period), None)
+            if slot is None:
+                continue
+            result = session.execute(
+                update(Occurrence)
+                .where(Occurrence.obligation_key == ob.key, Occurrence.period == period,
+                       (col(Occurrence.opens) != slot.opens) | (col(Occurrence.due) != slot.due)
+                       | (col(Occurrence.provisional) != slot.provisional))
+                .values(opens=slot.opens, due=slot.due, provisional=slot.provisional, updated_at=now)
+                .execution_options(synchronize_session=False))
+            updated += result.rowcount or 0
+    if updated:
+        for obj in list(session.identity_map.values()):
+            if isinstance(obj, Occurrence) and obj.period in set(periods):
+                session.refresh(obj)
+    return MaterialiseCounts(0, updated, 0)

@@ -33,7 +33,7 @@ from scheduler.app import UserInputError
 from scheduler.evidence import store_evidence
 from scheduler.materialise import (
     MaterialiseCounts, anchor_keys, applies_to_unit, event_label, materialise,
-    materialise_event, period_year,
+    materialise_event, move_dependents, period_year,
 )
 from scheduler.models import Event, Evidence, Occurrence, Submission, Waiver, local_now
 from scheduler.tracking import recorded_years
@@ -207,9 +207,8 @@ def submit(app: "App", key: str, unit_code: str, period: str, *, at: datetime | 
         session.flush()
         touched = [occ.id] + ([session.get(Submission, corrects).occurrence_id] if corrects is not None else [])
         refresh_occurrences(session, touched, app.now())
-        year = period_year(occ.period)
-        if key in anchor_keys(app) and year is not None:
-            materialise(app, [year], session=session)    # the meeting date moves its dependents
+        if key in anchor_keys(app):    # the meeting date moves its dependents
+            move_dependents(app, session, key, [occ.period])
         return SubmissionRecord(sub, occ, stored)
 
 
@@ -247,9 +246,8 @@ def withdraw(app: "App", submission_id: int, reason: str, recorded_by: str = "")
         session.flush()
         refresh_occurrences(session, [old.occurrence_id], now)
         occ = session.get(Occurrence, old.occurrence_id)
-        year = period_year(occ.period)
-        if occ.obligation_key in anchor_keys(app) and year is not None:
-            materialise(app, [year], session=session)    # the withdrawn meeting no longer anchors
+        if occ.obligation_key in anchor_keys(app):    # the withdrawn meeting no longer anchors
+            move_dependents(app, session, occ.obligation_key, [occ.period])
         return row
 
 
@@ -327,7 +325,7 @@ def record_event(app: "App", key: str, unit_code: str, on: date, *, period: str 
                        recorded_at=app.now())
             session.add(ev)
             session.flush()
-            counts = materialise(app, [year], session=session)
+            counts = move_dependents(app, session, key, [period])    # only what hangs on it
             dependents = [k for k, o in app.obligations.items() if o.anchor == key]
             moved = session.exec(select(Occurrence).where(
                 col(Occurrence.obligation_key).in_(dependents), Occurrence.period == period)

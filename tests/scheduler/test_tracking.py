@@ -138,3 +138,20 @@ def test_overdue_on_a_past_day_counts_what_was_done_by_then(tracking_app):
     assert ("LTX", "2026-H1") in rows                           # on 18 June it was still overdue
     assert ("LTX", "2026-H1") not in {(r["unit"], r["period"]) for r in overdue(app, date(2026, 6, 21))}
     assert upcoming(app, date(2026, 6, 1), days=14, unit="LTX")[0]["status"] == "open"
+
+
+def test_recording_a_meeting_rewrites_only_the_occurrences_that_hang_on_it(tracking_app):
+    from scheduler.submissions import record_event
+
+    app = tracking_app
+    materialise(app, [2026, 2027])
+    with Session(app.engine) as s:
+        before = dict(s.exec(select(Occurrence.id, Occurrence.updated_at)).all())
+    r = record_event(app, "tpack.meeting", "XCB", date(2026, 3, 20), period="2026-Q1")
+    with Session(app.engine) as s:
+        after = dict(s.exec(select(Occurrence.id, Occurrence.updated_at)).all())
+        changed = s.exec(select(Occurrence.unit_code, Occurrence.obligation_key, Occurrence.period)
+                         .where(Occurrence.id.in_([i for i in after if after[i] != before.get(i)]))).all()
+    assert sorted(changed) == [(u, "tpack.meeting.report", "2026-Q1") for u in ("JDX", "JWC", "XCB")]
+    assert (r.counts.created, r.counts.updated) == (0, 3)
+    assert len(after) == len(before)          # nothing re-materialised, nothing created
