@@ -146,10 +146,10 @@ def test_recording_a_meeting_rewrites_only_the_occurrences_that_hang_on_it(track
     app = tracking_app
     materialise(app, [2026, 2027])
     with Session(app.engine) as s:
-        before = dict(s.exec(select(Occurrence.id, Occurrence.updated_at)).all())
+        before = {o.id: (o.due, o.updated_at) for o in s.exec(select(Occurrence)).all()}
     r = record_event(app, "tpack.meeting", "XCB", date(2026, 3, 20), period="2026-Q1")
     with Session(app.engine) as s:
-        after = dict(s.exec(select(Occurrence.id, Occurrence.updated_at)).all())
+        after = {o.id: (o.due, o.updated_at) for o in s.exec(select(Occurrence)).all()}
         changed = s.exec(select(Occurrence.unit_code, Occurrence.obligation_key, Occurrence.period)
                          .where(Occurrence.id.in_([i for i in after if after[i] != before.get(i)]))).all()
     assert sorted(changed) == [(u, "tpack.meeting.report", "2026-Q1") for u in ("JDX", "JWC", "XCB")]
