@@ -140,11 +140,16 @@ def test_overdue_on_a_past_day_counts_what_was_done_by_then(tracking_app):
     assert upcoming(app, date(2026, 6, 1), days=14, unit="LTX")[0]["status"] == "open"
 
 
-def test_recording_a_meeting_rewrites_only_the_occurrences_that_hang_on_it(tracking_app):
+def test_recording_a_meeting_rewrites_only_the_occurrences_that_hang_on_it(tracking_app, monkeypatch):
+    import scheduler.materialise as m
     from scheduler.submissions import record_event
 
     app = tracking_app
     materialise(app, [2026, 2027])
+
+    def whole_year(*args, **kwargs):
+        raise AssertionError("a meeting re-derived every slot of the year")
+    monkeypatch.setattr(m, "_slots", whole_year)     # the cost of a re-materialisation
     with Session(app.engine) as s:
         before = {o.id: (o.due, o.updated_at) for o in s.exec(select(Occurrence)).all()}
     r = record_event(app, "tpack.meeting", "XCB", date(2026, 3, 20), period="2026-Q1")
