@@ -24,7 +24,7 @@ from datetime import datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import insert, tuple_
+from sqlalchemy import bindparam, insert
 from sqlmodel import Session, col, select
 
 from obligations.schedules import periods_in_year
@@ -234,8 +234,8 @@ def submit_many(app: "App", rows: Iterable[SubmitRow], *, label: str = "", recor
             if r.key in anchors:
                 anchor_periods[r.key].add(r.period)
         if values:
-            session.execute(insert(Submission), values)
-            refresh_occurrences(session, {v["occurrence_id"] for v in values}, now)
+            session.execute(insert(Submission.__table__), values)
+            _refresh(session, values, now)
     for key, periods in anchor_periods.items():     # the meetings move their dependents
         move_dependents(app, session, key, periods)
     result.errors.sort(key=lambda e: (e.line or 0, e.field or ""))
@@ -244,15 +244,47 @@ def submit_many(app: "App", rows: Iterable[SubmitRow], *, label: str = "", recor
 
 
 def _occurrences(session: Session, keys) -> dict[tuple[str, str, str], tuple[int, object]]:
-    keys = list(keys)
+    """(unit, key, period) -> (id, due) of the stored occurrences among `keys`: one query by
+    units and periods (short parameter lists), the exact keys picked here."""
+    keys = set(keys)
+    units = sorted({k[0] for k in keys})
+    periods = sorted({k[2] for k in keys})
     out = {}
-    for i in range(0, len(keys), 300):
-        chunk = keys[i:i + 300]
+    for i in range(0, len(units), 500):
         q = select(Occurrence.unit_code, Occurrence.obligation_key, Occurrence.period, Occurrence.id, Occurrence.due) \
-            .where(tuple_(col(Occurrence.unit_code), col(Occurrence.obligation_key), col(Occurrence.period)).in_(chunk))
+            .where(col(Occurrence.unit_code).in_(units[i:i + 500]), col(Occurrence.period).in_(periods))
         for u, k, p, oid, due in session.exec(q).all():
-            out[(u, k, p)] = (oid, due)
+            if (u, k, p) in keys:
+                out[(u, k, p)] = (oid, due)
     return out
+
+
+def _refresh(session: Session, values: list[dict], now: datetime) -> None:
+    """The state columns after inserting `values` (new submissions, none a correction). An
+    occurrence that had no counting submission (`done = 0`) counts exactly the new rows, so its
+    state is computed here; the others go through `refresh_occurrences`."""
+    new: dict[int, list[datetime]] = defaultdict(list)
+    for v in values:
+        new[v["occurrence_id"]].append(v["submitted_at"])
+    ids = sorted(new)
+    fresh, other = [], []
+    for i in range(0, len(ids), 500):
+        for oid, required, done, waived in session.exec(
+                select(Occurrence.id, Occurrence.required, Occurrence.done, Occurrence.waived)
+                .where(col(Occurrence.id).in_(ids[i:i + 500]))).all():
+            if done:
+                other.append(oid)
+                continue
+            times = sorted(new[oid])
+            completed = times[required - 1] if len(times) >= required else None
+            fresh.append({"oid": oid, "done": len(times), "completed_at": completed,
+                          "is_open": completed is None and not waived, "state_changed_at": now})
+    if fresh:
+        t = Occurrence.__table__
+        session.execute(t.update().where(t.c.id == bindparam("oid")).values(
+            done=bindparam("done"), completed_at=bindparam("completed_at"), is_open=bindparam("is_open"),
+            state_changed_at=bindparam("state_changed_at")), fresh)
+    refresh_occurrences(session, other, now)
 
 
 def submit_csv(app: "App", path: Path | str, *, recorded_by: str = "") -> BulkResult:

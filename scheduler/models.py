@@ -164,7 +164,8 @@ class Submission(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     occurrence_id: int = Field(foreign_key="occurrence.id", index=True)
     submitted_at: dt.datetime = Field(sa_type=DateTime)  # when the work was done (local time)
-    recorded_at: dt.datetime = Field(default_factory=local_now, sa_type=DateTime)
+    # Indexed: the score watermark asks for the rows recorded since the last posting.
+    recorded_at: dt.datetime = Field(default_factory=local_now, sa_type=DateTime, index=True)
     recorded_by: str = Field(default="", max_length=100)
     note: str = Field(default="", max_length=2000)
     late: bool = False                     # computed when recorded: submitted after the due date

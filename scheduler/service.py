@@ -242,7 +242,7 @@ class Service:
         packs (a new year, a pack change), so a pass that changes nothing writes nothing."""
         return track(self.app, now.date(), force=force)
 
-    def keep_score(self, now: datetime) -> ScoreKeeping:
+    def keep_score(self, now: datetime, *, full: bool = False) -> ScoreKeeping:
         """The ledger's daily bookkeeping: findings the record implies (lecture violations,
         overdue supervision orders; each in its own transactions), then the automatic entries of
         the year as of today for every enabled scorecard (idempotent: only changed values post)."""
@@ -253,7 +253,8 @@ class Service:
             report.skipped += sync.skipped
         for card in ledger.scorecards(self.app).values():
             for year in years_to_post(now):
-                report.posted += ledger.post_automatic(self.app, year, now.date(), card=card).posted
+                # A pass derives only the units whose record changed; the daily job all of them.
+                report.posted += ledger.post_automatic(self.app, year, now.date(), card=card, full=full).posted
         return report
 
     def plan(self, now: datetime) -> PlanReport:
@@ -296,7 +297,7 @@ class Service:
                           CronTrigger(hour=m_at.hour, minute=m_at.minute, timezone=tz),
                           id="materialise")
         s_at = self.settings.score_at
-        scheduler.add_job(job("score", lambda: self.keep_score(self.clock())),
+        scheduler.add_job(job("score", lambda: self.keep_score(self.clock(), full=True)),
                           CronTrigger(hour=s_at.hour, minute=s_at.minute, timezone=tz), id="score")
         scheduler.add_job(job("holidays", lambda: (self.refresh_holidays(),
                                                    self.materialise(self.clock()))[1]),

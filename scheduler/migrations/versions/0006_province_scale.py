@@ -48,6 +48,9 @@ def upgrade() -> None:
         for name in ('done', 'waived', 'is_open', 'tracked'):
             batch_op.alter_column(name, server_default=None)
 
+    with op.batch_alter_table('submission', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_submission_recorded_at'), ['recorded_at'], unique=False)
+
     op.create_table('tracked_year',
     sa.Column('year', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('fingerprint', sa.String(length=64), nullable=False),
@@ -104,6 +107,8 @@ def _backfill() -> None:
 def downgrade() -> None:
     op.drop_table('score_watermark')
     op.drop_table('tracked_year')
+    with op.batch_alter_table('submission', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_submission_recorded_at'))
     with op.batch_alter_table('occurrence', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_occurrence_tracked_is_open_opens'))
         batch_op.drop_index(batch_op.f('ix_occurrence_is_open_due'))
