@@ -7,10 +7,11 @@ message, so the outbox can commit it. Replies are classified the SMTP way: 4xx,
 connection errors and timeouts are worth retrying, 5xx (bad mailbox, failed
 login) are not.
 
-Messages are assembled directly as bytes (`build_mime`): the `email` package's
-EmailMessage costs milliseconds per message to build and as much again to
-flatten, which made it the bottleneck of a large dispatch; the bytes go to the
-server as they are (MAIL, RCPT, DATA).
+Messages are built by the standard library (`build_message`: an `EmailMessage`
+with policy SMTP) and sent with aiosmtplib's `send_message`. A hand-made MIME
+encoder was faster by a millisecond or two per message, but a real mail server
+takes tens of milliseconds per message anyway (docs/service.md, Benchmark), and
+the standard library's header encoding is the one every client reads.
 """
 
 from __future__ import annotations
@@ -20,20 +21,21 @@ import hashlib
 import logging
 import re
 import ssl
-import uuid
-from binascii import b2a_base64
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.errors import HeaderParseError
+from email.header import Header
 from email.headerregistry import Address
-from email.utils import format_datetime
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
 import aiosmtplib
+from aiosmtplib.email import flatten_message
 
 from notifiers.base import Channel, Delivery, Message, OnResult, Recipient
 from notifiers.secrets import Scrubber, Secret
@@ -93,133 +95,65 @@ def message_id(key: str, from_addr: str) -> str:
 
 # --------------------------------------------------------------------------- MIME
 
-# RFC 2047 2: a line holding an encoded word is at most 76 characters. 36 UTF-8 bytes make
-# 48 base64 characters, a 60-character word: it fits after "Subject: " on the first line.
-_LINE_MAX = 76
-_WORD_BYTES = 36
-_CRLF = b"\r\n"
+AUTO_SUBMITTED = "auto-generated"   # RFC 3834: no vacation or out-of-office replies, please
 
 
-@dataclass(frozen=True)
-class MimeMessage:
-    """A built message: exactly the bytes that go on the wire (or into an .eml file)."""
-
-    data: bytes
-
-    def as_bytes(self) -> bytes:
-        return self.data
+def _one_line(text: str | None) -> str:
+    """Whitespace collapsed to single spaces: a newline in a header would be an injection
+    (the email package refuses it; a name or subject must not make a message unsendable)."""
+    return " ".join((text or "").split())
 
 
-def _encoded_words(text: str) -> list[str]:
-    """`text` as RFC 2047 "B" encoded words in UTF-8, each holding whole characters."""
-    data = text.encode("utf-8")
-    words, start = [], 0
-    while start < len(data):
-        end = min(start + _WORD_BYTES, len(data))
-        while end < len(data) and data[end] & 0xC0 == 0x80:  # not inside a UTF-8 sequence
-            end -= 1
-        words.append(f"=?utf-8?b?{b2a_base64(data[start:end], newline=False).decode('ascii')}?=")
-        start = end
-    return words
+def _boundary(key: str) -> str:
+    """The MIME boundary, derived from the outbox key so that building the same message twice
+    gives the same bytes (the local outbox writes exactly what would be sent). Base64 lines
+    never contain "-" or ".", so a boundary with both cannot occur in a part."""
+    return f"=-ccal.{hashlib.sha256(key.encode('utf-8')).hexdigest()[:32]}"
 
 
-def _plain(text: str) -> bool:
-    """Can `text` stand in a header as it is: printable ASCII that no reader could take
-    for an encoded word, in words short enough to fold."""
-    return (text.isascii() and text.isprintable() and "=?" not in text
-            and all(len(w) <= 200 for w in text.split(" ")))
-
-
-def _unstructured(value: str) -> list[str]:
-    """Header tokens of a free-text value (Subject). Whitespace is collapsed to single
-    spaces first: a newline in a header would be an injection."""
-    value = " ".join(value.split())
-    if not value:
-        return []
-    return value.split(" ") if _plain(value) else _encoded_words(value)
-
-
-_SPECIALS = re.compile(r'[][\\()<>@,:;".]')
-
-
-def _mailbox(name: str | None, addr: str) -> list[str]:
-    """Header tokens of `name <addr>` (RFC 5322 name-addr); just `addr` without a name."""
-    name = " ".join((name or "").split())  # one line: a newline would be header injection
-    if not name:
-        return [addr]
-    if not _plain(name):
-        return [*_encoded_words(name), f"<{addr}>"]
-    if _SPECIALS.search(name):
-        escaped = name.replace("\\", "\\\\").replace('"', '\\"')
-        return [f'"{escaped}"', f"<{addr}>"]
-    return [*name.split(" "), f"<{addr}>"]
-
-
-def _header(name: str, tokens: Sequence[str]) -> bytes:
-    """`name: token token ...`, folded (CRLF + space) before a token that would make the
-    line longer than 76 characters."""
-    lines: list[str] = []
-    line = f"{name}:"
-    for i, token in enumerate(tokens):
-        if i and len(line) + 1 + len(token) > _LINE_MAX:
-            lines.append(line)
-            line = ""
-        line += " " + token
-    lines.append(line)
-    return "\r\n".join(lines).encode("ascii") + _CRLF
-
-
-def _base64_body(text: str) -> bytes:
-    """UTF-8 text in canonical form (CRLF line ends, ending with one) as base64 lines of 76
-    characters (RFC 2045 6.8)."""
-    data = _CRLF.join(text.encode("utf-8").splitlines()) + _CRLF
-    chunks = [b2a_base64(data[i:i + 57]) for i in range(0, len(data), 57)]
-    return b"".join(chunks).replace(b"\n", _CRLF)
-
-
-def _text_part(text: str, subtype: str) -> bytes:
-    return (f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
-            "Content-Transfer-Encoding: base64\r\n\r\n").encode("ascii") + _base64_body(text)
-
-
-def build_mime(
+def build_message(
     message: Message,
     *,
     from_addr: str,
     from_name: str | None,
     recipients: Sequence[Recipient],
     date: datetime,
-) -> MimeMessage:
-    """The MIME message: multipart/alternative text + HTML (text only without HTML),
-    UTF-8 bodies in base64, headers ASCII with RFC 2047 encoded words so Chinese names
-    and subjects survive any server. Shared with the local outbox so its `.eml` files
-    are what would be sent; `recipients` without a usable address are left out of To."""
-    to: list[str] = []
-    for r in addressable(recipients):
-        if to:
-            to[-1] += ","
-        to += _mailbox(r.name, r.email)
-    head = b"".join((
-        _header("From", _mailbox(from_name, from_addr)),
-        _header("To", to),
-        _header("Subject", _unstructured(message.subject)),
-        _header("Date", [format_datetime(date)]),
-        _header("Message-ID", [message_id(message.key, from_addr)]),
-        _header("X-Ccal-Key", _unstructured(message.key)),
-        b"MIME-Version: 1.0\r\n",
-    ))
-    if not message.html:
-        return MimeMessage(head + _text_part(message.text, "plain"))
-    # Base64 lines never contain "-" or ".", so a boundary with both cannot occur in a part.
-    boundary = f"=-ccal.{uuid.uuid4().hex}"
-    delimiter = f"--{boundary}\r\n".encode("ascii")
-    return MimeMessage(b"".join((
-        head,
-        f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"\r\n\r\n'.encode("ascii"),
-        delimiter, _text_part(message.text, "plain"),
-        delimiter, _text_part(message.html, "html"),
-        f"--{boundary}--\r\n".encode("ascii"),
-    )))
+    reply_to: str | None = None,
+) -> EmailMessage:
+    """The email as an `email.message.EmailMessage` (policy SMTP): multipart/alternative
+    text + HTML (text only without HTML), UTF-8 bodies in base64, headers RFC 2047-encoded by
+    the standard library. `Auto-Submitted: auto-generated` marks it as sent by a program;
+    `Reply-To` (the propaganda office) when configured; Message-ID and boundary derived from
+    the outbox key, so a resend is recognisably the same message. `recipients` without a
+    usable address are left out of To. Shared with the local outbox."""
+    mail = EmailMessage(policy=SMTP_POLICY)
+    mail["From"] = Address(display_name=_one_line(from_name), addr_spec=from_addr)
+    mail["To"] = [Address(display_name=_one_line(r.name), addr_spec=r.email)
+                  for r in addressable(recipients)]
+    if reply_to:
+        mail["Reply-To"] = Address(display_name=_one_line(from_name), addr_spec=reply_to)
+    subject = _one_line(message.subject)
+    if "=?" in subject:
+        # Text that merely looks like an RFC 2047 encoded word would be decoded by readers
+        # (and by the email package itself): send the whole subject encoded instead.
+        mail.set_raw("Subject", Header(subject, "utf-8", header_name="Subject").encode(linesep="\r\n"))
+    else:
+        mail["Subject"] = subject
+    mail["Date"] = date
+    mail["Message-ID"] = message_id(message.key, from_addr)
+    mail["Auto-Submitted"] = AUTO_SUBMITTED
+    mail["X-Ccal-Key"] = _one_line(message.key)
+    mail.set_content(message.text, charset="utf-8", cte="base64")
+    if message.html:
+        mail.add_alternative(message.html, subtype="html", charset="utf-8", cte="base64")
+        mail.set_boundary(_boundary(message.key))
+    return mail
+
+
+def message_bytes(mail: EmailMessage) -> bytes:
+    """The bytes `aiosmtplib.SMTP.send_message` puts on the wire for `mail` (the same
+    flattening, policy SMTP, CRLF line ends); what the local outbox writes as `.eml`."""
+    return flatten_message(mail, utf8=False, cte_type="7bit")
 
 
 # --------------------------------------------------------------------------- the channel
@@ -256,6 +190,7 @@ class EmailChannel(Channel):
         cafile: Path | None = None,
         validate_certs: bool = True,
         local_hostname: str | None = None,
+        reply_to: str | None = None,
         clock: Callable[[], datetime] = shanghai_now,
         scrubber: Scrubber | None = None,
     ) -> None:
@@ -278,6 +213,7 @@ class EmailChannel(Channel):
         self.cafile = cafile
         self.validate_certs = validate_certs
         self.local_hostname = local_hostname
+        self.reply_to = reply_to
         self.clock = clock
 
     def __repr__(self) -> str:
@@ -382,40 +318,20 @@ class EmailChannel(Channel):
                 return smtp, self._fail_addressed(message, error, retryable)
         raise AssertionError("unreachable")
 
-    async def _transmit(self, smtp: aiosmtplib.SMTP, message: Message) -> list[Delivery]:
-        addressed = addressable(message.recipients)
-        data = build_mime(message, from_addr=self.from_addr, from_name=self.from_name,
-                          recipients=addressed, date=self.clock()).data
-        envelope = list(dict.fromkeys(r.email for r in addressed))
-        refused = await self._envelope_and_data(smtp, envelope, data)
-        return self._per_recipient(message, {addr.lower(): resp for addr, resp in refused.items()})
+    def build(self, message: Message) -> EmailMessage:
+        """The email this channel sends for `message`, dated by the channel's clock."""
+        return build_message(message, from_addr=self.from_addr, from_name=self.from_name,
+                             recipients=message.recipients, date=self.clock(),
+                             reply_to=self.reply_to)
 
-    async def _envelope_and_data(self, smtp: aiosmtplib.SMTP, envelope: list[str],
-                                 data: bytes) -> dict[str, aiosmtplib.SMTPRecipientRefused]:
-        """MAIL, RCPT for each address, DATA: what `SMTP.sendmail` does, without its extra
-        passes over the message (a line-ending rewrite of the whole text only to declare
-        SIZE, which is optional, and two more parses of every address); on a large batch
-        they cost a tenth of the client's time. Returns the refused recipients; raises
-        SMTPRecipientsRefused when every one was refused."""
-        refused: dict[str, aiosmtplib.SMTPRecipientRefused] = {}
-        try:
-            await smtp.mail(self.from_addr)
-            for addr in envelope:
-                try:
-                    await smtp.rcpt(addr)
-                except aiosmtplib.SMTPRecipientRefused as exc:
-                    refused[addr] = exc
-            if len(refused) == len(envelope):
-                raise aiosmtplib.SMTPRecipientsRefused(list(refused.values()))
-            await smtp.data(data)
-        except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused):
-            # Leave the connection ready for the next message.
-            try:
-                await smtp.rset()
-            except (ConnectionError, aiosmtplib.SMTPException):
-                pass
-            raise
-        return refused
+    async def _transmit(self, smtp: aiosmtplib.SMTP, message: Message) -> list[Delivery]:
+        """MAIL, RCPT for each address, DATA (`send_message`; it sends RSET after an error,
+        leaving the connection ready for the next message). Raises SMTPRecipientsRefused
+        when every recipient was refused."""
+        envelope = list(dict.fromkeys(r.email for r in addressable(message.recipients)))
+        refused, _ = await smtp.send_message(self.build(message), sender=self.from_addr,
+                                             recipients=envelope)
+        return self._per_recipient(message, {addr.lower(): resp for addr, resp in refused.items()})
 
     def _per_recipient(self, message: Message, refused: dict) -> list[Delivery]:
         out = []

@@ -4,17 +4,22 @@ user can open the directory and see exactly what would have been sent.
 
 One instance writes one form, chosen by `kind`:
 - `kind="email"`: `<stamp>-<slug>.eml`, the full MIME message built by the
-  email channel's own builder (open it in any mail client). Like the email
+  email channel's own builder and flattened as `send_message` flattens it, so the
+  file holds the bytes that would be sent (open it in any mail client). Like the email
   channel, a recipient without an email address is a permanent failure.
 - `kind="wecom"`: `<stamp>-<slug>.md`, a short header (subject, recipients,
   mentions, key) and the WeCom markdown body (or the text when there is none).
 `notifiers.settings.build_channels` puts an email-kind outbox on the `email`
-route and one wecom-kind outbox on both WeCom routes.
+route and one wecom-kind outbox on both WeCom routes, with the service's clock:
+file names (`<stamp>`) and Date headers are the service's time (a tick's `--now`,
+`serve --now`), not the wall clock. Files and the directory are owner-only
+(0600/0700): messages carry names, phone numbers and addresses.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import unicodedata
 from collections.abc import Callable
@@ -23,9 +28,18 @@ from pathlib import Path
 from typing import Literal
 
 from notifiers.base import Channel, Delivery, Message, Recipient
-from notifiers.email import address_problem, addressable, build_mime, shanghai_now, undeliverable
+from notifiers.email import (address_problem, addressable, build_message, message_bytes, shanghai_now,
+                             undeliverable)
 
 Kind = Literal["email", "wecom"]
+
+
+def private_dir(directory: Path) -> None:
+    """Create `directory` (and missing parents) readable by the owner only (0700)."""
+    missing = [p for p in (directory, *directory.parents) if not p.exists()]
+    directory.mkdir(parents=True, exist_ok=True)
+    for p in missing:
+        os.chmod(p, 0o700)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _SLUG_MAX = 80
 
@@ -47,6 +61,7 @@ class LocalOutbox(Channel):
         kind: Kind,
         from_addr: str = "ccal@localhost",
         from_name: str | None = "党委宣传部",
+        reply_to: str | None = None,
         clock: Callable[[], datetime] = shanghai_now,
     ) -> None:
         super().__init__()
@@ -56,6 +71,7 @@ class LocalOutbox(Channel):
         self.kind = kind
         self.from_addr = from_addr
         self.from_name = from_name
+        self.reply_to = reply_to
         self.clock = clock
 
     def __repr__(self) -> str:
@@ -67,9 +83,9 @@ class LocalOutbox(Channel):
             addressed = addressable(message.recipients)
             if not addressed:
                 return [undeliverable(r) for r in message.recipients]
-            mime = build_mime(message, from_addr=self.from_addr, from_name=self.from_name,
-                              recipients=addressed, date=now)
-            payload, suffix = mime.as_bytes(), ".eml"
+            mail = build_message(message, from_addr=self.from_addr, from_name=self.from_name,
+                                 recipients=addressed, date=now, reply_to=self.reply_to)
+            payload, suffix = message_bytes(mail), ".eml"
         else:
             payload, suffix = self._markdown_file(message, now).encode("utf-8"), ".md"
         try:
@@ -84,16 +100,18 @@ class LocalOutbox(Channel):
                 else undeliverable(r) for r in message.recipients]
 
     def _write_new(self, now: datetime, key: str, suffix: str, payload: bytes) -> Path:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        private_dir(self.directory)
         stem = f"{now:%Y%m%d-%H%M%S}-{slugify(key)}"
         for n in range(1, 10_000):
             path = self.directory / (f"{stem}{suffix}" if n == 1 else f"{stem}-{n}{suffix}")
             try:
-                with path.open("xb") as fh:  # "x": never overwrite an earlier message
-                    fh.write(payload)
-                return path
+                # O_EXCL: never overwrite an earlier message; 0600: the owner only.
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             except FileExistsError:
                 continue
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(payload)
+            return path
         raise FileExistsError(f"too many files named {stem}*{suffix}")
 
     @staticmethod

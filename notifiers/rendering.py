@@ -20,6 +20,7 @@ from typing import NamedTuple
 
 import jinja2
 
+from obligations.provisional import message_note
 from obligations.reminders import progress_text
 
 BUNDLED_TEMPLATES = Path(__file__).with_name("templates")
@@ -40,9 +41,16 @@ class DigestItem:
     due: date
     done: int = 0  # dated submissions so far
     required: int = 1  # "at least N per period"
-    provisional: bool = False  # the date depends on a year without published holiday data
+    provisional: bool = False  # the date may still move (see provisional_reasons)
     period_name: str | None = None  # wording for the period when the label says too little (events)
     note: str | None = None  # one extra line, e.g. what to submit
+    # Why the date is provisional: obligations.provisional reasons ("holidays": the year's
+    # holiday data is not published; "meeting": the meeting it hangs on is not recorded).
+    provisional_reasons: tuple[str, ...] = ()
+    citation: str | None = None  # the document and clause it rests on (obligations.citations.cite)
+    # The due date the recipient was told before, when the date has moved since
+    # (scheduler/moved.py): the message says 「截止日期已由3月30日调整为3月27日」.
+    moved_from: date | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +114,19 @@ class ItemView:
     @property
     def missing(self) -> int:
         return max(self.item.required - self.item.done, 0)
+
+    @property
+    def moved_note(self) -> str:
+        """「截止日期已由3月30日调整为3月27日」 when the due date moved since the last message."""
+        old = self.item.moved_from
+        if old is None or old == self.item.due:
+            return ""
+        return f"截止日期已由{short_date(old)}调整为{short_date(self.item.due)}"
+
+    @property
+    def provisional_note(self) -> str:
+        """「（日期为暂定，节假日安排未公布）」 with the item's true reason; "" for a firm date."""
+        return message_note(self.item.provisional_reasons) if self.item.provisional else ""
 
     @property
     def progress(self) -> str:

@@ -12,6 +12,7 @@ username = "ccal@example.edu.cn"        # optional; login only when set
 password_env = "CCAL_SMTP_PASSWORD"     # the variable holding the password (default shown)
 from_addr = "ccal@example.edu.cn"
 from_name = "党委宣传部"
+reply_to = "xcb@example.edu.cn"         # optional; replies go to the propaganda office
 concurrency = 4                         # connections per batch
 timeout = 30                            # seconds
 cafile = "/etc/ssl/campus-ca.pem"       # optional extra CA for an internal server
@@ -42,7 +43,8 @@ from __future__ import annotations
 import logging
 import re
 import stat
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from email.headerregistry import Address
 from pathlib import Path
 
@@ -62,11 +64,12 @@ log = logging.getLogger(__name__)
 NOTIFY_KEYS = frozenset({"email", "wecom_robot", "wecom_app", "local", "secret_file"})
 TABLE_KEYS = {
     "email": frozenset({"host", "port", "security", "username", "password_env", "from_addr", "from_name",
-                        "concurrency", "timeout", "cafile", "validate_certs", "local_hostname"}),
+                        "reply_to", "concurrency", "timeout", "cafile", "validate_certs",
+                        "local_hostname"}),
     "wecom_robot": frozenset({"base_url", "key_env", "per_minute", "max_wait", "timeout", "trust_env"}),
     "wecom_app": frozenset({"base_url", "corp_id", "secret_env", "agent_id", "timeout", "token_margin",
                             "duplicate_check_interval", "trust_env"}),
-    "local": frozenset({"dir", "from_addr", "from_name"}),
+    "local": frozenset({"dir", "from_addr", "from_name", "reply_to"}),
 }
 DEFAULT_SECRET_VARS = {"email": "CCAL_SMTP_PASSWORD", "wecom_robot": "CCAL_WECOM_ROBOT_KEY",
                        "wecom_app": "CCAL_WECOM_APP_SECRET"}
@@ -186,6 +189,9 @@ def _secret_store(notify: Mapping, config_path: Path | None, environ: Mapping[st
     try:
         values = load_secret_file(path)
     except SecretError as exc:
+        if exc.line is None and exc.field == "secret_file":
+            # The file as a whole (missing, unreadable): the config line that names it.
+            raise NotifyConfigError(config_path, "[notify] secret_file", f"{path}: {exc.message}") from None
         raise NotifyConfigError(exc.file, exc.field, exc.message, exc.line) from None
     try:
         if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
@@ -195,9 +201,36 @@ def _secret_store(notify: Mapping, config_path: Path | None, environ: Mapping[st
     return SecretStore(environ, values, path)
 
 
+LineOf = Callable[[str], "int | None"]
+
+
+def _located(exc: NotifyConfigError, config_path: Path | None,
+             line_of: LineOf | None) -> NotifyConfigError:
+    """`exc` with the line of its field in the config file (`Config.line_of`), when the error
+    is about the config file (not the secret file, which names its own lines)."""
+    if exc.line is not None or line_of is None or config_path is None or exc.file != str(config_path):
+        return exc
+    line = line_of(exc.dotted)
+    return exc if line is None else NotifyConfigError(exc.file, exc.field, exc.message, line)
+
+
 def build_channels(notify: Mapping, *, config_path: Path | None, data_dir: Path,
-                   environ: Mapping[str, str]) -> dict[str, Channel]:
-    """Channel instances by route name from the raw `[notify]` mapping."""
+                   environ: Mapping[str, str], line_of: LineOf | None = None,
+                   clock: Callable[[], datetime] | None = None) -> dict[str, Channel]:
+    """Channel instances by route name from the raw `[notify]` mapping. `line_of(dotted)`
+    (`scheduler.config.Config.line_of`) puts the line of a bad setting into the error;
+    `clock` (returning an aware datetime) is the service's clock, used for Date headers and
+    the local outbox's file names, so a replay or `serve --now` writes the time it runs at."""
+    try:
+        return _build_channels(notify, config_path=config_path, data_dir=data_dir,
+                               environ=environ, clock=clock)
+    except NotifyConfigError as exc:
+        raise _located(exc, config_path, line_of) from None
+
+
+def _build_channels(notify: Mapping, *, config_path: Path | None, data_dir: Path,
+                    environ: Mapping[str, str],
+                    clock: Callable[[], datetime] | None) -> dict[str, Channel]:
     if not isinstance(notify, Mapping):
         raise NotifyConfigError(config_path, "[notify]", "must be a table")
     unknown = sorted(set(notify) - NOTIFY_KEYS)
@@ -211,7 +244,7 @@ def build_channels(notify: Mapping, *, config_path: Path | None, data_dir: Path,
         store = _secret_store(notify, config_path, environ)
         channels: dict[str, Channel] = {}
         if "email" in notify:
-            channels[EMAIL] = _email(_Table("email", notify["email"], config_path), store)
+            channels[EMAIL] = _email(_Table("email", notify["email"], config_path), store, clock)
         if "wecom_robot" in notify:
             channels[WECOM_ROBOT] = _robot(_Table("wecom_robot", notify["wecom_robot"], config_path), store)
         if "wecom_app" in notify:
@@ -223,17 +256,22 @@ def build_channels(notify: Mapping, *, config_path: Path | None, data_dir: Path,
         directory = local.path("dir", Path(data_dir) / "outbox")
         from_addr = _address(local, "from_addr", "ccal@localhost")
         from_name = local.text("from_name", "党委宣传部")
-        wecom_outbox = LocalOutbox(directory, kind="wecom")
+        reply_to = _address(local, "reply_to", optional=True)
+        timing = {"clock": clock} if clock is not None else {}
+        wecom_outbox = LocalOutbox(directory, kind="wecom", **timing)
         channels = {
-            EMAIL: LocalOutbox(directory, kind="email", from_addr=from_addr, from_name=from_name),
+            EMAIL: LocalOutbox(directory, kind="email", from_addr=from_addr, from_name=from_name,
+                               reply_to=reply_to, **timing),
             WECOM_ROBOT: wecom_outbox,
             WECOM_APP: wecom_outbox,
         }
     return channels
 
 
-def _address(t: _Table, field: str, default: str | None = None) -> str:
-    value = t.text(field, default, required=default is None)
+def _address(t: _Table, field: str, default: str | None = None, *, optional: bool = False) -> str | None:
+    value = t.text(field, default, required=default is None and not optional)
+    if value is None:
+        return None
     try:
         parsed = Address(addr_spec=value)
     except (ValueError, IndexError):
@@ -243,7 +281,7 @@ def _address(t: _Table, field: str, default: str | None = None) -> str:
     return value
 
 
-def _email(t: _Table, store: SecretStore) -> EmailChannel:
+def _email(t: _Table, store: SecretStore, clock: Callable[[], datetime] | None) -> EmailChannel:
     security = t.text("security", "starttls")
     if security not in SECURITY_CHOICES:
         raise t.error("security", f"must be one of {', '.join(repr(s) for s in SECURITY_CHOICES)}")
@@ -270,6 +308,8 @@ def _email(t: _Table, store: SecretStore) -> EmailChannel:
         cafile=cafile,
         validate_certs=t.flag("validate_certs", True),
         local_hostname=t.text("local_hostname"),
+        reply_to=_address(t, "reply_to", optional=True),
+        **({"clock": clock} if clock is not None else {}),
     )
 
 
@@ -302,9 +342,17 @@ def _app(t: _Table, store: SecretStore) -> WeComAppChannel:
     )
 
 
-def template_environment(templates: Mapping | None, *, config_path: Path | None) -> jinja2.Environment:
+def template_environment(templates: Mapping | None, *, config_path: Path | None,
+                         line_of: LineOf | None = None) -> jinja2.Environment:
     """The Jinja2 environment from the raw `[templates]` table: files in `dir` first,
     the bundled templates second, so a user overrides one file without copying all."""
+    try:
+        return _template_environment(templates, config_path=config_path)
+    except NotifyConfigError as exc:
+        raise _located(exc, config_path, line_of) from None
+
+
+def _template_environment(templates: Mapping | None, *, config_path: Path | None) -> jinja2.Environment:
     templates = templates or {}
     if not isinstance(templates, Mapping):
         raise NotifyConfigError(config_path, "[templates]", "must be a table")

@@ -4,7 +4,9 @@ Formats (documented in docs/holidays.md):
 - TOML: `year = 2027`, `holidays = [...]`, `workdays = [...]`, optional `source`; or several
   `[[years]]` tables with the same keys. An entry is a date ("2027-01-01" or a TOML date), a
   range "2027-02-05..2027-02-11", or an inline table `{ date = "...", name = "春节" }`.
-- CSV: header `date,type,name` (name optional), type `holiday`/`休` or `workday`/`班`.
+- CSV: header `date,type,name` (name optional), type `holiday`/`休` or `workday`/`班`. UTF-8
+  (with or without BOM), else GB18030/GBK as Chinese Excel saves "CSV (逗号分隔)"
+  (`obligations.csv_text`); `YearData.encoding` says which.
 
 A year in a file is complete: every day of it not listed follows the weekend rule. The file
 therefore must list every statutory holiday of a year from 2025 on, which catches stray or
@@ -17,11 +19,12 @@ import os
 import re
 import tempfile
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Mapping, NamedTuple
 
+from obligations.csv_text import UTF8, CSVEncodingError, decode_csv
 from obligations.statutory import statutory_holidays
 
 YEAR_RANGE = range(1900, 2201)
@@ -43,6 +46,7 @@ class YearData:
     workdays: Mapping[date, str]  # Saturdays/Sundays that are working days -> name
     source: str = ""  # the notice the data comes from, free text
     file: Path | None = field(default=None, compare=False)
+    encoding: str = field(default="", compare=False)  # how the file was decoded (csv_text)
 
 
 class HolidayFileError(ValueError):
@@ -57,15 +61,22 @@ class HolidayFileError(ValueError):
 def read_holiday_file(path: Path) -> dict[int, YearData]:
     """Parse and validate one `.toml` or `.csv` file; the years it defines."""
     path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        try:
+            decoded = decode_csv(path.read_bytes())
+        except OSError as exc:
+            raise HolidayFileError(path, f"cannot read file: {exc}") from exc
+        except CSVEncodingError as exc:
+            raise HolidayFileError(path, str(exc), line=exc.line) from None
+        years = _parse_csv(path, decoded.text)
+        return {y: replace(d, encoding=decoded.encoding) for y, d in years.items()}
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = path.read_text(encoding="utf-8-sig")   # TOML is UTF-8 by definition
     except (OSError, UnicodeDecodeError) as exc:
         raise HolidayFileError(path, f"cannot read file: {exc}") from exc
-    suffix = path.suffix.lower()
     if suffix == ".toml":
-        return _parse_toml(path, text)
-    if suffix == ".csv":
-        return _parse_csv(path, text)
+        return {y: replace(d, encoding=UTF8) for y, d in _parse_toml(path, text).items()}
     raise HolidayFileError(path, "unsupported file type; use .toml or .csv")
 
 
@@ -112,8 +123,17 @@ def write_year_file(data: YearData, holiday_dir: Path) -> Path:
     return target
 
 
-def install_holiday_file(src: Path, holiday_dir: Path) -> list[int]:
-    """Validate `src`, then install each of its years as `YEAR.toml`; the years installed."""
+class InstalledYears(list):
+    """The years installed (sorted), and the encoding the file was read in (`.encoding`)."""
+
+    def __init__(self, years, encoding: str):
+        super().__init__(years)
+        self.encoding = encoding
+
+
+def install_holiday_file(src: Path, holiday_dir: Path) -> InstalledYears:
+    """Validate `src`, then install each of its years as `YEAR.toml`; the years installed
+    (a list, with `.encoding`: how the file was decoded, e.g. GB18030 for a GBK CSV)."""
     years = read_holiday_file(Path(src))
     holiday_dir = Path(holiday_dir)
     if holiday_dir.is_dir():  # another file for the same year would make the directory ambiguous
@@ -126,7 +146,8 @@ def install_holiday_file(src: Path, holiday_dir: Path) -> list[int]:
                                        field="year")
     for data in years.values():
         write_year_file(data, holiday_dir)
-    return sorted(years)
+    encoding = next((d.encoding for d in years.values()), "")
+    return InstalledYears(sorted(years), encoding)
 
 
 # --- TOML -----------------------------------------------------------------------------------

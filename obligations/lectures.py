@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING
 
-from obligations.packs import Citation
+from obligations.packs import Citation, Document
 
 if TYPE_CHECKING:
     from obligations.packs import Obligation
@@ -53,6 +53,7 @@ CATEGORIES_BY_KEY = {c.key: c for c in SENSITIVE_CATEGORIES}
 
 CLAUSE_12 = Citation(
     source="001_af5a53c9418d3a89.txt", clause="第12条",
+    document=Document("河南科技职业大学党委意识形态工作举措（2023年12月28日印发）"),  # as henan-2023.toml names it
     quote="其中对于涉党史、国史、军史及河南省历史上重大事件、敏感问题、重要人物和重大决策过程的,"
           "涉党和国家领导人的,涉民族宗教问题的,涉外交政策的,涉港澳台问题的,涉特定群体的,"
           "涉时代精神、民族精神的,需提前20个工作日,报党委宣传部审批",
@@ -89,6 +90,19 @@ def is_lecture_obligation(ob: "Obligation") -> bool:
     own per-event filing with the city, jincheng-2020.lecture, is not an approval)."""
     return (ob.schedule.kind == "event" and ob.deadline.rule == "workdays_before_event"
             and any(kind != "propaganda" for kind in ob.applies_to))
+
+
+def is_filing_obligation(ob: "Obligation") -> bool:
+    """The propaganda department's own per-lecture filing with a superior (jincheng-2020.lecture:
+    "按时向市委宣传部报备"): an event obligation counted in working days before the event that
+    only the propaganda department carries. Every registered lecture creates one."""
+    return (ob.schedule.kind == "event" and ob.deadline.rule == "workdays_before_event"
+            and set(ob.applies_to) == {"propaganda"})
+
+
+def filings(obligations: Iterable["Obligation"]) -> tuple["Obligation", ...]:
+    """The filing obligations among `obligations`, by key."""
+    return tuple(sorted((ob for ob in obligations if is_filing_obligation(ob)), key=lambda ob: ob.key))
 
 
 def lead_workdays(ob: "Obligation") -> int:

@@ -24,10 +24,21 @@ from obligations.deadlines import DEADLINE_RULES, DeadlineRule
 from obligations.schedules import SCHEDULE_KINDS, InvalidField, Schedule
 
 UNIT_KINDS = ("committee", "branch", "dept_branch", "office", "propaganda")
+# The one mapping of unit kinds to the Chinese words people use (CLI, messages, web; the
+# organisation import accepts them too). "propaganda" is the configured propaganda department.
+UNIT_KIND_NAMES: dict[str, str] = {
+    "committee": "党委",
+    "branch": "党支部",
+    "dept_branch": "系党支部",
+    "office": "处室",
+    "propaganda": "党委宣传部",
+}
 ROLES = ("secretary", "head", "propaganda")
 DEFAULT_RESPONSIBLE = "secretary"  # the branch secretary is the first responsible person (DOMAIN.md)
 
-_TOP_FIELDS = ("name", "title", "source", "issued", "description", "reminders", "scorecard", "obligation")
+_TOP_FIELDS = ("name", "title", "source", "issued", "description", "documents", "reminders", "scorecard",
+               "obligation")
+_DOCUMENT_FIELDS = ("title", "number")
 _OB_FIELDS = (
     "key", "clause", "title", "applies_to", "responsible", "evidence", "scorecard", "times",
     "default", "anchor", "notes", "citation", "schedule", "deadline", "reminders", "sensitive_only",
@@ -62,10 +73,21 @@ class PackError(ValueError):
 
 
 @dataclass(frozen=True)
+class Document:
+    """How people name a source document: its title (with 《》 when it is the document's own
+    title) and its 文号 (document number), if it has one."""
+    title: str
+    number: str | None = None
+
+
+@dataclass(frozen=True)
 class Citation:
     source: str  # seed file name
     clause: str
     quote: str  # short, verbatim
+    # The document the source file holds (the pack's [documents] entry for it); None when the
+    # pack does not name it (the file name is shown then). See obligations.citations.cite.
+    document: Document | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -102,6 +124,12 @@ class Pack:
     source: str | None = None
     issued: date | None = None
     description: str = ""
+    documents: Mapping[str, Document] = field(default_factory=dict, compare=False)  # seed file -> document
+
+
+def unit_kind_name(kind: str) -> str:
+    """Chinese word for a unit kind ("dept_branch" -> "系党支部"); unknown kinds as given."""
+    return UNIT_KIND_NAMES.get(kind, kind)
 
 
 def bundled_pack_dir() -> Path:
@@ -281,6 +309,7 @@ class _PackReader:
         source = self._text(data, "source")
         description = self._text(data, "description") or ""
         issued = self._issued(data.get("issued"))
+        self.documents = self._documents(data.get("documents"))
         reminders = self._table(data, "reminders")
         scorecard = self._table(data, "scorecard")
 
@@ -302,13 +331,20 @@ class _PackReader:
         # Keys declared by obligations that failed to build: anchoring on them is not a new error.
         declared = {r.get("key") for r in raw_obs if isinstance(r, dict) and isinstance(r.get("key"), str)}
         self._check_anchors(obligations, seen, name, declared)
+        cited = {source} | {ob.citation.source for ob in obligations}
+        if isinstance(scorecard, dict) and isinstance(scorecard.get("source"), str):
+            cited.add(scorecard["source"])
+        for doc_source in self.documents:
+            if doc_source not in cited and not self.errors:
+                self._document_error(f"no obligation cites {doc_source!r} (and it is not the pack's source)",
+                                     doc_source)
 
         if self.errors or name is None or title is None:
             return None
         return Pack(
             name=name, title=title, path=self.path, obligations=tuple(obligations),
             scorecard=scorecard or {}, reminders=reminders, source=source, issued=issued,
-            description=description,
+            description=description, documents=self.documents,
         )  # fmt: skip
 
     def _text(self, data: Mapping, name: str, required: bool = False, ob: int | None = None,
@@ -329,6 +365,51 @@ class _PackReader:
             self.error(f"must be a table, got {value!r}", name, ob, key)
             return None
         return value
+
+    def _documents(self, value: Any) -> dict[str, Document]:
+        """``[documents."<seed file>"]`` tables: title (required) and number (文号, optional)."""
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.error(f'must be a table of [documents."<source file>"] tables, got {value!r}', "documents")
+            return {}
+        out: dict[str, Document] = {}
+        for source, doc in value.items():
+            where = f"documents.{source}"
+            if not isinstance(doc, dict):
+                self._document_error(f"must be a table with title and number, got {doc!r}", source)
+                continue
+            ok = True
+            for k in doc:
+                if k not in _DOCUMENT_FIELDS:
+                    self._document_error(_unknown(k, _DOCUMENT_FIELDS), source, k)
+                    ok = False
+            title, number = doc.get("title"), doc.get("number")
+            for name, text, required in (("title", title, True), ("number", number, False)):
+                if text is None and required:
+                    self._document_error("missing required field", source, name)
+                    ok = False
+                elif text is not None and (not isinstance(text, str) or not text.strip()):
+                    self._document_error(f"must be a non-empty string, got {text!r}", source, name)
+                    ok = False
+            if ok:
+                out[source] = Document(title.strip(), number.strip() if number else None)
+        return out
+
+    def _document_error(self, message: str, source: str, subfield: str | None = None) -> None:
+        """An error in ``[documents."<source>"]``, on the line of the field (else the header)."""
+        field = f"documents.{source}" + (f".{subfield}" if subfield else "")
+        header = self._find(rf"""^\s*\[\s*documents\s*\.\s*["']?{re.escape(source)}["']?\s*\]""", 0, len(self.lines))
+        line = None
+        if header is not None:
+            line = header + 1
+            if subfield:
+                end = self._find(r"^\s*\[", header + 1, len(self.lines)) or len(self.lines)
+                i = self._find(rf"^\s*{re.escape(subfield)}\s*=", header + 1, end)
+                line = (i if i is not None else header) + 1
+        else:
+            line = self._top_line("documents")
+        self.errors.append(PackError(self.path, None, field, message, line))
 
     def _issued(self, value: Any) -> date | None:
         if value is None or isinstance(value, date) and not hasattr(value, "hour"):
@@ -435,7 +516,8 @@ class _PackReader:
                 self.error("missing (and the pack has no top-level source)", "citation.source", i, key)
         if None in (clause, quote, source):
             return None
-        return Citation(source=source, clause=clause, quote=quote)
+        return Citation(source=source, clause=clause, quote=quote,
+                        document=getattr(self, "documents", {}).get(source))
 
     def _choices(self, raw: Mapping, name: str, allowed: Sequence[str], i: int,
                  key: str | None) -> tuple[str, ...] | None:  # fmt: skip
@@ -487,7 +569,26 @@ class _PackReader:
             return cls(**args)
         except InvalidField as e:
             self.error(e.message, f"{table}.{e.field}", i, key)
-            return None
+            first = e
+        # The class stops at its first bad field; look for the others by putting a harmless
+        # value in place of each bad one and building again, so every bad field is reported.
+        reported = {first.field}
+        probe, tried = dict(args), {}
+        bad = first.field
+        for _ in range(len(fields) * len(_PROBE_VALUES)):
+            if not _replace_for_probe(probe, bad, fields, tried.setdefault(bad, [])):
+                break
+            try:
+                cls(**probe)
+                break
+            except InvalidField as e:
+                bad = e.field
+                if e.field not in reported:
+                    reported.add(e.field)
+                    self.error(e.message, f"{table}.{e.field}", i, key)
+            except Exception:
+                break   # a stand-in the class cannot take: report what was found
+        return None
 
     # -- anchors within the pack --------------------------------------------------------------
 
@@ -521,6 +622,26 @@ def _unknown(name: str, allowed: Sequence[str], where: str = "") -> str:
     close = difflib.get_close_matches(name, allowed, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else f"; allowed: {', '.join(allowed)}"
     return f"unknown field{where}{hint}"
+
+
+# Harmless values tried in place of a bad field while looking for further bad fields.
+_PROBE_VALUES: tuple[Any, ...] = (1, "01-01", "early", "autumn", ("autumn",), "none")
+
+
+def _replace_for_probe(args: dict[str, Any], name: str, fields: Mapping[str, Any], tried: list) -> bool:
+    """Give field `name` of `args` its default (drop it), else the next probe value not yet
+    `tried`; False when there is nothing left to try."""
+    f = fields.get(name)
+    if name in args and f is not None and (f.default is not dataclasses.MISSING
+                                           or f.default_factory is not dataclasses.MISSING):
+        del args[name]
+        return True
+    for value in _PROBE_VALUES:
+        if value not in tried:
+            tried.append(value)
+            args[name] = value
+            return True
+    return False
 
 
 # ---------------------------------------------------------------------------------------------

@@ -312,6 +312,9 @@ class ScoreReport:
     units: tuple[UnitScore, ...]          # ranked units first (by ranking, rank), then branches
     rankings: tuple[RankingResult, ...]
     _by_code: Mapping[str, UnitScore] = field(default_factory=dict, repr=False, compare=False)
+    # Nothing was recorded for the year (no ledger entry at all: no occurrence due yet, no
+    # finding, no manual score): there is nothing to score, so nobody is ranked or flagged.
+    empty: bool = False
 
     def unit(self, code: str) -> UnitScore | None:
         return self._by_code.get(code)
@@ -350,6 +353,12 @@ def score_year(card: Scorecard, year: int, units: Sequence[UnitRef], entries: It
         scored[code] = UnitScore(unit=branch, total=avg, converted=avg,
                                  members=tuple(sorted(o.code for o in offices)))
 
+    if not entries:
+        # Deductions items start full, so every unit would tie at the same total and all be
+        # flagged for the 提醒谈话: an untracked year has nothing to rank (issue 7).
+        out_units = tuple(scored[c] for c in sorted(scored))
+        return ScoreReport(card, year, out_units, tuple(RankingResult(r.id, r.title, ()) for r in card.rankings),
+                           {s.unit.code: s for s in out_units}, empty=True)
     results: list[RankingResult] = []
     placed: dict[str, tuple[str, int, bool]] = {}
     for r in card.rankings:

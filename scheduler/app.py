@@ -14,12 +14,12 @@ from functools import cached_property
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
 from obligations.packs import Obligation, Pack, load_packs
 from obligations.schedules import Context
 from obligations.workdays import WorkdayCalendar
-from scheduler.config import Config, load_config
+from scheduler.config import Config, check_pack_settings, load_config
 from scheduler.db import open_db, session_scope
 from scheduler.models import Unit
 
@@ -34,6 +34,8 @@ class App:
     config: Config
     packs: list[Pack]
     obligations: dict[str, Obligation] = field(init=False)
+    # False: the database must already exist and have a schema (every command but `ccal init`).
+    create_database: bool = field(default=True, kw_only=True)
 
     def __post_init__(self) -> None:
         self.obligations = {ob.key: ob for p in self.packs for ob in p.obligations}
@@ -41,7 +43,7 @@ class App:
     # -- lazily opened resources
     @cached_property
     def engine(self) -> Engine:
-        return open_db(self.config)
+        return open_db(self.config, create=self.create_database)
 
     @cached_property
     def calendar(self) -> WorkdayCalendar:
@@ -90,6 +92,13 @@ class App:
     def unit(self, session: Session, code: str) -> Unit:
         unit = session.get(Unit, code)
         if unit is None:
+            # Codes match regardless of case (jdx = JDX) unless two codes differ only by case.
+            matches = session.exec(select(Unit).where(func.upper(Unit.code) == code.strip().upper())).all()
+            if len(matches) == 1:
+                return matches[0]
+            if len(matches) > 1:
+                raise UserInputError(f"单位代码 {code} 不区分大小写时有多个匹配："
+                                     f"{', '.join(u.code for u in matches)}；请按原样输入")
             known = session.exec(select(Unit.code).order_by(Unit.code).limit(20)).all()
             hint = f"（已有单位：{', '.join(known)}）" if known else "（数据库中还没有单位，请先 ccal org import 或 ccal init --demo）"
             raise UserInputError(f"未知单位代码 unknown unit: {code}{hint}")
@@ -100,5 +109,6 @@ def open_app(config_path: Path | str | None = None, *, config: Config | None = N
     """The app for `config_path` (None: env CCAL_CONFIG, else defaults). Raises ConfigError,
     PackError or HolidayFileError with file/line/field for bad input."""
     cfg = config if config is not None else load_config(config_path)
+    check_pack_settings(cfg)   # a missing pack or directory names its config line
     packs = load_packs(cfg.packs.enabled, cfg.packs.extra_dirs)
     return App(cfg, packs)

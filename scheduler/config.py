@@ -1,7 +1,8 @@
 """ccal configuration: one TOML file, every setting optional.
 
-Resolution: an explicit path > env ``CCAL_CONFIG`` > no file at all (pure defaults, so ccal
-runs with no configuration). Env ``CCAL_DATABASE_URL`` overrides ``[database] url`` so several
+Resolution: an explicit path (``--config``) > env ``CCAL_CONFIG`` > ``./ccal.toml`` >
+``$XDG_CONFIG_HOME/ccal/ccal.toml`` (default ``~/.config/ccal/ccal.toml``) >
+``/etc/ccal/ccal.toml`` > no file at all (pure defaults, so ccal runs with no configuration). Env ``CCAL_DATABASE_URL`` overrides ``[database] url`` so several
 databases can be used side by side; env ``CCAL_HOME`` is the default data directory.
 
 The tables mirror the TOML file: ``config.general.timezone``, ``config.packs.enabled``, ...
@@ -142,6 +143,9 @@ DEFAULT_SEASONS = tuple(
 class PackSettings:
     enabled: tuple[str, ...] = DEFAULT_PACKS
     extra_dirs: tuple[Path, ...] = ()
+    # False: the file does not set [packs] enabled; `enabled` is then the library default and
+    # the command line decides (scheduler/pack_choice.py: a college chooses its rules).
+    chosen: bool = False
 
 
 @dataclass(frozen=True)
@@ -175,8 +179,14 @@ class Config:
 
     def error(self, dotted_field: str, message: str) -> ConfigError:
         """A ConfigError for `dotted_field` (e.g. "notify.email.port") with file and line."""
-        return ConfigError(message, file=self.path, line=_line_of(self.key_lines, dotted_field),
+        return ConfigError(message, file=self.path, line=self.line_of(dotted_field),
                            field=dotted_field)
+
+    def line_of(self, dotted_field: str) -> int | None:
+        """The line of `dotted_field` in the file, else of its closest enclosing table that
+        is written there; None without a file. Modules that report their own errors
+        (notifiers.settings) take this function to add the line."""
+        return _line_of(self.key_lines, dotted_field)
 
     def season(self, key: str) -> SeasonSettings | None:
         return next((s for s in self.seasons if s.key == key), None)
@@ -194,17 +204,46 @@ class Config:
         )
 
 
+def check_pack_settings(config: Config) -> None:
+    """`[packs]` names bundled packs that exist and directories that exist; otherwise a
+    ConfigError at the line of `enabled` / `extra_dirs` (the pack loader alone would name
+    the pack directory, not the config line that asked for it)."""
+    from obligations.packs import bundled_pack_dir, bundled_pack_names
+
+    known = bundled_pack_names()
+    for name in config.packs.enabled:
+        if name not in known and not (bundled_pack_dir() / f"{name}.toml").is_file():
+            raise config.error("packs.enabled", f"unknown bundled pack {_show(name)} "
+                                                f"(bundled: {', '.join(known) or 'none'})")
+    for d in config.packs.extra_dirs:
+        if not Path(d).is_dir():
+            raise config.error("packs.extra_dirs", f"pack directory not found: {d}")
+
+
 # --------------------------------------------------------------------------- loading
 
+SYSTEM_CONFIG = Path("/etc/ccal/ccal.toml")
+
+
+def config_candidates() -> list[Path]:
+    """The files looked for when neither --config nor CCAL_CONFIG names one, in order."""
+    xdg = os.environ.get("XDG_CONFIG_HOME") or "~/.config"
+    return [Path("ccal.toml"), Path(xdg).expanduser() / "ccal" / "ccal.toml", SYSTEM_CONFIG]
+
+
 def resolve_config_path(path: Path | str | None) -> Path | None:
+    """--config, else env CCAL_CONFIG, else the first of config_candidates() that exists."""
     if path is not None:
         return Path(path).expanduser()
     env = os.environ.get(ENV_CONFIG)
-    return Path(env).expanduser() if env else None
+    if env:
+        return Path(env).expanduser()
+    return next((p.absolute() for p in config_candidates() if p.is_file()), None)
 
 
 def load_config(path: Path | str | None = None) -> Config:
-    """Load the configuration: explicit `path`, else env CCAL_CONFIG, else pure defaults."""
+    """Load the configuration: explicit `path`, else env CCAL_CONFIG, else the first file of
+    config_candidates(), else pure defaults."""
     cfg_path = resolve_config_path(path)
     data: dict[str, Any] = {}
     lines: dict[str, int] = {}
@@ -538,7 +577,7 @@ class _Builder:
         for d in dirs:
             p = Path(d.strip()).expanduser()
             resolved.append(p if p.is_absolute() else self.base / p)
-        return PackSettings(tuple(x.strip() for x in enabled), tuple(resolved))
+        return PackSettings(tuple(x.strip() for x in enabled), tuple(resolved), chosen="enabled" in tbl)
 
     def organisation(self) -> OrganisationSettings:
         tbl = self.table("organisation", ("file", "propaganda_unit"))

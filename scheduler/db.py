@@ -8,9 +8,12 @@ and the command line share one file.
 
 from __future__ import annotations
 
+import os
+import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
+from urllib.parse import quote
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -43,7 +46,8 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    cur.execute("PRAGMA journal_mode=WAL")   # readers do not block the writer
+    if cur.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        cur.execute("PRAGMA journal_mode=WAL")   # readers do not block the writer
     # WAL + NORMAL: no fsync per commit. Durable against a crash of the process (kill -9); a
     # power cut may roll back the last commits (docs/service.md: messages resent, none lost).
     cur.execute("PRAGMA synchronous=NORMAL")
@@ -94,16 +98,101 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
                 conn.exec_driver_sql("PRAGMA foreign_keys=ON")
 
 
-def open_db(config: "Config") -> Engine:
-    """Engine for the configured database, its schema brought to the latest revision."""
+def open_db(config: "Config", *, create: bool = True) -> Engine:
+    """Engine for the configured database, its schema brought to the latest revision.
+
+    create=False (every ccal command except `init`): a missing database, or one without a
+    schema, is refused with DatabaseError naming it and the fix, instead of being created
+    empty (an empty database answers every query with "nothing due").
+
+    A new SQLite file is created owner-only (0600, in a 0700 directory when that is new too;
+    SQLite gives its -wal and -shm files the database file's mode). A database this process
+    cannot write (a read-only file or directory, another user's file) is opened read-only:
+    read commands work, nothing is upgraded, and a schema that needs upgrading is refused
+    with a clear message. A current schema is never touched: opening writes nothing."""
     url = make_url(config.database.url)
-    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:" \
-            and not url.database.startswith("file:"):
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    path = _sqlite_path(url)
+    if path is not None:
+        if not create and not path.exists():
+            raise DatabaseError(f"数据库不存在：{path}。请先运行 ccal init 创建数据库"
+                                f"（或 ccal init --demo 载入示例学院）")
+        if path.exists() and not _writable(path):
+            return _open_readonly(path)
+        _create_private(path)
     engine = make_engine(config.database.url)
-    if current_revision(engine) != head_revision():
+    current = current_revision(engine)
+    if current is None and not create:
+        engine.dispose()
+        where = path if path is not None else url.render_as_string(hide_password=True)
+        raise DatabaseError(f"数据库尚未初始化：{where}。请先运行 ccal init")
+    if current != head_revision():
         upgrade(engine)
     return engine
+
+
+def _sqlite_path(url) -> Path | None:
+    """The file of a plain SQLite URL (None: another database, in memory, or a file: URI)."""
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:" \
+            or url.database.startswith("file:"):
+        return None
+    return Path(url.database)
+
+
+def _writable(path: Path) -> bool:
+    """Can this process write the database: the file, and its directory (for -wal/-shm)."""
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)
+
+
+def _create_private(path: Path) -> None:
+    """Create the directory (0700 for the parts that are new) and an empty database file
+    (0600) unless it exists; SQLite treats an empty file as a new database."""
+    missing = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for p in missing:
+        os.chmod(p, 0o700)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+
+
+def _open_readonly(path: Path) -> Engine:
+    """A read-only engine on a database this process cannot write."""
+    uri = "file:" + quote(str(path.resolve()))
+
+    def connect() -> sqlite3.Connection:
+        # mode=ro needs the -shm file (WAL) to exist or to be creatable; when the directory is
+        # read-only and no other process holds the database open, only immutable=1 can read it.
+        for query in ("mode=ro", "immutable=1"):
+            conn = sqlite3.connect(f"{uri}?{query}", uri=True, check_same_thread=False)
+            try:
+                conn.execute("select count(*) from sqlite_master").fetchone()
+                return conn
+            except sqlite3.OperationalError:
+                conn.close()
+        raise sqlite3.OperationalError(f"cannot open {path} read-only")
+
+    engine = create_engine("sqlite://", creator=connect)
+    event.listen(engine, "connect", _readonly_pragmas)
+    try:
+        current = current_revision(engine)
+    except Exception as exc:
+        engine.dispose()
+        raise DatabaseError(f"数据库 {path} 只读且无法打开：{exc}") from None
+    if current != head_revision():
+        engine.dispose()
+        raise DatabaseError(f"数据库 {path} 是只读的，但它的结构需要升级（版本 {current}）；"
+                            "请以有写权限的用户运行一次 ccal init "
+                            f"(the database is read-only and its schema needs an upgrade)")
+    return engine
+
+
+def _readonly_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cur.execute("PRAGMA query_only=ON")
+    cur.close()
 
 
 @contextmanager

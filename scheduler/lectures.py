@@ -41,6 +41,7 @@ from sqlmodel import Session, col, select
 
 from obligations import lectures as rules
 from obligations.lectures import Decision, Moment
+from obligations.provisional import HOLIDAYS
 from obligations.reminders import Audience, ReminderItem, stage_at
 from scheduler.app import UserInputError
 from scheduler.ledger import (AUTO_RECORDER, SyncResult, add_finding, latest_findings, reconcile_finding,
@@ -319,6 +320,8 @@ def _new_version(app: "App", session: Session, lecture: Lecture, unit: Unit, *, 
             session.flush()
             materialise_event(app, session, ev)
             event_id = ev.id
+    if kind != "cancel":
+        _file_with_superiors(app, session, lecture, title, starts)
     v = LectureVersion(lecture_id=lecture.id, kind=kind, title=title, speaker=speaker, place=place,
                        starts_at=starts, time_known=time_known, categories=",".join(categories),
                        obligation_key=key, event_id=event_id, reason=reason, recorded_at=now,
@@ -326,6 +329,54 @@ def _new_version(app: "App", session: Session, lecture: Lecture, unit: Unit, *, 
     session.add(v)
     session.flush()
     return v
+
+
+def filing_title(lecture_id: int, title: str) -> str:
+    """The title of a lecture's filing event: 「讲座 7《题目》」. Its prefix 「讲座 7《」 finds the
+    filings of lecture 7 again (`_filing_events`)."""
+    return f"讲座 {lecture_id}《{title}》"
+
+
+def _filing_events(session: Session, app: "App", lecture_id: int) -> list[Event]:
+    keys = [ob.key for ob in rules.filings(app.obligations.values())]
+    if not keys:
+        return []
+    return list(session.exec(select(Event).where(
+        col(Event.obligation_key).in_(keys), Event.unit_code == app.propaganda_unit,
+        col(Event.title).startswith(f"讲座 {lecture_id}《")).order_by(col(Event.id))).all())
+
+
+def _file_with_superiors(app: "App", session: Session, lecture: Lecture, title: str, starts: datetime) -> None:
+    """Each registered (or changed) lecture is also filed by the propaganda department with its
+    superior (jincheng-2020.lecture: 按时向市委宣传部报备), as its approval is: one event of each
+    filing obligation for the propaganda unit, so its own occurrence and deadline."""
+    obs = rules.filings(app.obligations.values())
+    if not obs or session.get(Unit, app.propaganda_unit) is None:
+        return                      # no filing obligation enabled, or no propaganda unit to track it
+    for ob in obs:
+        ev = Event(unit_code=app.propaganda_unit, obligation_key=ob.key, date=starts.date(),
+                   title=filing_title(lecture.id, title), recorded_at=app.now())
+        session.add(ev)
+        session.flush()
+        ev.label = event_label(ev.id)
+        session.flush()
+        materialise_event(app, session, ev)
+
+
+def _retire_filings(app: "App", session: Session, lecture_id: int, why: str, recorded_by: str) -> None:
+    """The lecture changed or was cancelled: its filings not yet made are waived (a changed
+    lecture gets new ones with its new version)."""
+    events = _filing_events(session, app, lecture_id)
+    if not events:
+        return
+    occs = session.exec(select(Occurrence).where(col(Occurrence.event_id).in_([e.id for e in events]))).all()
+    ids = [o.id for o in occs]
+    done = counting_submissions(session, ids)
+    waived = active_waivers(session, ids)
+    for occ in occs:
+        if not done.get(occ.id) and not waived.get(occ.id):
+            session.add(Waiver(occurrence_id=occ.id, reason=why, recorded_by=recorded_by or AUTO_RECORDER,
+                               recorded_at=app.now()))
 
 
 def _retire(app: "App", session: Session, rec: LectureRecord, why: str, recorded_by: str) -> None:
@@ -427,6 +478,8 @@ def change(app: "App", lecture_id: int, *, reason: str, title: str | None = None
         if same:
             raise UserInputError("没有变更内容：请给出新的名称、主讲人、地点、时间或敏感议题类别")
         _retire(app, session, rec, f"讲座 {lecture_id} 已变更（{reason.strip()}），原审批事项不再需要", recorded_by)
+        _retire_filings(app, session, lecture_id, f"讲座 {lecture_id} 已变更（{reason.strip()}），按变更后的内容报备",
+                        recorded_by)
         _new_version(app, session, rec.lecture, rec.unit, kind="change", reason=reason.strip(),
                      recorded_by=recorded_by, **new)
     if not planned:
@@ -495,6 +548,7 @@ def cancel(app: "App", lecture_id: int, reason: str, *, recorded_by: str = "") -
             raise UserInputError(f"讲座 {lecture_id} 已于 {rec.held.text()} 举办，不能取消")
         old = rec.current
         _retire(app, session, rec, f"讲座 {lecture_id} 已取消（{reason.strip()}）", recorded_by)
+        _retire_filings(app, session, lecture_id, f"讲座 {lecture_id} 已取消（{reason.strip()}），无需报备", recorded_by)
         _new_version(app, session, rec.lecture, rec.unit, kind="cancel", title=old.title,
                      speaker=old.speaker, place=old.place, starts=old.starts_at, time_known=old.time_known,
                      categories=tuple(k for k in old.categories.split(",") if k),
@@ -672,6 +726,7 @@ def describe(app: "App", session: Session, occs: Mapping[int, Occurrence],
             when = f"于 {min(filed[occ.id]):%Y-%m-%d} " if filed.get(occ.id) else ""
             fields.update(
                 title="审批讲座、报告会申请（一会一报）", due=due.due, provisional=due.provisional,
+                provisional_reasons=(HOLIDAYS,) if due.provisional else (),
                 note="；".join(x for x in (f"{names.get(occ.unit_code, occ.unit_code)}{when}报审，待审批",
                                           topic, about, "请在活动前完成审批") if x))
         else:

@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import CheckConstraint, DateTime, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from obligations.packs import UNIT_KIND_NAMES
+
 # Stable constraint names, so batch migrations on SQLite can find and alter them.
 SQLModel.metadata.naming_convention = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -26,13 +28,10 @@ SQLModel.metadata.naming_convention = {
     "pk": "pk_%(table_name)s",
 }
 
-# Unit kinds and their Chinese labels (also accepted by the organisation import).
-UNIT_KINDS: dict[str, str] = {
-    "committee": "党委",
-    "branch": "党支部",
-    "dept_branch": "系党支部",
-    "office": "处室",
-}
+# Unit kinds a unit can have, with their Chinese labels (also accepted by the organisation
+# import): the one mapping is obligations.packs.UNIT_KIND_NAMES ("propaganda" there is the
+# configured propaganda department, not a kind of unit).
+UNIT_KINDS: dict[str, str] = {k: UNIT_KIND_NAMES[k] for k in ("committee", "branch", "dept_branch", "office")}
 # Roles a person holds in a unit. secretary: first responsible person, main receiver of
 # reminders; head: head of an office or department; supervisor: leader in charge (分管领导);
 # propaganda: propaganda contact of the unit (宣传委员).
@@ -259,6 +258,9 @@ class OutboxItem(SQLModel, table=True):
     person_id: int = Field(foreign_key="person.id")
     roles: str = Field(default="responsible", max_length=100)  # comma-separated
     state: str = Field(default="listed", max_length=12)
+    # The due date this item told, as rendered into its message (migration 0008); a later
+    # message says when it moved (scheduler/moved.py). None: planned before 0008.
+    told_due: dt.date | None = Field(default=None)
 
 
 # Scoring (scheduler/ledger.py, obligations/scoring.py, docs/scoring.md).

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from sqlmodel import Session, col, select
 
 from obligations.occurrences import occurrence_status
+from obligations.packs import unit_kind_name
 from scheduler.app import UserInputError
 from scheduler.ledger import (AUTO_RECORDER, SyncResult, add_finding, latest_findings, reconcile_finding,
                               scorecard, scorecards)
@@ -63,7 +64,7 @@ def order_obligation(app: "App", unit: Unit, key: str | None = None) -> "Obligat
         if ob.schedule.kind != "ad_hoc":
             raise UserInputError(f"事项 {key} 不是督办事项（日程 {ob.schedule.kind}，应为 ad_hoc）")
         if not applies_to_unit(ob, unit, app.propaganda_unit):
-            raise UserInputError(f"事项 {key} 不适用于单位 {unit.code}（{unit.name}）：适用于 {', '.join(ob.applies_to)}")
+            raise UserInputError(f"事项 {key} 不适用于单位 {unit.code}（{unit.name}）：适用于 {'、'.join(unit_kind_name(k) for k in ob.applies_to)}")
         return ob
     candidates = [ob for ob in app.obligations.values()
                   if ob.schedule.kind == "ad_hoc" and applies_to_unit(ob, unit, app.propaganda_unit)]

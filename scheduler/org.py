@@ -1,6 +1,7 @@
 """Import the organisation (units, people, roles) from a CSV file.
 
-Columns (header row, any order; UTF-8 with or without BOM):
+Columns (header row, any order; UTF-8 with or without BOM, else GB18030/GBK as Chinese Excel's
+plain "CSV (逗号分隔)" saves it: the summary names the encoding used):
 
   code          unit code, the key (letters, digits, "_", "-", "."; e.g. XCB)      required
   name          unit name (e.g. 党委宣传部)                                           required
@@ -31,6 +32,7 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
+from obligations.csv_text import CSVEncodingError, decode_csv
 from scheduler.models import ROLES, UNIT_KINDS, Person, RoleAssignment, Unit, local_now, person_key
 
 REQUIRED_COLUMNS = ("code", "name", "kind")
@@ -82,6 +84,7 @@ class ImportResult:
     roles_removed: int = 0
     errors: list[OrgRowError] = field(default_factory=list)   # rows skipped (partial=True)
     new_units: list[str] = field(default_factory=list)   # codes created or whose kind changed
+    encoding: str = ""            # how the file was decoded (obligations.csv_text)
 
     @property
     def changed(self) -> bool:
@@ -95,6 +98,8 @@ class ImportResult:
                 f"职务：新增 {self.roles_added}，撤销 {self.roles_removed}")
         if self.errors:
             text += f"；{len({e.line for e in self.errors})} 行有误未导入"
+        if self.encoding:
+            text += f"（文件编码 {self.encoding}）"
         return text
 
 
@@ -130,12 +135,12 @@ def import_org(session: Session, path: Path | str, *, partial: bool = False,
     `partial`, when any row is bad (then nothing is written)."""
     path = Path(path)
     label = str(path)
-    rows, errors, lines_by_code = _parse(path, label)
+    rows, errors, lines_by_code, encoding = _parse(path, label)
     existing = {u.code: u for u in session.exec(select(Unit)).all()}
     good = _check_across_rows(rows, errors, existing, lines_by_code, label)
     if errors and not partial:
         raise OrgImportError(sorted(errors, key=_error_order))
-    result = ImportResult(errors=sorted(errors, key=_error_order))
+    result = ImportResult(errors=sorted(errors, key=_error_order), encoding=encoding)
     _apply(session, good, existing, result, now or local_now())
     session.flush()
     return result
@@ -147,8 +152,9 @@ def _error_order(e: OrgRowError):
 
 # --------------------------------------------------------------------------- reading
 
-def _parse(path: Path, label: str) -> tuple[list[_Row], list[OrgRowError], dict[str, int]]:
-    """Valid rows, row errors, and the first line of every unit code in the file (good or bad)."""
+def _parse(path: Path, label: str) -> tuple[list[_Row], list[OrgRowError], dict[str, int], str]:
+    """Valid rows, row errors, the first line of every unit code in the file (good or bad), and
+    the encoding the file was read in."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -156,11 +162,10 @@ def _parse(path: Path, label: str) -> tuple[list[_Row], list[OrgRowError], dict[
     except OSError as e:
         raise OrgImportError([OrgRowError(label, None, None, f"cannot read file: {e.strerror}")]) from None
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = raw[:e.start].count(b"\n") + 1
-        raise OrgImportError([OrgRowError(
-            label, line, None, "not UTF-8 text (in Excel save as “CSV UTF-8”)")]) from None
+        decoded = decode_csv(raw)
+    except CSVEncodingError as e:
+        raise OrgImportError([OrgRowError(label, e.line, None, str(e))]) from None
+    text, encoding = decoded.text, decoded.encoding
 
     reader = csv.reader(io.StringIO(text, newline=""))
     header: list[str] | None = None
@@ -190,7 +195,7 @@ def _parse(path: Path, label: str) -> tuple[list[_Row], list[OrgRowError], dict[
         raise OrgImportError([OrgRowError(label, reader.line_num, None, f"CSV format error: {e}")]) from None
     if header is None:
         raise OrgImportError([OrgRowError(label, None, None, "the file is empty (no header row)")])
-    return rows, errors, lines_by_code
+    return rows, errors, lines_by_code, encoding
 
 
 def _check_header(cells: list[str], line: int, label: str) -> list[str]:

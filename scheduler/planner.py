@@ -48,6 +48,7 @@ from notifiers.local_outbox import LocalOutbox
 from notifiers.rendering import Deduction
 from notifiers.rendering import Digest as RenderDigest
 from notifiers.rendering import DigestItem, group_by_unit, render_digest
+from obligations.citations import cite
 from obligations.occurrences import occurrence_status
 from obligations.packs import Obligation
 from obligations.reminders import (
@@ -58,6 +59,8 @@ from obligations.sending_windows import SendingWindow, next_window_start, window
 from scheduler import ledger, orders, outbox
 from scheduler.lectures import LectureReminders
 from scheduler.lectures import describe as describe_lectures
+from scheduler.moved import MovedDeadlines, messages_to_rerender
+from scheduler.provisional import reasons_of as provisional_reasons
 from scheduler.models import ROLES, Event, Occurrence, Outbox, OutboxItem, Person, RoleAssignment, Unit
 from scheduler.submissions import counting_submissions, open_on, waived_occurrences
 
@@ -193,6 +196,8 @@ class Planner:
         self.env = env
         self.settings = settings
         self._policies: dict[str, ReminderPolicy] = {}
+        self._settled: dict[tuple, OutboxItem] = {}
+        self._to_render: dict[int, Outbox] = {}
         self._packs = {p.name: p for p in app.packs}
 
     @cached_property
@@ -232,6 +237,8 @@ class Planner:
             items, occurrences, [str(p) for p in directory.propaganda], self.policy)
         report.open_occurrences = len(occurrences)
         planned = self._planned_keys(session, list(occurrences))
+        self._settled = self._settled_items(session, list(occurrences))
+        self._to_render: dict[int, Outbox] = {}      # each message rendered once, at the end
         digest_plan = plan_digests(
             items, now=now, cal=self.app.calendar, window=self.settings.window,
             channels=lambda person: routes_for(directory.people[int(person)], self.channels,
@@ -249,6 +256,10 @@ class Planner:
             self._put(session, directory, digest.recipient, digest.channel, digest.send_at,
                       entries, now, report)
         self._tell_deductions(session, directory, now, report)
+        session.flush()
+        for row in self._to_render.values():
+            self.render(session, directory, row, now)
+        self._to_render = {}
         session.commit()
         return report
 
@@ -281,7 +292,7 @@ class Planner:
                 report.updated += 1
             report.deductions += ledger.mark_notified(session, entry_ids, now, person_id=person_id,
                                                       channel=channel, outbox_id=row.id)
-            self.render(session, directory, row, now)
+            self._to_render[row.id] = row
 
     def _reminder_items(self, session: Session, today: date, directory: Directory
                         ) -> tuple[list[ReminderItem], dict[int, Occurrence]]:
@@ -293,6 +304,8 @@ class Planner:
         occs = session.exec(select(Occurrence).where(*cond).order_by(col(Occurrence.id))).all()
         subs = counting_submissions(session, select(Occurrence.id).where(*cond))
         waived = {o.id for o in occs if o.waived}
+        opened = select(Occurrence.id).where(*cond)
+        moved = MovedDeadlines(session, opened)  # a date moved: escalation waits (scheduler/moved.py)
         tz = self.app.config.general.tz
         items: list[ReminderItem] = []
         open_occs: dict[int, Occurrence] = {}
@@ -308,22 +321,38 @@ class Planner:
                              cal=self.app.calendar)
             if stage is None:
                 continue
+            if stage.escalate and moved.holds_escalation(occ.id, occ.due, today, self.app.calendar):
+                stage = replace(stage, escalate=False)
+            stage = replace(stage, id=moved.stage_id(occ.id, occ.due, stage.id))
             open_occs[occ.id] = occ
             items.append(ReminderItem(str(occ.id), occ.unit_code, stage,
                                       directory.audience(occ.unit_code, ob.responsible)))
         return items, open_occs
 
     @staticmethod
+    def _settled_items(session: Session, occurrence_ids: Sequence[int]) -> dict[tuple, OutboxItem]:
+        """(occurrence, stage, channel, person) -> its settled item: an occurrence open again is
+        told on the same key in a new message. One query for the pass (chunked ids)."""
+        out: dict[tuple, OutboxItem] = {}
+        ids = list(occurrence_ids)
+        for i in range(0, len(ids), 500):
+            for item in session.exec(select(OutboxItem).where(
+                    col(OutboxItem.occurrence_id).in_(ids[i:i + 500]), OutboxItem.state == SETTLED)).all():
+                out[(item.occurrence_id, item.stage, item.channel, item.person_id)] = item
+        return out
+
+    @staticmethod
     def _planned_keys(session: Session, occurrence_ids: Sequence[int]) -> set[OutboxKey]:
         """Keys already in the outbox. Settled items are not: if the occurrence opens again
         (a submission withdrawn), that stage was never told and may be planned again."""
-        if not occurrence_ids:
-            return set()
-        q = (select(OutboxItem.occurrence_id, OutboxItem.stage, OutboxItem.channel,
-                    OutboxItem.person_id)
-             .where(col(OutboxItem.occurrence_id).in_(list(occurrence_ids)),
-                    OutboxItem.state != SETTLED))
-        return {entry_key(str(o), s, c, str(p)) for o, s, c, p in session.exec(q).all()}
+        ids = list(occurrence_ids)
+        keys: set[OutboxKey] = set()
+        for i in range(0, len(ids), 500):     # chunks: parameter limits at province scale
+            q = (select(OutboxItem.occurrence_id, OutboxItem.stage, OutboxItem.channel,
+                        OutboxItem.person_id)
+                 .where(col(OutboxItem.occurrence_id).in_(ids[i:i + 500]), OutboxItem.state != SETTLED))
+            keys |= {entry_key(str(o), s, c, str(p)) for o, s, c, p in session.exec(q).all()}
+        return keys
 
     # -- one message
     def _put(self, session: Session, directory: Directory, recipient: str, channel: str,
@@ -347,7 +376,7 @@ class Planner:
             self._add_item(session, row, occurrence_id, entry, channel, person_id)
             report.entries += 1
         session.flush()
-        self.render(session, directory, row, now)
+        self._to_render[row.id] = row
 
     def _unsent(self, session: Session, person_id: int, channel: str,
                 now: datetime) -> Outbox | None:
@@ -403,12 +432,11 @@ class Planner:
             send_at = _naive(next_window_start(
                 datetime.combine(send_at.date() + timedelta(days=1), time.min), cal, window))
 
-    @staticmethod
-    def _add_item(session: Session, row: Outbox, occurrence_id: int, entry: DigestEntry,
+    def _add_item(self, session: Session, row: Outbox, occurrence_id: int, entry: DigestEntry,
                   channel: str, person_id: int) -> None:
-        existing = session.exec(select(OutboxItem).where(
-            OutboxItem.occurrence_id == occurrence_id, OutboxItem.stage == entry.stage.id,
-            OutboxItem.channel == channel, OutboxItem.person_id == person_id)).first()
+        # Settled items of this pass's occurrences were read once (`_settled_items`): no
+        # SELECT per item.
+        existing = self._settled.pop((occurrence_id, entry.stage.id, channel, person_id), None)
         roles = ",".join(entry.roles)
         if existing is not None:  # settled earlier, open again: the same key, a new message
             existing.outbox_id, existing.state, existing.roles = row.id, LISTED, roles
@@ -436,6 +464,9 @@ class Planner:
                     stale[item.outbox_id].append(item)
         # A deduction corrected or withdrawn before its message went out: render without it.
         for outbox_id in ledger.messages_with_replaced_deductions(session, unsent):
+            stale.setdefault(outbox_id, [])
+        # A due date moved after the message was rendered: render it again with the new date.
+        for outbox_id in messages_to_rerender(session, unsent):
             stale.setdefault(outbox_id, [])
         for outbox_id, gone in stale.items():
             row = session.get(Outbox, outbox_id)
@@ -487,8 +518,13 @@ class Planner:
         for item in items:
             roles[item.occurrence_id].update(item.roles.split(","))
             stages[item.occurrence_id].add(item.stage)
+            if item.occurrence_id in occs and item.told_due != occs[item.occurrence_id].due:
+                item.told_due = occs[item.occurrence_id].due     # what this message tells
+                session.add(item)
         # What a lecture or a supervision order is about (scheduler/lectures.py, orders.py).
         described = {**describe_lectures(self.app, session, occs, stages), **orders.describe(session, occs)}
+        reasons = provisional_reasons(self.app, session, occs.values())  # why a date may move
+        moved = MovedDeadlines(session, ids)     # what the person was told before (scheduler/moved.py)
         pairs, responsible, own_units, told_units = [], {}, set(), set()
         for occ in occs.values():
             ob = self.app.obligations.get(occ.obligation_key)
@@ -500,7 +536,9 @@ class Planner:
             event = events.get(occ.event_id) if occ.event_id else None
             pairs.append((unit_name, replace(DigestItem(
                 key=ob.key, title=ob.title, period=occ.period, due=occ.due,
-                done=min(done, occ.required), required=occ.required, provisional=occ.provisional,
+                done=min(done, occ.required), required=occ.required, provisional=occ.id in reasons,
+                provisional_reasons=reasons.get(occ.id, ()), citation=cite(ob.citation),
+                moved_from=moved.moved_from(occ.id, row.person_id, occ.due),
                 period_name=(f"{event.title or '活动'}（{event.date.isoformat()}）"
                              if event is not None else None),
                 note=f"需报送：{'、'.join(ob.evidence)}" if ob.evidence else None,

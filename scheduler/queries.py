@@ -21,11 +21,13 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
+from obligations.citations import cite, document_name
 from obligations.occurrences import Status, occurrence_status
-from obligations.packs import Obligation
+from obligations.packs import Obligation, unit_kind_name
 from scheduler.app import UserInputError
 from scheduler.materialise import _slots, applies_to_unit
 from scheduler.models import Occurrence, Unit
+from scheduler.provisional import reasons_of as provisional_reasons
 from scheduler.submissions import counting_submissions, open_on
 from scheduler.tracking import unrecorded
 
@@ -42,6 +44,7 @@ class _Item:
     unit_name: str
     ob: Obligation
     status: Status
+    provisional_reasons: tuple[str, ...] = ()   # obligations.provisional reasons; () = a firm date
 
 
 def _sort_key(item: _Item):
@@ -65,6 +68,7 @@ def _load(app: "App", session: Session, *conditions, as_of: date) -> list[_Item]
     for i in range(0, len(need), 500):
         subs.update(counting_submissions(session, need[i:i + 500]))
     tz = app.config.general.tz
+    reasons = provisional_reasons(app, session, [occ for occ, _ in rows])
     items = []
     for occ, name in rows:
         if occ.completed_at is not None and occ.completed_at <= end:
@@ -73,7 +77,7 @@ def _load(app: "App", session: Session, *conditions, as_of: date) -> list[_Item]
             times = subs.get(occ.id, ())
         items.append(_Item(occ, name, app.obligations[occ.obligation_key],
                            occurrence_status(occ.opens, occ.due, occ.required, times, bool(occ.waived),
-                                             as_of, tz=tz)))
+                                             as_of, tz=tz), reasons.get(occ.id, ())))
     return items
 
 
@@ -96,22 +100,26 @@ def _virtual(app: "App", session: Session, years, due_lo: date, due_hi: date, as
         eq = eq.where(Occurrence.unit_code == unit)
     stored = set(session.exec(eq).all())
     tz = app.config.general.tz
-    items = []
+    pending = []
     for slot in slots:
         ob = app.obligations[slot.key]
         for u in units:
             if (u.code, slot.key, slot.period) in stored or not applies_to_unit(ob, u, app.propaganda_unit):
                 continue
-            occ = Occurrence(unit_code=u.code, obligation_key=slot.key, period=slot.period, opens=slot.opens,
-                             due=slot.due, required=slot.required, provisional=slot.provisional)
-            items.append(_Item(occ, u.name, ob, occurrence_status(slot.opens, slot.due, slot.required, (),
-                                                                  False, as_of, tz=tz)))
-    return items
+            # A negative id: never stored, never confused with a row (provisional reasons key on it).
+            occ = Occurrence(id=-(len(pending) + 1), unit_code=u.code, obligation_key=slot.key,
+                             period=slot.period, opens=slot.opens, due=slot.due, required=slot.required,
+                             provisional=slot.provisional)
+            pending.append((occ, u.name, ob))
+    reasons = provisional_reasons(app, session, [occ for occ, _, _ in pending])
+    return [_Item(occ, name, ob, occurrence_status(occ.opens, occ.due, occ.required, (), False, as_of, tz=tz),
+                  reasons.get(occ.id, ()))
+            for occ, name, ob in pending]
 
 
 def citation_text(ob: Obligation) -> str:
-    c = ob.citation
-    return f"{c.source} {c.clause}：{c.quote}"
+    """The citation as people read it: document title and 文号, clause, quote."""
+    return cite(ob.citation, quote=True)
 
 
 def _row(item: _Item, as_of: date, **extra: Any) -> dict[str, Any]:
@@ -119,7 +127,8 @@ def _row(item: _Item, as_of: date, **extra: Any) -> dict[str, Any]:
     row = {
         "unit": occ.unit_code, "unit_name": item.unit_name,
         "obligation": occ.obligation_key, "title": item.ob.title, "period": occ.period,
-        "opens": occ.opens, "due": occ.due, "provisional": bool(occ.provisional),
+        "opens": occ.opens, "due": occ.due, "provisional": bool(item.provisional_reasons),
+        "provisional_reasons": list(item.provisional_reasons),
         "status": st.state, "done": st.done, "required": st.required,
     }
     row.update(extra)
@@ -291,6 +300,8 @@ def catalogue(app: "App", pack: str | None = None) -> list[dict[str, Any]]:
             "deadline_text": deadline_text(ob), "times": ob.times, "default_date": ob.default_date,
             "anchor": ob.anchor, "citation_source": ob.citation.source,
             "citation_clause": ob.citation.clause, "citation_quote": ob.citation.quote,
+            "citation_document": document_name(ob.citation), "citation": cite(ob.citation),
+            "applies_to_text": "、".join(unit_kind_name(k) for k in ob.applies_to),
         })
     return sorted(rows, key=lambda r: r["obligation"])
 

@@ -18,10 +18,11 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
+from obligations.packs import UNIT_KIND_NAMES
 from obligations.scoring import ItemScore, Line, ScoreReport, UnitScore, fmt_points, round2
 from scheduler.tables import Column, render_table
 
-KIND_WORDS = {"branch": "党支部", "dept_branch": "系党支部", "office": "处室"}
+KIND_WORDS = {k: UNIT_KIND_NAMES[k] for k in ("branch", "dept_branch", "office")}
 NOT_COUNTED = "（不计）"
 
 
@@ -49,13 +50,26 @@ def line_text(line: Line) -> str:
     return f"{mark}{line.reason} [{sign}{fmt_points(line.points)}]{note}"
 
 
+NO_FINDINGS = "未发现问题"
+NO_RECORDS = "尚无计分记录"
+
+
+def nothing_to_score(report: ScoreReport) -> str:
+    """What `ccal score` says for a year with no ledger entry at all (ScoreReport.empty)."""
+    return (f"{report.year} 年度没有可计分的记录（没有已到期的事项、发现的问题或人工评分），"
+            f"不计分，也不排名、不标注{report.card.flag_label}")
+
+
 def item_reasons(i: ItemScore) -> list[str]:
     if not i.applicable:
         return ["不适用于本单位"]
     out = [line_text(ln) for ln in i.lines]
     out += list(i.notes)
     if not out:
-        out.append("尚无计分记录")
+        # A deductions item nobody found at fault keeps its full points: say so, rather than
+        # suggest that nothing was looked at.
+        full = i.item.deduction_rule is not None and i.score >= i.max - 1e-9
+        out.append(NO_FINDINGS if full else NO_RECORDS)
     return out
 
 
@@ -73,7 +87,9 @@ def _line_record(ln: Line) -> dict[str, Any]:
 
 
 def unit_records(report: ScoreReport, unit: str | None = None) -> list[dict[str, Any]]:
-    """One JSON object per unit (ranked units first, then branches)."""
+    """One JSON object per unit (ranked units first, then branches); none for an empty year."""
+    if report.empty:
+        return []
     out = []
     for u in report.units:
         if unit is not None and u.unit.code != unit:
@@ -101,7 +117,10 @@ CSV_KEYS = ["year", "unit", "unit_name", "kind", "ranking", "rank", "flagged", "
 
 
 def csv_rows(report: ScoreReport, unit: str | None = None) -> list[dict[str, Any]]:
-    """One row per unit and item, then its bonus, negative list and total rows."""
+    """One row per unit and item, then its bonus, negative list and total rows; none for an
+    empty year."""
+    if report.empty:
+        return []
     card = report.card
     rows = []
     for u in report.units:
@@ -186,6 +205,8 @@ def ranking_rule_text(report: ScoreReport) -> str:
 
 def render_score_table(report: ScoreReport, unit: str | None = None) -> str:
     """Per unit, per item with the reasons, then the rankings (or one unit only)."""
+    if report.empty:
+        return nothing_to_score(report) + "\n"
     if unit is not None:
         u = report.unit(unit)
         return unit_table(report, u) if u is not None else f"{unit} 不参加考核\n"
@@ -345,6 +366,11 @@ def _detail_sheet(wb: Workbook, report: ScoreReport, u: UnitScore, taken: set[st
 def workbook(report: ScoreReport, unit: str | None = None) -> Workbook:
     """The workbook: ranking sheets, the branch sheet, a detail sheet per unit (or only `unit`'s)."""
     wb = Workbook()
+    if report.empty:
+        ws = wb.active
+        ws.title = f"{report.year}年度"
+        ws.cell(row=1, column=1, value=nothing_to_score(report)).font = _TITLE
+        return wb
     wb.remove(wb.active)
     taken: set[str] = set()
     for r in report.rankings:

@@ -48,10 +48,11 @@ from apscheduler.triggers.interval import IntervalTrigger
 from notifiers.base import EMAIL, WECOM_APP, WECOM_ROBOT, Channel
 from notifiers.rendering import TemplateRenderError
 from notifiers.settings import NotifyConfigError, build_channels, template_environment
-from obligations.reminders import ReminderPolicyError
+from obligations.reminders import ReminderPolicy, ReminderPolicyError
 from obligations.sending_windows import (SendingWindow, SendingWindowError, in_window,
                                          next_window_start)
 from scheduler import ledger, orders, outbox
+from scheduler.channel_words import describe_routes
 from scheduler.dispatcher import Dispatcher, DispatchReport
 from scheduler.lectures import sync_findings
 from scheduler.materialise import MaterialiseCounts
@@ -163,8 +164,15 @@ def service_settings(config) -> ServiceSettings:
 
 
 def sending_window(config) -> SendingWindow:
-    return SendingWindow.from_mapping(config.reminders,
-                                      where=f"{config.path or 'config'} [reminders]")
+    """The sending window of the config's ``[reminders]``, whose reminder-policy keys are
+    checked here too, so that a bad one is reported with its line in the file."""
+    where = f"{config.path or 'config'} [reminders]"
+    try:
+        ReminderPolicy.from_mapping(config.reminders, where=where, allow_window_keys=True)
+        return SendingWindow.from_mapping(config.reminders, where=where)
+    except (ReminderPolicyError, SendingWindowError) as e:
+        dotted = "reminders" if e.field == "reminders" else f"reminders.{e.field}"
+        raise config.error(dotted, e.message) from None
 
 
 def years_to_post(now: datetime) -> list[int]:
@@ -209,8 +217,10 @@ class Service:
         self.clock = clock or app.now
         self.channels = dict(channels) if channels is not None else build_channels(
             config.notify, config_path=config.path, data_dir=config.general.data_dir,
-            environ=os.environ if environ is None else environ)
-        env = template_environment(config.templates, config_path=config.path)
+            environ=os.environ if environ is None else environ, line_of=config.line_of,
+            clock=lambda: self.clock().replace(tzinfo=config.general.tz))  # one clock
+        env = template_environment(config.templates, config_path=config.path,
+                                   line_of=config.line_of)
         self.planner = Planner(app, self.channels, env, PlannerSettings(
             window=self.window, routes=self.settings.routes, sender=self.settings.sender,
             contact=self.settings.contact))
@@ -339,7 +349,8 @@ class Service:
                     if asyncio.iscoroutine(result):
                         result = await result
                     if result is not None:
-                        log.info("%s: %s", name, _summary(result))
+                        # An idle pass (nothing due, nothing sent) every minute is not news.
+                        log.log(logging.DEBUG if _idle(result) else logging.INFO, "%s: %s", name, _summary(result))
                 except Exception:  # a failed pass is logged; the next one tries again
                     log.exception("%s failed", name)
                 finally:
@@ -349,8 +360,7 @@ class Service:
 
         log.info("ccal service starting (time zone %s, sending window %s-%s, channels: %s)",
                  tz, self.window.start, self.window.end,
-                 # reprs carry no secrets; they show where the local outbox writes
-                 ", ".join(f"{route}={channel!r}" for route, channel in self.dispatcher.channels.items()))
+                 describe_routes(self.dispatcher.channels))
         # Catch-up: crashed sends back to retryable, then one full pass.
         startup = job("catch-up", lambda: self.tick(self.clock(), lease=False))
         await startup()
@@ -373,6 +383,11 @@ class Service:
             for sig in handled:
                 loop.remove_signal_handler(sig)
             log.info("ccal service stopped")
+
+
+def _idle(result: Any) -> bool:
+    """A pass that did nothing: a dispatch with nothing sent, failed or given up."""
+    return isinstance(result, DispatchReport) and not (result.sent or result.failed or result.dead)
 
 
 def _summary(result: Any) -> str:
@@ -422,8 +437,11 @@ def offset_clock(app: "App", start: datetime) -> Callable[[], datetime]:
     return lambda: (start + timedelta(seconds=_time.monotonic() - t0)).replace(microsecond=0)
 
 
-def run_service(app: "App", *, start: datetime | None = None) -> None:
-    """``ccal serve``: run the daemon until SIGTERM/SIGINT."""
-    clock = offset_clock(app, start) if start is not None else None
+def run_service(app: "App", *, start: datetime | None = None,
+                clock: Callable[[], datetime] | None = None) -> None:
+    """``ccal serve``: run the daemon until SIGTERM/SIGINT. ``clock``: the service clock (the
+    caller's, e.g. for log times under ``--now``); default the offset clock from ``start``."""
+    if clock is None and start is not None:
+        clock = offset_clock(app, start)
     service = Service(app, clock=clock)
     asyncio.run(service.serve())

@@ -28,11 +28,12 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Select, and_, or_, update
 from sqlmodel import Session, col, select
 
+from obligations.packs import unit_kind_name
 from obligations.schedules import periods_in_year
 from scheduler.app import UserInputError
-from scheduler.evidence import store_evidence
+from scheduler.evidence import protected_files, store_evidence
 from scheduler.materialise import (
-    MaterialiseCounts, anchor_keys, applies_to_unit, event_label, materialise,
+    MaterialiseCounts, anchor_keys, applies_to_unit, event_label, generated_by_calendar, materialise,
     materialise_event, move_dependents, period_year,
 )
 from scheduler.models import Event, Evidence, Occurrence, Submission, Waiver, local_now
@@ -141,7 +142,7 @@ def find_occurrence(app: "App", session: Session, key: str, unit_code: str, peri
     unit = app.unit(session, unit_code)
     if not applies_to_unit(ob, unit, app.propaganda_unit):
         raise UserInputError(
-            f"事项 {key} 不适用于单位 {unit.code}（{unit.name}）：适用于 {', '.join(ob.applies_to)}，"
+            f"事项 {key} 不适用于单位 {unit.code}（{unit.name}）：适用于 {'、'.join(unit_kind_name(k) for k in ob.applies_to)}，"
             f"该单位类型为 {unit.kind}")
     kind = ob.schedule.kind
     if kind in ("event", "ad_hoc"):
@@ -165,6 +166,22 @@ def find_occurrence(app: "App", session: Session, key: str, unit_code: str, peri
             f"未知期间 unknown period {period!r} for {key}（{ob.schedule.kind}）：{year} 年的期间为 "
             f"{_examples(app, ob, year)}")
     return occ
+
+
+def check_period_opened(app: "App", key: str, period: str, when: datetime) -> None:
+    """Refuse work recorded for a calendar period that has not begun by `when` (e.g.
+    `--period 2031` in 2026): it would be recorded as on time for work not yet due. Checked
+    before anything is materialised, so a refused submission writes nothing."""
+    ob = app.obligation(key)
+    year = period_year(period)
+    if not generated_by_calendar(ob) or year is None:
+        return
+    found = next((p for p in periods_in_year(ob.schedule, year, app.context) if p.label == period), None)
+    if found is not None and found.start > when.date():
+        raise UserInputError(
+            f"期间 {period} 尚未开始（{found.start:%Y年%-m月%-d日}起），不能登记其完成情况"
+            f"（登记时间 {when:%Y-%m-%d}）；请核对 --period 或 --at "
+            f"(period {period} has not begun: it starts {found.start})")
 
 
 def _examples(app: "App", ob, year: int) -> str:
@@ -193,11 +210,12 @@ def submit(app: "App", key: str, unit_code: str, period: str, *, at: datetime | 
     """Record that `unit_code` did `key` for `period` at `at` (default now), with evidence
     files copied into the evidence store. `corrects`: id of the submission this one replaces."""
     files = [Path(p) for p in evidence]
+    when = at or app.now()
+    check_period_opened(app, key, period, when)
     with app.session() as session:
         occ = find_occurrence(app, session, key, unit_code, period)
         if corrects is not None:
             _check_replaceable(session, corrects)
-        when = at or app.now()
         sub = Submission(occurrence_id=occ.id, submitted_at=when, recorded_at=app.now(),
                          recorded_by=recorded_by, note=note, late=when.date() > occ.due,
                          corrects_id=corrects)
@@ -213,7 +231,7 @@ def submit(app: "App", key: str, unit_code: str, period: str, *, at: datetime | 
 
 
 def _attach(app: "App", session: Session, sub: Submission, path: Path) -> Evidence:
-    stored = store_evidence(path, app.config.evidence.dir)
+    stored = store_evidence(path, app.config.evidence.dir, protected=protected_files(app.config))
     ev = Evidence(submission_id=sub.id, sha256=stored.sha256, original_name=stored.original_name,
                   size=stored.size, stored_path=stored.stored_path)
     session.add(ev)
@@ -305,7 +323,7 @@ def record_event(app: "App", key: str, unit_code: str, on: date, *, period: str 
         unit = app.unit(session, unit_code)
         if not applies_to_unit(ob, unit, app.propaganda_unit):
             raise UserInputError(
-                f"事项 {key} 不适用于单位 {unit.code}（{unit.name}）：适用于 {', '.join(ob.applies_to)}")
+                f"事项 {key} 不适用于单位 {unit.code}（{unit.name}）：适用于 {'、'.join(unit_kind_name(k) for k in ob.applies_to)}")
         if ob.schedule.kind == "event":
             if period is not None:
                 raise UserInputError(f"{key} 按活动登记，不需要 --period（期间自动为 E<活动编号>）")

@@ -16,11 +16,13 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 FORMATS = ("table", "json", "csv")
 
-PROVISIONAL_MARK = "*"
+from obligations.provisional import HOLIDAYS, MARK as PROVISIONAL_MARK, REASONS, footnote
+
+# The wording is obligations.provisional's, shared with the reminder messages.
 # Dates from working-day arithmetic on a year without published holidays.
-HOLIDAYS_FOOTNOTE = "* 暂定：节假日安排未公布"
-# Occurrence tables: provisional also when the meeting a report hangs on is not yet recorded.
-PROVISIONAL_FOOTNOTE = "* 暂定：节假日安排未公布或所依据的会议日期未登记，日期可能变动"
+HOLIDAYS_FOOTNOTE = footnote((HOLIDAYS,))
+# Occurrence rows whose reasons are not known: either reason may apply.
+PROVISIONAL_FOOTNOTE = footnote(REASONS)
 
 # Status words shown to secretaries, by Status.state.
 STATE_WORDS = {
@@ -29,27 +31,106 @@ STATE_WORDS = {
 }
 
 
+# Columns of long free text: cut with an ellipsis when a table is wider than the terminal.
+# Every other column (codes, keys, periods, dates, states, numbers) is a key column: never cut.
+SHRINKABLE_KEYS = frozenset({
+    "title", "unit_name", "obligation_title", "item_title", "citation", "citation_quote", "citation_clause",
+    "reason", "reasons", "note", "description", "text", "last_error", "categories_text", "deadline_text",
+    "schedule_text", "path", "origin", "recipient", "address", "speaker", "place", "applies_to",
+    "secretary", "head", "supervisor", "propaganda",
+})
+MIN_SHRUNK = 8          # a cut column keeps at least this many cells
+ELLIPSIS = "…"
+
+
 @dataclass(frozen=True)
 class Column:
     key: str                 # key in the record
     header: str              # Chinese header shown in the terminal table
     show: Callable[[Mapping[str, Any]], str] | None = None   # cell text from the whole record
     align: str = "left"      # left | right
+    shrink: bool | None = None   # may be cut to fit the terminal (None: key in SHRINKABLE_KEYS)
+
+    @property
+    def shrinkable(self) -> bool:
+        return self.key in SHRINKABLE_KEYS if self.shrink is None else self.shrink
 
 
-def display_width(text: str) -> int:
-    """Terminal columns taken by text: wide/full-width characters count 2, combining marks 0."""
+def cjk_terminal(environ: Mapping[str, str] | None = None) -> bool:
+    """A Chinese/Japanese/Korean locale: terminals there draw East-Asian ambiguous characters
+    (“ ” ‘ ’ …) two cells wide."""
+    import os
+    env = os.environ if environ is None else environ
+    locale = env.get("LC_ALL") or env.get("LC_CTYPE") or env.get("LANG") or ""
+    return locale.lower().startswith(("zh", "ja", "ko"))
+
+
+def display_width(text: str, wide_ambiguous: bool | None = None) -> int:
+    """Terminal columns taken by text: wide/full-width characters count 2, combining marks 0;
+    ambiguous ones (“ ”) 2 in a CJK locale (`wide_ambiguous` None: from the environment)."""
+    if wide_ambiguous is None:
+        wide_ambiguous = cjk_terminal()
+    wide = ("W", "F", "A") if wide_ambiguous else ("W", "F")
     width = 0
     for ch in text:
         if unicodedata.combining(ch):
             continue
-        width += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+        width += 2 if unicodedata.east_asian_width(ch) in wide else 1
     return width
 
 
-def _pad(text: str, width: int, align: str) -> str:
-    fill = " " * (width - display_width(text))
+def cut(text: str, width: int, wide_ambiguous: bool = False) -> str:
+    """`text` cut to `width` cells, ending in an ellipsis when something was cut."""
+    if display_width(text, wide_ambiguous) <= width:
+        return text
+    room = width - display_width(ELLIPSIS, wide_ambiguous)
+    out, used = [], 0
+    for ch in text:
+        w = display_width(ch, wide_ambiguous)
+        if used + w > room:
+            break
+        out.append(ch)
+        used += w
+    return "".join(out) + ELLIPSIS
+
+
+def terminal_width() -> int | None:
+    """Width to fit tables into: the terminal's, or COLUMNS when set; None (no limit) when the
+    output is a file or a pipe, so nothing is lost there."""
+    import os
+    import shutil
+    import sys
+    if os.environ.get("COLUMNS", "").isdigit():
+        return int(os.environ["COLUMNS"])
+    try:
+        if sys.stdout.isatty():
+            return shutil.get_terminal_size().columns
+    except (AttributeError, ValueError, OSError):
+        pass
+    return None
+
+
+def _pad(text: str, width: int, align: str, wide_ambiguous: bool = False) -> str:
+    fill = " " * (width - display_width(text, wide_ambiguous))
     return fill + text if align == "right" else text + fill
+
+
+def fit_widths(widths: list[int], floors: list[int], shrinkable: list[bool], limit: int | None,
+               gap: int = 2) -> list[int]:
+    """Column widths whose total (with gaps) fits `limit`: the widest cuttable column loses a
+    cell at a time, never below its floor; key columns keep their width."""
+    widths = list(widths)
+    if limit is None:
+        return widths
+    excess = sum(widths) + gap * (len(widths) - 1) - limit
+    while excess > 0:
+        candidates = [i for i, ok in enumerate(shrinkable) if ok and widths[i] > floors[i]]
+        if not candidates:
+            break
+        i = max(candidates, key=lambda i: widths[i])
+        widths[i] -= 1
+        excess -= 1
+    return widths
 
 
 def cell_text(value: Any) -> str:
@@ -65,17 +146,26 @@ def cell_text(value: Any) -> str:
 
 
 def render_table(records: Sequence[Mapping[str, Any]], columns: Sequence[Column],
-                 footnotes: Iterable[str] = (), empty: str = "（无）") -> str:
+                 footnotes: Iterable[str] = (), empty: str = "（无）", width: int | None = -1,
+                 wide_ambiguous: bool | None = None) -> str:
+    """A terminal table padded by display width. `width`: fit into that many cells (-1: the
+    terminal's, see terminal_width; None: no limit); long text columns are cut with "…",
+    key columns (codes, keys, periods, dates, states) never."""
     if not records:
         return empty + "\n"
+    wa = cjk_terminal() if wide_ambiguous is None else wide_ambiguous
+    limit = terminal_width() if width == -1 else width
     header = [c.header for c in columns]
     body = [[c.show(r) if c.show else cell_text(r.get(c.key)) for c in columns] for r in records]
-    widths = [max(display_width(row[i]) for row in [header, *body]) for i in range(len(columns))]
+    natural = [max(display_width(row[i], wa) for row in [header, *body]) for i in range(len(columns))]
+    floors = [min(natural[i], max(MIN_SHRUNK, display_width(h, wa))) for i, h in enumerate(header)]
+    widths = fit_widths(natural, floors, [c.shrinkable for c in columns], limit)
     lines = []
-    lines.append("  ".join(_pad(h, w, "left") for h, w in zip(header, widths)).rstrip())
+    lines.append("  ".join(_pad(h, w, "left", wa) for h, w in zip(header, widths)).rstrip())
     lines.append("  ".join("-" * w for w in widths))
     for row in body:
-        lines.append("  ".join(_pad(t, w, c.align) for t, w, c in zip(row, widths, columns)).rstrip())
+        lines.append("  ".join(_pad(cut(t, w, wa), w, c.align, wa)
+                               for t, w, c in zip(row, widths, columns)).rstrip())
     lines.extend(footnotes)
     return "\n".join(lines) + "\n"
 
@@ -92,6 +182,68 @@ def render_json(records: Sequence[Mapping[str, Any]]) -> str:
                       default=_json_default) + "\n"
 
 
+# Chinese column headers of spreadsheet exports (CSV, xlsx), by JSON key. JSON stays English.
+KEY_WORDS: dict[str, str] = {
+    "id": "编号", "key": "键", "unit": "单位代码", "unit_name": "单位", "kind": "类型", "kind_text": "类型名称",
+    "parent": "上级", "obligation": "事项编号", "obligation_title": "事项", "title": "名称", "period": "期间",
+    "opens": "开始日期", "due": "截止日期", "provisional": "日期暂定", "status": "状态", "state": "状态",
+    "done": "已完成次数", "required": "要求次数", "days_overdue": "逾期天数", "days_left": "剩余天数",
+    "progress": "进度", "citation": "依据", "pack": "规则包", "clause": "条款", "applies_to": "适用单位",
+    "responsible": "责任人", "schedule": "周期", "deadline": "截止规则", "deadline_text": "截止",
+    "times": "次数", "default_date": "默认日期", "anchor": "锚点事项", "citation_source": "依据文件",
+    "citation_clause": "依据条款", "citation_quote": "原文", "obligations": "事项数", "enabled": "启用",
+    "origin": "来源", "path": "文件", "submitted_at": "完成时间", "late": "逾期", "corrects": "更正记录",
+    "replaced_by": "被更正为", "evidence": "证明材料数", "note": "备注", "recorded_by": "记录人",
+    "recorded_at": "记录时间", "reason": "原因", "revokes": "撤销记录", "revoked_by": "被撤销于",
+    "date": "日期", "year": "年度", "item": "考核项目", "item_title": "考核项目名称", "found_on": "发现日期",
+    "description": "问题", "count": "数量", "deduct": "扣分", "source_kind": "来源类别", "source_id": "来源编号",
+    "corrected_by": "被更正为", "scorecard": "评分体系", "points": "分数", "in_force": "有效",
+    "channel": "通道", "stage": "阶段", "window": "发送日", "recipient": "收件人", "address": "地址",
+    "items": "事项数", "attempts": "尝试次数", "send_at": "计划发送时间", "next_attempt_at": "下次尝试",
+    "sent_at": "发送时间", "last_error": "最近错误", "speaker": "主讲人", "place": "地点", "time": "时间",
+    "categories": "敏感议题", "filed_at": "报审时间", "decided_at": "批复时间", "held_at": "举办时间",
+    "violation": "违规", "text": "内容", "issued_on": "下达日期", "closed_at": "办结时间",
+    "secretary": "书记", "head": "负责人", "supervisor": "分管领导", "propaganda": "宣传委员",
+    "ranking": "排名类别", "rank": "名次", "flagged": "提醒谈话", "max": "满分", "score": "得分",
+    "reasons": "计分理由", "total": "总分",
+}
+
+
+def spreadsheet(records: Sequence[Mapping[str, Any]], keys: Sequence[str],
+                words: Mapping[str, Mapping[Any, str]] | None = None) -> tuple[list[str], list[list[Any]]]:
+    """Headers and rows for a spreadsheet: Chinese headers (KEY_WORDS), Chinese state words
+    (`words[key]`, default STATE_WORDS for "status"), 是/否 for booleans; dates and numbers stay
+    typed (the xlsx writer keeps them; CSV writes ISO dates)."""
+    words = {"status": STATE_WORDS, **(words or {})}
+    headers = [KEY_WORDS.get(k, k) for k in keys]
+    rows = []
+    for r in records:
+        row = []
+        for k in keys:
+            v = r.get(k)
+            if k in words and v in words[k]:
+                v = words[k][v]
+            elif isinstance(v, bool):
+                v = "是" if v else "否"
+            elif isinstance(v, (list, tuple)):
+                v = "、".join(map(str, v))
+            row.append(v)
+        rows.append(row)
+    return headers, rows
+
+
+def render_spreadsheet_csv(records: Sequence[Mapping[str, Any]], keys: Sequence[str],
+                           words: Mapping[str, Mapping[Any, str]] | None = None) -> str:
+    """CSV that opens in Chinese Excel: UTF-8 with a BOM, Chinese headers and state words."""
+    headers, rows = spreadsheet(records, keys, words)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(headers)
+    for row in rows:
+        writer.writerow(["" if v is None else v.isoformat() if isinstance(v, (date, datetime)) else v for v in row])
+    return "\ufeff" + out.getvalue()
+
+
 def render_csv(records: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> str:
     """CSV with the JSON keys as header row (stable for scripts and spreadsheets)."""
     out = io.StringIO()
@@ -106,13 +258,19 @@ def render_csv(records: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> str
 
 
 def render(records: Sequence[Mapping[str, Any]], columns: Sequence[Column], fmt: str,
-           footnotes: Iterable[str] = (), csv_keys: Sequence[str] | None = None) -> str:
+           footnotes: Iterable[str] = (), csv_keys: Sequence[str] | None = None,
+           words: Mapping[str, Mapping[Any, str]] | None = None) -> str:
+    """table (terminal), json (English keys and words, for scripts) or csv (for Chinese Excel:
+    BOM, Chinese headers and words; `words[key]` maps a key's values to Chinese)."""
     if fmt == "json":
         return render_json(records)
     if fmt == "csv":
-        keys = csv_keys or (sorted(records[0]) if records else [c.key for c in columns])
-        return render_csv(records, keys)
+        return render_spreadsheet_csv(records, spreadsheet_keys(records, columns, csv_keys), words)
     return render_table(records, columns, footnotes)
+
+
+def spreadsheet_keys(records, columns: Sequence[Column], csv_keys: Sequence[str] | None) -> list[str]:
+    return list(csv_keys or (sorted(records[0]) if records else [c.key for c in columns]))
 
 
 def date_cell(key: str, provisional_key: str = "provisional") -> Callable[[Mapping[str, Any]], str]:
@@ -124,5 +282,12 @@ def date_cell(key: str, provisional_key: str = "provisional") -> Callable[[Mappi
 
 
 def provisional_footnotes(records: Sequence[Mapping[str, Any]],
-                          footnote: str = PROVISIONAL_FOOTNOTE) -> list[str]:
-    return [footnote] if any(r.get("provisional") for r in records) else []
+                          default: str = PROVISIONAL_FOOTNOTE) -> list[str]:
+    """The footnote for the rows marked *: the reasons the rows carry (``provisional_reasons``,
+    scheduler/provisional.py), else ``default``."""
+    marked = [r for r in records if r.get("provisional")]
+    if not marked:
+        return []
+    if all("provisional_reasons" in r for r in marked):
+        return [footnote({x for r in marked for x in r["provisional_reasons"]})]
+    return [default]

@@ -13,6 +13,10 @@ def _isolated_env(monkeypatch, tmp_path):
     monkeypatch.delenv("CCAL_CONFIG", raising=False)
     monkeypatch.delenv("CCAL_DATABASE_URL", raising=False)
     monkeypatch.setenv("CCAL_HOME", str(tmp_path / "ccal-home"))
+    # Config discovery (./ccal.toml, ~/.config/ccal, /etc/ccal) finds nothing of the machine's.
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    from scheduler import config
+    monkeypatch.setattr(config, "SYSTEM_CONFIG", tmp_path / "etc-ccal" / "ccal.toml")
 
 
 @pytest.fixture(autouse=True)
@@ -23,6 +27,14 @@ def _official_holiday_data_ends_2026(monkeypatch):
     from obligations import workdays
 
     monkeypatch.setattr(workdays, "OFFICIAL_YEARS", range(workdays.OFFICIAL_YEARS.start, 2027))
+
+
+@pytest.fixture(scope="session")
+def seeds_dir():
+    """The seed documents' directory: skips without it, fails under CI=true (tests/seeds.py)."""
+    from tests.seeds import require_seeds_dir
+
+    return require_seeds_dir()
 
 
 @pytest.fixture

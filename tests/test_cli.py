@@ -13,7 +13,6 @@ import pytest
 from click.testing import CliRunner
 from icalendar import Calendar
 
-from scheduler.tables import PROVISIONAL_FOOTNOTE
 
 from cli import main
 
@@ -112,7 +111,9 @@ def test_overdue_table_marks_provisional_dates(cfg):
         assert word in header
     assert "已逾期" in out
     # The Q1 departmental report hangs on a meeting date not recorded yet: provisional.
-    assert "2026-03-30*" in out and out.rstrip().endswith(PROVISIONAL_FOOTNOTE)
+    # The footnote states that reason (issue 7), in the messages' wording, not "节假日".
+    assert "2026-03-30*" in out
+    assert out.rstrip().endswith("* 暂定：所依据的会议日期尚未登记，登记会议日期后截止日期会随之调整")
 
 
 def test_upcoming_json(cfg):
@@ -123,12 +124,15 @@ def test_upcoming_json(cfg):
     assert all("2026-06-01" <= x["due"] <= "2026-06-15" for x in rows)
 
 
-def test_upcoming_csv_has_the_json_keys_as_header(cfg):
+def test_upcoming_csv_opens_in_chinese_excel(cfg):
+    # Issue 7: CSV for Chinese Excel (BOM, Chinese headers and status words); JSON stays English.
     out = ok(run(cfg, "upcoming", "--days", "14", "--unit", "JDX", "--as-of", "2026-06-01",
                  "--format", "csv")).stdout
-    lines = out.splitlines()
-    assert lines[0].split(",")[:5] == ["unit", "unit_name", "obligation", "title", "period"]
-    assert any(line.startswith("JDX,机电工程系党支部,jincheng-2020.1.2,") for line in lines[1:])
+    assert out.startswith("\ufeff")
+    lines = out[1:].splitlines()
+    assert lines[0].split(",")[:5] == ["单位代码", "单位", "事项编号", "名称", "期间"]
+    row = next(line for line in lines[1:] if line.startswith("JDX,机电工程系党支部,jincheng-2020.1.2,"))
+    assert ",进行中," in row and "open" not in row
 
 
 def test_submit_late_then_status_shows_it(cfg):
@@ -216,6 +220,14 @@ def test_obligations_catalogue_with_citations(cfg):
     assert r["citation_source"] == "002_e020950e72e664f2.txt"
     assert "15日前" in r["citation_quote"]
     assert {x["pack"] for x in rows} == {"jincheng-2020"}
+
+
+def test_obligations_table_names_documents_and_unit_kinds_in_chinese(cfg):
+    # issue 7: a citation shows the document's title and 文号, not a file name; kinds in Chinese
+    out = ok(run(cfg, "obligations", "--pack", "jincheng-2020")).stdout
+    line = next(ln for ln in out.splitlines() if ln.startswith("jincheng-2020.1.2 "))
+    assert "《落实意识形态工作责任制考核办法（试行）》晋市职院党〔2020〕44号 考核评分体系 1.2" in line
+    assert "党支部、系党支部" in line and ".txt" not in line and "dept_branch" not in line
 
 
 # --------------------------------------------------------------------------- errors
@@ -353,6 +365,18 @@ def test_holidays_import_then_show(cfg, tmp_path):
     assert (lecture["due"], lecture["provisional"]) == ("2027-01-28", False)
 
 
+def test_holidays_import_of_a_gbk_csv_names_the_encoding(cfg, tmp_path):
+    from obligations.statutory import statutory_holidays
+
+    days = dict(statutory_holidays(2027))
+    rows = ["date,type,name", *(f"{d.isoformat()},休,{n}" for d, n in sorted(days.items())),
+            "2027-02-20,班,调休上班"]
+    path = tmp_path / "2027.csv"
+    path.write_bytes("\r\n".join(rows).encode("gbk"))
+    out = ok(run(cfg, "holidays", "import", path)).stdout
+    assert "2027" in out and "文件编码 GB18030" in out
+
+
 def test_holidays_import_refuses_a_bad_file(cfg, tmp_path):
     bad = tmp_path / "2027.toml"
     bad.write_text('year = 2027\nholidays = ["2027-13-01"]\n', encoding="utf-8")
@@ -405,3 +429,12 @@ def test_subprocess_overdue_json_and_error_exit_code(cfg):
     bad = subprocess.run([*ccal_command(), "status", "NOPE"], capture_output=True, text=True, timeout=60,
                          env=clean_env(CCAL_CONFIG=str(cfg)), cwd=cfg.parent)
     assert bad.returncode == 1 and "NOPE" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_provisional_footnote_and_a_message_share_one_wording():
+    # issue 7: one source of wording for the CLI footnote and the reminder messages
+    from obligations.provisional import HOLIDAYS, MEETING, footnote, message_note
+
+    for reason, words in ((HOLIDAYS, "节假日安排未公布"), (MEETING, "所依据的会议日期尚未登记")):
+        assert words in footnote((reason,)) and words in message_note((reason,))
+    assert "节假日" not in footnote((MEETING,)) + message_note((MEETING,))

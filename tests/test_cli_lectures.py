@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from cli import main
 
-CONFIG = '[general]\ndata_dir = "data"\n\n[database]\nurl = "sqlite:///ccal.db"\n'
+CONFIG = '[general]\ndata_dir = "data"\n\n[database]\nurl = "sqlite:///ccal.db"\n\n[packs]\nenabled = ["jincheng-2020", "henan-2023", "school-template", "shanghai-2023"]\n'
 ORG = """\
 code,name,kind,parent,secretary,email,head,head_email,supervisor,supervisor_email,propaganda,propaganda_email
 DW,测试学院党委,党委,,王建国,wang@example.edu.cn,,,,,,
@@ -87,7 +87,9 @@ def test_categories_are_listed_with_the_clause(cfg):
     out = ok(run(cfg, "lecture", "categories"))
     for key in ("history", "leaders", "ethnic-religion", "foreign", "hmt", "groups", "spirit"):
         assert key in out
-    assert "涉港澳台问题的" in out and "001_af5a53c9418d3a89.txt 第12条" in out
+    # issue 7: the document as people name it, not the seed's file name
+    assert "涉港澳台问题的" in out and "依据：河南科技职业大学党委意识形态工作举措（2023年12月28日印发） 第12条" in out
+    assert ".txt" not in out
 
 
 def test_register_a_sensitive_lecture_gives_the_20_working_day_deadline(cfg):
@@ -125,7 +127,8 @@ def test_a_change_voids_the_approval(cfg):
     out = ok(run(cfg, "lecture", "change", "1", "--reason", "主讲人时间冲突", "--date", "2026-10-19 14:30",
                  "--filed", "2026-09-10 10:00"))
     assert "讲座 1 已变更（第 2 版），原审批失效" in out
-    assert "（henan-2023.12 / E2），截止 2026-09-15" in out and "状态：待审批" in out
+    # E3: events 1 and 2 are the first version's approval and its filing with the city (issue 7)
+    assert "（henan-2023.12 / E3），截止 2026-09-15" in out and "状态：待审批" in out
     show = ok(run(cfg, "lecture", "show", "1"))
     assert "变更" in show and "主讲人时间冲突" in show and "批准" in show
     fails(run(cfg, "lecture", "change", "1", "--reason", "x"), "没有变更内容")
@@ -204,7 +207,7 @@ def test_order_close_is_the_same_submission(cfg, tmp_path):
     ok(run(cfg, "order", "issue", "--unit", "JDX", "--deadline", "2026-06-30", "--date", "2026-06-01",
            "--text", "整改社团指导教师配备"))
     usage = run(cfg, "order", "close", "1")
-    assert usage.exit_code == 2 and "Missing option '--evidence'" in usage.stderr
+    assert usage.exit_code == 2 and "缺少选项 '--evidence'" in usage.stderr   # click's strings in Chinese (issue 7)
     report = tmp_path / "整改报告.docx"
     report.write_bytes(b"report")
     out = ok(run(cfg, "order", "close", "1", "--evidence", report, "--at", "2026-06-20 10:00"))

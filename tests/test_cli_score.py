@@ -151,7 +151,8 @@ def test_xlsx_needs_an_output_file_and_is_written(cfg, tmp_path):
 
 def test_csv_has_a_row_per_unit_and_item(cfg):
     lines = ok(run(cfg, "score", "--year", 2026, "--unit", "JDX", "--format", "csv", *AS_OF)).stdout.splitlines()
-    assert lines[0] == "year,unit,unit_name,kind,ranking,rank,flagged,item,title,max,score,reasons,total"
+    # Issue 7: CSV for Chinese Excel (BOM, Chinese headers); JSON stays English.
+    assert lines[0] == "\ufeff年度,单位代码,单位,类型,排名类别,名次,提醒谈话,考核项目,名称,满分,得分,计分理由,总分"
     assert len(lines) == 1 + 25 + 3          # 25 items, bonus, negative list, total
 
 
@@ -162,3 +163,21 @@ def test_clerk_errors_are_messages_not_tracebacks(cfg):
     assert result.exit_code == 1 and "未知单位代码 unknown unit: NOPE" in result.stderr
     result = run(cfg, "score", *AS_OF)
     assert result.exit_code == 2 and "--year" in result.output
+
+
+def test_a_year_nothing_was_tracked_in_has_nothing_to_score(cfg):
+    # issue 7: 2031 has no occurrence due, no finding, no manual score. Before, every unit tied
+    # first on the deduction items' full points and all were flagged for the 提醒谈话.
+    out = ok(run(cfg, "score", "--year", 2031, *AS_OF)).stdout
+    assert out.startswith("2031 年度没有可计分的记录")
+    assert "排名" not in out.replace("也不排名", "") and "第1名" not in out
+    assert json.loads(ok(run(cfg, "score", "--year", 2031, "--format", "json", *AS_OF)).stdout) == []
+
+
+def test_a_full_marks_deduction_item_reads_no_problem_found(cfg):
+    # 4.3 (deductions, 1 per 处): nobody found anything at JDX in 2026.
+    record = unit_json(cfg, "JDX")
+    out = ok(run(cfg, "score", "--year", 2026, "--unit", "JDX", *AS_OF)).stdout
+    line = next(ln for ln in out.splitlines() if ln.startswith("4.3 "))
+    assert item(record, "4.3")["lines"] == [] and item(record, "4.3")["score"] == 5
+    assert "未发现问题" in line and "尚无计分记录" not in line

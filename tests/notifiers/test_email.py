@@ -10,7 +10,7 @@ from email import message_from_bytes, policy
 import pytest
 
 from notifiers.base import Message, Recipient
-from notifiers.email import SHANGHAI, EmailChannel, build_mime
+from notifiers.email import SHANGHAI, EmailChannel, build_message, message_bytes
 from notifiers.secrets import Secret
 from tests.fakes import FakeSMTP
 
@@ -238,7 +238,7 @@ def built(msg: Message, **kw) -> bytes:
     options = dict(from_addr="ccal@example.edu.cn", from_name="党委宣传部", recipients=msg.recipients,
                    date=FIXED)
     options.update(kw)
-    return build_mime(msg, **options).as_bytes()
+    return message_bytes(build_message(msg, **options))
 
 
 def parsed(raw: bytes):
@@ -246,10 +246,11 @@ def parsed(raw: bytes):
 
 
 def test_long_chinese_subject_is_folded_into_short_lines_that_decode_back():
+    # RFC 5322 2.1.1: lines of at most 78 characters (the standard library's SMTP policy).
     subject = "【意识形态工作提醒】" + "向党委宣传部书面汇报意识形态工作情况，" * 6 + "6月15日截止"
     raw = built(message(subject=subject))
     head = raw.split(b"\r\n\r\n", 1)[0]
-    assert all(len(line) <= 76 for line in head.split(b"\r\n"))
+    assert all(len(line) <= 78 for line in head.split(b"\r\n"))
     assert head.isascii()
     assert parsed(raw)["Subject"] == subject
 
@@ -274,7 +275,7 @@ def test_bodies_are_utf8_base64_with_crlf_lines_and_a_unique_boundary():
     assert plain["Content-Transfer-Encoding"] == "base64"
     assert plain.get_content_charset() == "utf-8"
     assert plain.get_content().splitlines() == text.splitlines()
-    assert all(len(line) <= 76 for line in raw.split(b"\r\n"))
+    assert all(len(line) <= 78 for line in raw.split(b"\r\n"))
     assert b"\n" not in raw.replace(b"\r\n", b"")        # CRLF only, as SMTP requires
     boundary = msg.get_boundary()
     assert raw.count(boundary.encode()) == 4             # header, two parts, the end
@@ -286,14 +287,45 @@ def test_a_message_without_html_is_plain_text():
     assert "请于6月15日前报送半年书面汇报。" in msg.get_content()
 
 
-def test_the_channel_sends_what_build_mime_builds():
-    # build_mime is what the local outbox writes as .eml. Same message, same date: identical
-    # headers (only the random MIME boundary differs).
+def test_the_channel_sends_exactly_the_bytes_the_local_outbox_would_write():
+    # build_message + message_bytes is what the local outbox writes as .eml. Same message,
+    # same date: the same bytes, boundary included (it is derived from the outbox key).
     with FakeSMTP() as smtp:
         asyncio.run(channel(smtp).send(message()))
         sent = smtp.messages[0].raw
-    local = built(message())
-    assert sent.split(b"Content-Type:", 1)[0] == local.split(b"Content-Type:", 1)[0]
+    assert sent.rstrip(b"\r\n") == built(message()).rstrip(b"\r\n")
+
+
+def test_headers_mark_an_automatic_message_with_the_office_to_reply_to():
+    with FakeSMTP() as smtp:
+        asyncio.run(channel(smtp, reply_to="xcb@example.edu.cn").send(message()))
+        msg = smtp.messages[0].message
+    assert msg["Auto-Submitted"] == "auto-generated"
+    [reply] = msg["Reply-To"].addresses
+    assert (reply.display_name, reply.addr_spec) == ("党委宣传部", "xcb@example.edu.cn")
+    assert msg["From"].addresses[0].display_name == "党委宣传部"
+
+
+def test_without_reply_to_there_is_no_reply_to_header():
+    assert parsed(built(message()))["Reply-To"] is None
+
+
+def test_a_resend_keeps_its_message_id_and_bytes_at_a_later_date():
+    first = parsed(built(message()))
+    later = parsed(built(message(), date=datetime(2026, 6, 11, 9, 0, tzinfo=SHANGHAI)))
+    assert first["Message-ID"] == later["Message-ID"]
+    assert first.get_boundary() == later.get_boundary()
+    assert first["Date"] != later["Date"]
+
+
+def test_the_message_is_built_by_the_standard_library():
+    # No hand-rolled MIME code is left: the builder returns an EmailMessage (policy SMTP).
+    from email.message import EmailMessage
+    from email.policy import SMTP
+
+    mail = build_message(message(), from_addr="ccal@example.edu.cn", from_name="党委宣传部",
+                         recipients=(WANG,), date=FIXED)
+    assert isinstance(mail, EmailMessage) and mail.policy == SMTP
 
 
 def test_an_address_the_parser_rejects_outright_fails_alone():

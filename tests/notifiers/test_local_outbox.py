@@ -97,3 +97,27 @@ def test_slug_is_safe_for_file_names(key, slug):
 def test_kind_is_checked(tmp_path):
     with pytest.raises(ValueError):
         LocalOutbox(tmp_path, kind="sms")
+
+
+def test_files_and_the_directory_are_private_to_the_owner(tmp_path):
+    # Messages carry names, phone numbers and addresses (issue 7, "Personal data stays private").
+    asyncio.run(outbox(tmp_path, "email").send(message()))
+    asyncio.run(outbox(tmp_path, "wecom").send(message()))
+    directory = tmp_path / "outbox"
+    assert directory.stat().st_mode & 0o777 == 0o700
+    files = list(directory.iterdir())
+    assert len(files) == 2 and all(f.stat().st_mode & 0o777 == 0o600 for f in files)
+
+
+def test_the_eml_file_is_exactly_what_the_email_channel_would_send(tmp_path):
+    from notifiers.email import EmailChannel, message_bytes
+
+    box = LocalOutbox(tmp_path / "outbox", kind="email", from_addr="ccal@example.edu.cn",
+                      reply_to="xcb@example.edu.cn", clock=lambda: NOW)
+    asyncio.run(box.send(message()))
+    [path] = (tmp_path / "outbox").iterdir()
+    channel = EmailChannel(host="smtp.invalid", from_addr="ccal@example.edu.cn",
+                           reply_to="xcb@example.edu.cn", clock=lambda: NOW)
+    assert path.read_bytes() == message_bytes(channel.build(message()))
+    msg = message_from_bytes(path.read_bytes(), policy=policy.default)
+    assert msg["Auto-Submitted"] == "auto-generated" and msg["Date"].datetime == NOW

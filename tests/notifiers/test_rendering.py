@@ -18,7 +18,8 @@ def item(key="jincheng-2020.1.2", title="向党委宣传部书面汇报意识形
 
 
 def render(groups, **kw):
-    return render_digest(Digest(kw.pop("salutation", "王老师"), AS_OF, tuple(groups), **kw), make_environment())
+    return render_digest(Digest(kw.pop("salutation", "王老师"), kw.pop("as_of", AS_OF), tuple(groups), **kw),
+                         make_environment())
 
 
 def test_reminder_greets_lists_and_signs_in_chinese():
@@ -66,12 +67,35 @@ def test_single_submission_item_shows_no_progress_line():
     assert "完成进度" not in r.text
 
 
-def test_provisional_date_is_marked_everywhere():
-    r = render([DigestGroup("党委", (item(due=date(2027, 1, 29), provisional=True),))])
+def test_provisional_date_is_marked_everywhere_with_its_true_reason():
+    # issue 7: the reason is the item's own, never the holiday wording by default.
+    r = render([DigestGroup("党委", (item(due=date(2027, 1, 29), provisional=True,
+                                           provisional_reasons=("holidays",)),))])
     for body in (r.text, r.html, r.markdown):
         assert "（日期为暂定，节假日安排未公布）" in body
+    meeting = render([DigestGroup("党委", (item(due=date(2026, 3, 30), provisional=True,
+                                                 provisional_reasons=("meeting",)),))])
+    for body in (meeting.text, meeting.html, meeting.markdown):
+        assert "（日期为暂定，所依据的会议日期尚未登记）" in body and "节假日" not in body
     plain = render([DigestGroup("党委", (item(),))])
     assert "暂定" not in plain.text
+
+
+def test_a_moved_due_date_is_announced_in_every_format():
+    r = render([DigestGroup("党委", (item(due=date(2026, 3, 27), moved_from=date(2026, 3, 30)),))],
+               as_of=date(2026, 3, 31))
+    for body in (r.text, r.html, r.markdown):
+        assert "截止日期已由3月30日调整为3月27日" in body and "已过新的截止日期" in body
+    same = render([DigestGroup("党委", (item(moved_from=date(2026, 12, 15)),))])
+    assert "调整为" not in same.text
+
+
+def test_the_citation_names_the_document():
+    cited = "《落实意识形态工作责任制考核办法（试行）》晋市职院党〔2020〕44号 考核评分体系 1.2"
+    r = render([DigestGroup("党委", (item(citation=cited),))])
+    for body in (r.text, r.markdown):
+        assert f"依据：{cited}" in body
+    assert "依据：《落实意识形态工作责任制考核办法（试行）》" in r.html
 
 
 def test_secretary_of_several_units_gets_items_grouped_by_unit():

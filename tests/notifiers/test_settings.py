@@ -154,3 +154,36 @@ def test_no_templates_table_means_the_bundled_templates(tmp_path):
     digest = Digest("王老师", date(2026, 6, 10),
                     (DigestGroup("经管系党支部", (DigestItem("k", "半年书面汇报", "2026-H1", date(2026, 6, 15)),)),))
     assert render_digest(digest, env).subject.startswith("【意识形态工作提醒】")
+
+
+def test_reply_to_is_the_propaganda_office_and_optional(tmp_path):
+    channels = build('[notify.email]\nhost = "h"\nfrom_addr = "ccal@example.edu.cn"\n'
+                     'reply_to = "xcb@example.edu.cn"\n', tmp_path)
+    assert channels["email"].reply_to == "xcb@example.edu.cn"
+    assert build('[notify.email]\nhost = "h"\nfrom_addr = "a@b.cn"\n', tmp_path)["email"].reply_to is None
+    local = build('[notify.local]\nreply_to = "xcb@example.edu.cn"\n', tmp_path)
+    assert local["email"].reply_to == "xcb@example.edu.cn"
+
+
+def test_channels_run_on_the_clock_they_are_given(tmp_path):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    at = datetime(2026, 3, 11, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    local = build_channels({}, config_path=None, data_dir=tmp_path, environ={}, clock=lambda: at)
+    assert local["email"].clock() == at and local["wecom_app"].clock() == at
+    email = build_channels({"email": {"host": "h", "from_addr": "a@b.cn"}}, config_path=None,
+                           data_dir=tmp_path, environ={}, clock=lambda: at)["email"]
+    assert email.clock() == at
+
+
+def test_errors_carry_the_line_when_given_a_line_lookup(tmp_path):
+    lines = {"notify.email.prot": 12, "templates.dir": 20}
+    with pytest.raises(NotifyConfigError) as err:
+        build_channels({"email": {"host": "h", "from_addr": "a@b.cn", "prot": 1}},
+                       config_path=tmp_path / "ccal.toml", data_dir=tmp_path, environ={},
+                       line_of=lines.get)
+    assert str(err.value).startswith(f"{tmp_path / 'ccal.toml'}:12: [notify.email] prot: unknown setting")
+    with pytest.raises(NotifyConfigError) as err:
+        template_environment({"dir": "nope"}, config_path=tmp_path / "ccal.toml", line_of=lines.get)
+    assert err.value.line == 20

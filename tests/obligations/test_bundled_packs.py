@@ -4,7 +4,6 @@ the documents say."""
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import date
 from pathlib import Path
@@ -17,7 +16,6 @@ from obligations.schedules import Context
 from obligations.workdays import WorkdayCalendar
 
 ROOT = Path(__file__).resolve().parents[2]
-SEEDS_DIR = Path(os.environ.get("CCAL_SEEDS_DIR") or ROOT.parent / "shared" / "seeds")
 CATALOGUE = ROOT / "docs" / "obligations.md"
 BUNDLED = ("jincheng-2020", "henan-2023", "school-template", "shanghai-2023")
 
@@ -51,6 +49,7 @@ INVENTORY: dict[str, tuple[str, ...]] = {
     "002 4.7 anti-cult": ("jincheng-2020.4.7",),
     "002 5.1-5.3 team, vetting, training": ("jincheng-2020.5.1", "jincheng-2020.5.2", "jincheng-2020.5.3"),
     # 6 (bonus) and 7 (negative list) are scoring rules, not dated duties: the scorecard's.
+    "002 二 each unit's self-check before the assessment": ("jincheng-2020.selfcheck",),
     # 000 Jincheng situation report
     "000 quarterly joint meeting": ("jincheng-2020.meeting",),
     "000 departmental report before the meeting": ("jincheng-2020.meeting.report",),
@@ -75,6 +74,8 @@ INVENTORY: dict[str, tuple[str, ...]] = {
     "001 20 briefing, training, committee study, report": (
         "henan-2023.20.briefing", "henan-2023.20.training", "henan-2023.20.study", "henan-2023.20.report",
     ),  # fmt: skip
+    "001 20 school-wide yearly briefing (not the intra-party one)": ("henan-2023.20.situation",),
+    "001 20 ideology work in 民主生活会 and 述职报告": ("henan-2023.20.duty",),
     "001 21 quarterly analysis": ("henan-2023.21",),
     "001 22 inspection and risk investigations": ("henan-2023.22", "henan-2023.22.risk"),
     # 004 school templates (documents 1 = 4 = 9; 3, 6, 10, 11, 12)
@@ -90,7 +91,7 @@ INVENTORY: dict[str, tuple[str, ...]] = {
     "004 10 special inspection in December": ("school-template.10",),
     # doc 3's 1-2 briefings a year and doc 10's meetings restate 5.briefing and 2.study
     "004 docs 3, 6, 10, 11, 12": (
-        "school-template.doc3.summary", "school-template.doc6.meeting",
+        "school-template.doc3.summary", "school-template.doc3.plan", "school-template.doc6.meeting",
         "school-template.doc11.semester", "school-template.doc12.plan",
     ),  # fmt: skip
     # 003 Shanghai report
@@ -113,10 +114,8 @@ def obs(packs) -> dict[str, Obligation]:
 
 
 @pytest.fixture(scope="module")
-def seeds() -> dict[str, str]:
-    if not SEEDS_DIR.is_dir():
-        pytest.skip(f"seed documents not found at {SEEDS_DIR} (set CCAL_SEEDS_DIR)")
-    return {p.name: _collapse(p.read_text(encoding="utf-8")) for p in SEEDS_DIR.glob("*.txt")}
+def seeds(seeds_dir) -> dict[str, str]:
+    return {p.name: _collapse(p.read_text(encoding="utf-8")) for p in seeds_dir.glob("*.txt")}
 
 
 @pytest.fixture(scope="module")
@@ -196,15 +195,41 @@ def test_every_pack_chosen_date_says_why(obs):
 # ------------------------------------------------------------------------------------ who
 
 
+LECTURE_APPROVALS = ("henan-2023.12", "jincheng-2020.4.2")
+
+
 def test_reminded_role_exists_in_every_unit_it_applies_to(obs):
-    # offices have a head, branches a secretary; the propaganda role belongs to that department
+    # offices have a head, branches a secretary; the propaganda role belongs to that department.
+    # The lecture approvals are the organiser's (谁主办、谁负责), whatever unit hosts it: the head,
+    # or the secretary of a Party organisation without one (tested in test_lecture_approval_...).
     has_role = {
         "secretary": {"committee", "branch", "dept_branch"},
         "head": {"office", "dept_branch"},
         "propaganda": {"propaganda"},
     }
-    wrong = {k: (ob.responsible, ob.applies_to) for k, ob in obs.items() if not set(ob.applies_to) <= has_role[ob.responsible]}
+    wrong = {k: (ob.responsible, ob.applies_to) for k, ob in obs.items()
+             if k not in LECTURE_APPROVALS and not set(ob.applies_to) <= has_role[ob.responsible]}
     assert wrong == {}
+    assert {k: obs[k].responsible for k in LECTURE_APPROVALS} == dict.fromkeys(LECTURE_APPROVALS, "head")
+
+
+def test_lecture_approvals_apply_to_every_unit_that_can_host_an_event(obs):
+    # issue 7: 001 §12 makes no exception for the organiser; neither does 002 4.2.
+    for key in LECTURE_APPROVALS:
+        assert set(obs[key].applies_to) == {"committee", "branch", "dept_branch", "office"}, key
+
+
+def test_the_self_check_is_in_december_and_marked_a_default(obs, cal):
+    slot = _slot(obs["jincheng-2020.selfcheck"], cal, "2026")
+    assert (slot.opens, slot.due) == (date(2026, 12, 1), date(2026, 12, 15))
+    assert obs["jincheng-2020.selfcheck"].default_date
+
+
+def test_the_doc3_plan_follows_the_pack_s_rule_for_plans(obs, cal):
+    plan, summary = obs["school-template.doc3.plan"], obs["school-template.doc3.summary"]
+    assert _slot(plan, cal, "2026").due == date(2026, 3, 31) and plan.default_date
+    assert _slot(summary, cal, "2026").due == date(2026, 12, 31)
+    assert "计划" not in summary.title and "总结" not in plan.title
 
 
 def test_dept_branch_only_items_are_the_xi_branch_duties(obs):
@@ -308,3 +333,35 @@ def test_seasonal_screening_has_one_slot_per_configured_season(obs, cal):
 def test_semester_duties_follow_the_institution_semesters(obs, cal):
     labels = [s.period for s in slots_for_year(obs["jincheng-2020.1.7.teach"], 2026, cal, CTX)]
     assert labels == ["2026-spring", "2026-autumn"]
+
+
+# ------------------------------------------------------------------------------------ names (issue 7)
+
+
+def test_every_cited_source_has_a_document_name(packs):
+    unnamed = sorted({(p.name, ob.citation.source) for p in packs.values() for ob in p.obligations
+                      if ob.citation.document is None})
+    assert unnamed == []
+
+
+def test_citations_show_the_document_title_and_number_not_the_file_name(obs):
+    from obligations.citations import cite
+
+    assert cite(obs["jincheng-2020.1.2"].citation) == (
+        "《落实意识形态工作责任制考核办法（试行）》晋市职院党〔2020〕44号 考核评分体系 1.2")
+    assert ".txt" not in cite(obs["henan-2023.12"].citation, quote=True)
+
+
+def test_document_titles_and_numbers_are_verbatim_from_their_seeds(packs, seeds):
+    for p in packs.values():
+        for source, doc in p.documents.items():
+            for quoted in re.findall(r"《([^》]+)》", doc.title):
+                assert _collapse(quoted) in seeds[source], (p.name, source, quoted)
+            if doc.number:
+                assert doc.number in seeds[source], (p.name, source, doc.number)
+
+
+def test_clause_12_constant_names_its_document_as_the_pack_does(obs):
+    from obligations.lectures import CLAUSE_12
+
+    assert CLAUSE_12.document == obs["henan-2023.12"].citation.document

@@ -270,3 +270,34 @@ def test_documented_examples_are_valid_and_agree(tmp_path):
     from_csv = read_holiday_file(write(tmp_path, "2027.csv", csv))[2027]
     assert (from_toml.holidays, from_toml.workdays) == (from_csv.holidays, from_csv.workdays)
     assert from_toml.workdays == {date(2027, 2, 20): "春节", date(2027, 10, 9): "国庆节"}
+
+
+def test_a_gbk_csv_from_chinese_excel_is_read_as_gb18030_and_said_so(tmp_path):
+    # Issue 10 (11): Excel's plain "CSV (逗号分隔)" on a Chinese Windows is GBK.
+    path = tmp_path / "h.csv"
+    path.write_bytes(csv_text(*CSV_2027_ROWS).encode("gbk"))
+    data = read_holiday_file(path)[2027]
+    assert data.encoding == "GB18030"
+    assert "春节" in set(data.holidays.values())
+    installed = install_holiday_file(path, tmp_path / "holidays")
+    assert list(installed) == [2027] and installed.encoding == "GB18030"
+
+
+def test_utf8_csv_with_and_without_bom_is_named(tmp_path):
+    plain = write(tmp_path, "a.csv", csv_text(*CSV_2027_ROWS))
+    bom = write(tmp_path, "b.csv", "\ufeff" + csv_text(*CSV_2027_ROWS))
+    assert read_holiday_file(plain)[2027].encoding == "UTF-8"
+    assert read_holiday_file(bom)[2027].encoding == "UTF-8（带 BOM）"
+
+
+def test_a_csv_in_neither_encoding_is_refused_with_its_line(tmp_path):
+    path = tmp_path / "h.csv"
+    path.write_bytes(csv_text(*CSV_2027_ROWS[:2]).encode("utf-8") + b"\n2027-02-05,\xff\x80,x\n")
+    err = error_for_path(path)
+    assert err.line == 5 and "既不是 UTF-8 也不是 GB18030" in str(err)   # header, 2 rows, blank
+
+
+def error_for_path(path):
+    with pytest.raises(HolidayFileError) as exc:
+        read_holiday_file(path)
+    return exc.value

@@ -86,8 +86,10 @@ def test_sensitive_only_is_read_from_the_pack(bundled):
 def test_the_department_s_own_filing_with_the_city_is_not_an_approval(bundled):
     assert not L.is_lecture_obligation(bundled["jincheng-2020.lecture"])
     assert L.is_lecture_obligation(bundled["jincheng-2020.4.2"])
-    # A plain branch carries neither approval (the packs give them to offices and 系).
-    assert L.requirements(bundled.values(), "branch", sensitive=True) == ()
+    # issue 7: a lecture hosted by a 党支部 or the 党委 needs the approval too (谁主办、谁负责).
+    for kind in ("branch", "committee"):
+        assert keys(L.requirements(bundled.values(), kind, sensitive=True)) == ["henan-2023.12", "jincheng-2020.4.2"]
+        assert keys(L.requirements(bundled.values(), kind, sensitive=False)) == ["jincheng-2020.4.2"]
 
 
 def test_the_approval_deadline_is_20_working_days_before_the_event(bundled, cal):

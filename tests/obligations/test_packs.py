@@ -382,3 +382,77 @@ def test_a_broken_scorecard_refuses_the_pack_and_check_dir_reports_it(tmp_path):
 def test_the_bundled_scorecard_is_checked_when_its_pack_loads():
     pack = load_pack(packs_module.bundled_pack_dir() / "jincheng-2020.toml")
     assert pack.scorecard["total"] == 100
+
+
+def test_check_dir_reports_every_bad_field_of_one_table(tmp_path):
+    # Issue 10 (11): a file with two bad fields gives two errors, each with its field and line.
+    text = GOOD.replace('rule = "day_in_last_month"\nday = 15',
+                        'rule = "day_in_last_month"\nday = 40\nroll = "sideways"')
+    write(tmp_path, text)
+    errors = check_dir(tmp_path)
+    assert sorted((e.key, e.field, e.line) for e in errors) == [
+        ("demo.1.2", "deadline.day", line_of(text, "day = 40")),
+        ("demo.1.2", "deadline.roll", line_of(text, 'roll = "sideways"')),
+    ]
+
+
+def test_check_dir_reports_month_and_day_of_a_fixed_date_and_a_bad_xun(tmp_path):
+    text = GOOD.replace('rule = "day_in_last_month"\nday = 15', 'rule = "fixed"\nmonth = 13\nday = 40')
+    text = text.replace('xun = "mid"', 'xun = "middle"\nmonth = 0')
+    write(tmp_path, text)
+    found = sorted((e.key, e.field) for e in check_dir(tmp_path))
+    assert found == [("demo.1.2", "deadline.day"), ("demo.1.2", "deadline.month"),
+                     ("demo.meeting", "deadline.month"), ("demo.meeting", "deadline.xun")]
+
+
+# ------------------------------------------------------------------ documents (issue 7: names a person recognises)
+
+DOCUMENTS = '''
+[documents."002_e020950e72e664f2.txt"]
+title = "《落实意识形态工作责任制考核办法（试行）》"
+number = "晋市职院党〔2020〕44号"
+'''
+
+
+def _with_documents(text: str) -> str:
+    return GOOD.replace('issued = "2020-12-28"\n', 'issued = "2020-12-28"\n' + text, 1)
+
+
+def test_documents_name_the_cited_source_and_cite_shows_title_and_number(tmp_path):
+    from obligations.citations import cite
+
+    pack = load_pack(write(tmp_path, _with_documents(DOCUMENTS)))
+    report, meeting = pack.obligations[0], pack.obligations[1]
+    assert cite(report.citation) == "《落实意识形态工作责任制考核办法（试行）》晋市职院党〔2020〕44号 考核评分体系 1.2"
+    assert cite(report.citation, quote=True).endswith("：「支部每半年末15日前向党委宣传部书面汇报1次意识形态工作情况」")
+    # a source the pack does not name: the file name stands in
+    assert cite(meeting.citation) == "004_7de5d04c64a363aa.txt 九 4"
+
+
+@pytest.mark.parametrize("text, field, message", [
+    ('[documents."002_e020950e72e664f2.txt"]\nnumber = "x"\n', "documents.002_e020950e72e664f2.txt.title",
+     "missing required field"),
+    ('[documents."002_e020950e72e664f2.txt"]\ntitle = "t"\nnumbr = "x"\n',
+     "documents.002_e020950e72e664f2.txt.numbr", "did you mean 'number'"),
+    ('[documents."009_nobody.txt"]\ntitle = "t"\n', "documents.009_nobody.txt", "no obligation cites"),
+    ('documents = "x"\n', "documents", "must be a table"),
+])
+def test_bad_documents_are_refused_with_the_field_named(tmp_path, text, field, message):
+    other = DOCUMENTS.replace("002_e020950e72e664f2.txt", "004_7de5d04c64a363aa.txt")
+    full = _with_documents(text if text.startswith("documents =") else other + text)
+    with pytest.raises(PackError) as e:
+        load_pack(write(tmp_path, full))
+    assert e.value.field == field and message in e.value.message
+    # the line of the entry (or its field), not the first [documents] table
+    wanted = text.splitlines()[-1].split("=")[0].strip() if "numbr" in text else text.splitlines()[0]
+    assert e.value.line == line_of(full, wanted)
+
+
+def test_unit_kinds_have_one_chinese_mapping():
+    from obligations.packs import UNIT_KIND_NAMES, UNIT_KINDS, unit_kind_name
+    from scheduler.models import UNIT_KINDS as DB_KINDS
+
+    assert set(UNIT_KIND_NAMES) == set(UNIT_KINDS)
+    assert [unit_kind_name(k) for k in ("committee", "branch", "dept_branch", "office")] == [
+        "党委", "党支部", "系党支部", "处室"]
+    assert DB_KINDS == {k: UNIT_KIND_NAMES[k] for k in DB_KINDS}

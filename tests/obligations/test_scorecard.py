@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -12,9 +11,7 @@ import pytest
 from obligations.packs import PackError, bundled_pack_dir, load_pack, pack_errors
 from obligations.scorecard import ScorecardError, read_scorecard, scorecard_of
 
-ROOT = Path(__file__).resolve().parents[2]
-SEEDS_DIR = Path(os.environ.get("CCAL_SEEDS_DIR") or ROOT.parent / "shared" / "seeds")
-SEED_002 = SEEDS_DIR / "002_e020950e72e664f2.txt"
+SEED_002 = "002_e020950e72e664f2.txt"
 
 # The seed's 考核评分体系: item -> points.
 SEED_POINTS = {
@@ -65,8 +62,8 @@ def test_1_7_applies_to_dept_branches_only(card):
     assert i17.applies_to == ("dept_branch",) and i17.obligation_kinds == {"dept_branch"}
 
 
-def test_every_standard_is_verbatim_from_the_seed(card):
-    seed = re.sub(r"\s+", "", SEED_002.read_text(encoding="utf-8"))
+def test_every_standard_is_verbatim_from_the_seed(card, seeds_dir):
+    seed = re.sub(r"\s+", "", (seeds_dir / SEED_002).read_text(encoding="utf-8"))
     texts = [(i.id, i.standard) for i in card.items] + [("6", card.bonus.standard), ("7", card.negative.standard)]
     for item_id, text in texts:
         for fragment in text.split("；"):

@@ -166,9 +166,10 @@ def test_branch_of_several_offices_scores_their_average(hand):
 
 def test_branch_without_offices_is_scored_on_the_items_that_apply(hand):
     ltx = hand.report().unit("LTX")
-    # Branch items only: 1.2 2, 1.3 6, 1.4 2, 1.5 4, 1.6 2, 2.2 4, 3.1 5, 3.2 5, 5.3 4 = 34;
-    # it has done nothing: 3.2's 2 and 5.3's 4 -> 6 / 34 x 100
-    assert (ltx.applicable_max, ltx.subtotal, ltx.total, ltx.ranking) == (34, 6, 17.65, None)
+    # Branch items only: 1.2 2, 1.3 6, 1.4 2, 1.5 4, 1.6 2, 2.2 4, 3.1 5, 3.2 5, 4.2 4, 5.3 4 = 38
+    # (4.2: a branch hosting a lecture needs its approval too, issue 7);
+    # it has done nothing: 3.2's 2, 4.2's 4 and 5.3's 4 -> 10 / 38 x 100
+    assert (ltx.applicable_max, ltx.subtotal, ltx.total, ltx.ranking) == (38, 10, 26.32, None)
 
 
 def test_not_applicable_full_counts_the_missing_items_full(hand, card):
@@ -281,3 +282,12 @@ def test_competition_ranking_and_bottom_three_with_ties():
 def test_rounding_is_half_up_on_the_decimal_value():
     assert (round2(27.395), round2(28.1914), round2(2.675)) == (27.4, 28.19, 2.68)
     assert (fmt_points(1.5), fmt_points(2.0), fmt_points(5 / 3), fmt_points(-0.0)) == ("1.5", "2", "1.67", "0")
+
+
+def test_a_year_with_no_entries_has_nothing_to_rank_or_flag(card):
+    # issue 7: the deductions items start full, so without this every unit tied first and all
+    # were flagged for the 提醒谈话.
+    rep = score_year(card, 2031, UNITS, [])
+    assert rep.empty
+    assert all(r.rows == () for r in rep.rankings)
+    assert not any(u.flagged or u.rank for u in rep.units)

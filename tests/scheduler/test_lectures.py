@@ -201,9 +201,39 @@ def test_changing_a_planned_lecture_waives_the_old_deadline(college):
     v = register(college, planned=True)
     lectures.change(college, v["id"], reason="改期", starts=at("2026-11-02 14:30"), time_known=True, planned=True)
     with college.session() as s:
-        waiver = s.exec(select(Waiver)).one()
-        occ = s.get(Occurrence, waiver.occurrence_id)
+        waiver, occ = s.exec(select(Waiver, Occurrence).join(Occurrence, Occurrence.id == Waiver.occurrence_id)
+                             .where(Occurrence.obligation_key == "henan-2023.12")).one()
     assert occ.period == v["period"] and "已变更" in waiver.reason
+
+
+def filings(app):
+    """The propaganda department's filings with the city: [(due, waived reason or None)]."""
+    with app.session() as s:
+        rows = s.exec(select(Occurrence).where(Occurrence.obligation_key == "jincheng-2020.lecture")
+                      .order_by(Occurrence.id)).all()
+        waived = {w.occurrence_id: w.reason for w in s.exec(select(Waiver)).all()}
+        return [(o.unit_code, o.due, waived.get(o.id)) for o in rows]
+
+
+def test_a_registered_lecture_creates_its_filing_with_the_city(college):
+    # issue 7: 000 "按时向市委宣传部报备" follows every lecture, as its approval does. 3 working days
+    # before Monday 2026-10-12: Saturday 10-10 (调休), Friday 10-9, Thursday 10-8 (after National Day).
+    register(college, filed_at=at("2026-09-01 10:00"))
+    assert filings(college) == [("XCB", date(2026, 10, 8), None)]
+    ordinary = register(college, unit="JG1", title="支部读书会讲座", starts="2026-06-19", sensitive=())
+    assert filings(college)[-1] == ("XCB", date(2026, 6, 16), None)
+    assert ordinary["obligation"] == "jincheng-2020.4.2"     # a 党支部's lecture needs approval too
+
+
+def test_a_change_re_files_and_a_cancellation_waives_the_filing(college):
+    v = register(college, filed_at=at("2026-09-01 10:00"))
+    lectures.change(college, v["id"], reason="改期", starts=at("2026-11-02 14:30"), time_known=True,
+                    filed_at=at("2026-09-20 10:00"))
+    (unit, old_due, old_waived), (_, new_due, new_waived) = filings(college)
+    assert (old_due, new_due, new_waived) == (date(2026, 10, 8), date(2026, 10, 28), None)
+    assert "已变更" in old_waived
+    lectures.cancel(college, v["id"], "主讲人无法到场")
+    assert "已取消" in filings(college)[-1][2]
 
 
 def test_a_cancelled_lecture_cannot_be_held_or_approved(college):
@@ -231,12 +261,13 @@ def plan(app, when):
 
 
 def told(app):
-    """{person: {(period, stage)}} of the listed lecture items in unsent or sent messages."""
+    """{person: {(period, stage)}} of the listed lecture items in unsent or sent messages (the
+    approvals; the department's filings with the city are tested on their own)."""
     with app.session() as s:
         rows = s.exec(select(Person.name, Occurrence.period, OutboxItem.stage)
                       .join(OutboxItem, OutboxItem.person_id == Person.id)
                       .join(Occurrence, Occurrence.id == OutboxItem.occurrence_id)
-                      .where(OutboxItem.state == "listed")).all()
+                      .where(OutboxItem.state == "listed", Occurrence.obligation_key != "jincheng-2020.lecture")).all()
     out = {}
     for name, period, stage in rows:
         out.setdefault(name, set()).add((period, stage))
@@ -282,9 +313,23 @@ def test_a_provisional_approval_deadline_is_marked_in_the_reminder(college):
 
 
 def test_nothing_is_reminded_for_a_lecture_held_or_past(college):
+    # The approval: nothing (what happened is a violation, not a task). The department's filing
+    # with the city is its own duty and stays overdue until made (reading: a late filing is still
+    # owed), so it is the only thing told.
     v = register(college, planned=True)
     lectures.held(college, v["id"])
-    assert plan(college, "2026-10-13 10:00").entries == 0
+    plan(college, "2026-10-13 10:00")
+    assert told(college) == {}
     w = register(college, title="另一场讲座", starts="2026-06-01", planned=True)
-    assert plan(college, "2026-06-02 10:00").entries == 0
+    plan(college, "2026-06-02 10:00")
+    assert told(college) == {}
     assert lectures.show(college, w["id"])["status"] == "planned"
+
+
+def test_a_branch_s_sensitive_lecture_needs_approval_and_reminds_its_secretary(college):
+    # issue 7: before, a 党支部's lecture got "无需审批，仅报备" and no deadline. JG1 has no head:
+    # its secretary 郑晓东 is reminded (the planner falls back to the secretary).
+    v = register(college, unit="JG1", title="党史学习报告会", planned=True)
+    assert (v["obligation"], v["deadline"], v["status"]) == ("henan-2023.12", date(2026, 9, 8), "planned")
+    plan(college, "2026-09-01 10:00")
+    assert told(college).get("郑晓东") == {(v["period"], "notice")}

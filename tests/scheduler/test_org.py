@@ -207,10 +207,25 @@ def test_utf8_with_bom_is_read(session, write):
     assert units(session)["DW"][0] == "院党委"
 
 
-def test_non_utf8_file_is_refused_with_a_hint(session, write):
-    path = write(GOOD, encoding="gbk")
+def test_a_gbk_file_from_chinese_excel_is_read_and_the_encoding_named(session, write):
+    # Deliberate change (issue 10, item 11): Chinese Excel's plain "CSV (逗号分隔)" is GBK; it
+    # used to be refused as "not UTF-8 text", it is now decoded as GB18030 and said so.
+    result = import_org(session, write(GOOD, encoding="gbk"))
+    assert units(session)["DW"][0] == "院党委"
+    assert result.encoding == "GB18030" and "（文件编码 GB18030）" in result.summary()
+
+
+def test_utf8_is_named_with_or_without_bom(session, write, tmp_path):
+    assert import_org(session, write(GOOD)).encoding == "UTF-8"
+    assert import_org(session, write(GOOD, "bom.csv", encoding="utf-8-sig")).encoding == "UTF-8（带 BOM）"
+
+
+def test_neither_utf8_nor_gb18030_is_refused_with_a_hint(session, write, tmp_path):
+    path = tmp_path / "org.csv"
+    path.write_bytes(GOOD.encode("utf-8") + b"XX,\xff\xfe,\x80\n")
     [msg] = errors_of(session, path)
-    assert msg.startswith(f"{path}:2: not UTF-8 text")
+    assert msg.startswith(f"{path}:{GOOD.count(chr(10)) + 1}: 既不是 UTF-8 也不是 GB18030")
+    assert "CSV UTF-8" in msg
 
 
 def test_wrong_number_of_fields_and_quoted_newlines_keep_line_numbers(session, write):

@@ -21,7 +21,7 @@ def test_overdue_lists_open_occurrences_past_due_with_days_overdue(tracking_app)
     assert jdx == {
         "unit": "JDX", "unit_name": "机电工程系党支部", "obligation": "tpack.report",
         "title": "向党委宣传部书面汇报意识形态工作（半年）", "period": "2026-H1",
-        "opens": date(2026, 1, 1), "due": date(2026, 6, 15), "provisional": False,
+        "opens": date(2026, 1, 1), "due": date(2026, 6, 15), "provisional": False, "provisional_reasons": [],
         "status": "overdue", "done": 0, "required": 1, "days_overdue": 5,
     }
     assert ("LTX", "tpack.report", "2026-H1") not in rows          # submitted on time
@@ -109,7 +109,8 @@ def test_progress_text():
 def test_calendar_rows_carry_the_citation_and_stay_in_range(tracking_app):
     rows = calendar(tracking_app, date(2026, 6, 1), date(2026, 6, 30), date(2026, 6, 1), unit="LTX")
     assert [(r["obligation"], r["period"], r["due"]) for r in rows] == [("tpack.report", "2026-H1", date(2026, 6, 15))]
-    assert rows[0]["citation"] == "002_e020950e72e664f2.txt 考核评分体系 1.2：支部每半年末15日前向党委宣传部书面汇报1次意识形态工作情况"
+    # This pack names no document for its source: the file name stands in (obligations.citations).
+    assert rows[0]["citation"] == "002_e020950e72e664f2.txt 考核评分体系 1.2：「支部每半年末15日前向党委宣传部书面汇报1次意识形态工作情况」"
     with pytest.raises(UserInputError):
         calendar(tracking_app, date(2026, 6, 30), date(2026, 6, 1), date(2026, 6, 1))
 

@@ -160,3 +160,9 @@ def test_meeting_needs_a_valid_period_and_the_propaganda_unit(tracking_app):
         record_event(tracking_app, "tpack.meeting", "JWC", date(2026, 3, 20), period="2026-Q1")
     with pytest.raises(UserInputError, match="ccal submit"):
         record_event(tracking_app, "tpack.report", "LTX", date(2026, 3, 20), period="2026-H1")
+
+
+def test_an_obligation_for_other_units_names_their_kinds_in_chinese(tracking_app):
+    # tpack.report applies to branches and 系 branches: 教务处 (an office) is told so in Chinese.
+    with pytest.raises(UserInputError, match="适用于 党支部、系党支部"):
+        submit(tracking_app, "tpack.report", "JWC", "2026-H1")

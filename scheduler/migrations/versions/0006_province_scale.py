@@ -1,7 +1,7 @@
 """province scale: the occurrence's state in SQL, tracked years, score watermark
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0008 (0004 before main's 0008 was merged into this branch)
 Create Date: 2026-11-28
 
 Occurrences carry what makes them open or done (`done`, `completed_at`, `waived`, `is_open`,
@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 
 revision = '0006'
-down_revision = '0004'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,79 @@
+"""`ccal doctor` and `ccal notify test PERSON`."""
+
+import sqlite3
+
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+from tests.fakes.smtp import FakeSMTP
+from tests.test_cli import holiday_file_2027
+
+CONFIG = '[general]\ndata_dir = "data"\n\n[database]\nurl = "sqlite:///ccal.db"\n'
+
+
+def run(config, *args, env=None):
+    return CliRunner().invoke(main, ["--config", str(config), *map(str, args)],
+                              env={"CCAL_CONFIG": None, "CCAL_DATABASE_URL": None, **(env or {})},
+                              catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    d = tmp_path_factory.mktemp("demo")
+    (d / "ccal.toml").write_text(CONFIG, encoding="utf-8")
+    assert run(d / "ccal.toml", "init", "--demo", "--now", "2026-01-01 08:00").exit_code == 0
+    return d
+
+
+@pytest.fixture
+def cfg(prepared, tmp_path):
+    with sqlite3.connect(prepared / "ccal.db") as src, sqlite3.connect(tmp_path / "ccal.db") as dst:
+        src.backup(dst)
+    (tmp_path / "ccal.toml").write_text(CONFIG, encoding="utf-8")
+    return tmp_path / "ccal.toml"
+
+
+def test_doctor_names_what_is_used_and_finds_next_years_holidays_missing(cfg, tmp_path):
+    result = run(cfg, "doctor", "--as-of", "2026-06-20")
+    out = result.stdout
+    assert f"配置文件：{cfg}" in out
+    assert f"{tmp_path / 'ccal.db'}（版本" in out and "为最新" in out
+    assert f"数据目录：{tmp_path / 'data'}" in out
+    assert "jincheng-2020（内置）" in out and "school-template（内置）" in out
+    assert "[正常] 节假日 2026" in out and "[问题] 节假日 2027" in out and "ccal holidays import" in out
+    assert "本地发件箱" in out
+    assert result.exit_code == 1 and "1 个问题" in result.stderr
+    assert run(cfg, "holidays", "import", holiday_file_2027(tmp_path / "2027.toml")).exit_code == 0
+    healthy = run(cfg, "doctor", "--as-of", "2026-06-20")
+    assert healthy.exit_code == 0 and "[正常] 节假日 2027：管理员导入" in healthy.stdout
+
+
+def test_doctor_reports_a_missing_database_without_creating_it(tmp_path):
+    (tmp_path / "ccal.toml").write_text(CONFIG, encoding="utf-8")
+    result = run(tmp_path / "ccal.toml", "doctor", "--as-of", "2026-06-20")
+    assert result.exit_code == 1
+    assert f"{tmp_path / 'ccal.db'} 不存在：请运行 ccal init" in result.stdout
+    assert not (tmp_path / "ccal.db").exists()
+
+
+def test_doctor_describes_the_email_channel_without_its_password(cfg):
+    cfg.write_text(CONFIG + '\n[notify.email]\nhost = "smtp.example.edu.cn"\nport = 465\nsecurity = "tls"\n'
+                   'from_addr = "ccal@example.edu.cn"\nusername = "ccal"\npassword_env = "CCAL_SMTP_PASSWORD"\n',
+                   encoding="utf-8")
+    result = run(cfg, "doctor", "--as-of", "2026-06-20", env={"CCAL_SMTP_PASSWORD": "s3cret-Passw0rd"})
+    assert "smtp.example.edu.cn:465（tls），发件人 ccal@example.edu.cn" in result.stdout
+    assert "s3cret-Passw0rd" not in result.output
+
+
+def test_notify_test_sends_one_real_message(reminder_config):
+    with FakeSMTP() as smtp:
+        cfg = reminder_config("spring", extra=(f'[notify.email]\nhost = "127.0.0.1"\nport = {smtp.port}\n'
+                                               'security = "none"\nfrom_addr = "ccal@example.edu.cn"\n'))
+        result = run(cfg, "notify", "test", "许芳")
+        assert result.exit_code == 0, result.output
+        assert "测试消息已发给 许芳" in result.stdout and "127.0.0.1" in result.stdout
+        assert [list(m.rcpt_tos) for m in smtp.messages] == [["xu@example.edu.cn"]]
+        assert "测试" in smtp.messages[0].message["Subject"]
+    unknown = run(cfg, "notify", "test", "无此人")
+    assert unknown.exit_code == 1 and "未找到人员 无此人" in unknown.stderr
