@@ -261,14 +261,18 @@ class State:
         if self._app is None:
             from scheduler.app import open_app
             from scheduler.config import load_config
-            from scheduler.pack_choice import tracked_packs, with_packs
+            from scheduler.pack_choice import existing_engine, tracked_packs, with_packs
 
             config = load_config(self.config_path)
+            engine = None
             if not config.packs.chosen:
                 # No choice in the config: the packs the database tracks (the demo, an older
                 # database), else none. `ccal init` decides for itself.
-                config = with_packs(config, () if create_database else tracked_packs(config))
+                engine = None if create_database else existing_engine(config)
+                config = with_packs(config, tracked_packs(config, engine) if engine else ())
             self._app = open_app(config=config)
+            if engine is not None:
+                self._app.engine = engine     # opened once, as the app would open it
         # Only `ccal init` creates the database; every other command refuses a missing one.
         self._app.create_database = create_database
         if packs and not create_database and not self._app.packs:

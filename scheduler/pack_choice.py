@@ -25,27 +25,36 @@ NO_PACK_MESSAGE = ("未启用任何规则包：请用 ccal init --packs 规则�
                    "（或在配置文件 [packs] enabled 中设置）；ccal packs list 列出可选的规则包")
 
 
-def tracked_packs(config: "Config") -> tuple[str, ...]:
+def existing_engine(config: "Config"):
+    """The configured database opened as every command but `init` opens it (read-only when it
+    cannot be written), or None when it is missing or has no schema."""
+    from scheduler.db import DatabaseError, open_db
+
+    try:
+        return open_db(config, create=False)
+    except DatabaseError:
+        return None
+
+
+def tracked_packs(config: "Config", engine=None) -> tuple[str, ...]:
     """Bundled packs with at least one occurrence in the configured database (none when the
-    database is missing or has no schema: then nothing is tracked)."""
-    from sqlalchemy import inspect, text
-    from sqlalchemy.engine import make_url
+    database is missing or has no schema: then nothing is tracked). `engine`: the database
+    already opened by `existing_engine` (left open); else it is opened and closed here."""
+    from sqlalchemy import text
 
     from obligations.packs import bundled_pack_names, load_packs
-    from scheduler.db import make_engine
 
-    url = make_url(config.database.url)
-    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:" \
-            and not url.database.startswith("file:") and not Path(url.database).exists():
-        return ()
-    engine = make_engine(config.database.url)
+    own = engine is None
+    if own:
+        engine = existing_engine(config)
+        if engine is None:
+            return ()
     try:
         with engine.connect() as conn:
-            if not inspect(conn).has_table("occurrence"):
-                return ()
             keys = {k for (k,) in conn.execute(text("SELECT DISTINCT obligation_key FROM occurrence"))}
     finally:
-        engine.dispose()
+        if own:
+            engine.dispose()
     if not keys:
         return ()
     names = bundled_pack_names()
