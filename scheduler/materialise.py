@@ -30,8 +30,11 @@ from scheduler.models import Event, Occurrence, Submission, Unit
 if TYPE_CHECKING:
     from scheduler.app import App
 
+UNIT_CHUNK = 250
 _YEAR_LABEL = re.compile(r"^(\d{4})(?:$|-)")
 _WINDOW_FIELDS = ("opens", "due", "required", "provisional")
+# The state of an occurrence nothing was recorded for (scheduler/submissions.refresh_occurrences).
+_NEW_STATE = {"done": 0, "completed_at": None, "waived": False, "is_open": True, "state_changed_at": None}
 
 
 @dataclass(frozen=True)
@@ -139,29 +142,34 @@ def materialise(app: "App", years: Iterable[int], units: Sequence[str] | None = 
     if not targets or not years:
         return MaterialiseCounts()
     now = app.now()
-    wanted: dict[tuple[str, str, str], dict] = {}
-    for slot in _slots(app, session, years):
-        ob = app.obligations[slot.key]
-        for unit in targets:
-            if applies_to_unit(ob, unit, app.propaganda_unit):
-                wanted[(unit.code, slot.key, slot.period)] = {
-                    "unit_code": unit.code, "obligation_key": slot.key, "period": slot.period,
-                    "opens": slot.opens, "due": slot.due, "required": slot.required,
-                    "provisional": slot.provisional, "event_id": None,
-                }
-    labels = sorted({k[2] for k in wanted})
-    existing = session.exec(
-        select(Occurrence.id, Occurrence.unit_code, Occurrence.obligation_key, Occurrence.period,
-               Occurrence.opens, Occurrence.due, Occurrence.required, Occurrence.provisional)
-        .where(col(Occurrence.period).in_(labels))
-        .where(col(Occurrence.unit_code).in_([u.code for u in targets]))
-    ).all() if labels else []
-    counts = _apply(session, wanted, existing, now, create, due_from, track)
-    if track and create and labels:   # rows a look or a late record left untracked: tracked now
-        q = (update(Occurrence).where(col(Occurrence.period).in_(labels), Occurrence.tracked == False,  # noqa: E712
-                                      col(Occurrence.unit_code).in_([u.code for u in targets]))
-             .values(tracked=True))
-        session.execute(q if due_from is None else q.where(col(Occurrence.due) >= due_from))
+    slots = [(slot, app.obligations[slot.key]) for slot in _slots(app, session, years)]
+    labels = sorted({slot.period for slot, _ in slots})
+    counts = MaterialiseCounts()
+    # Units in chunks: memory stays bounded at province scale (4,000 units x 5 years).
+    for i in range(0, len(targets), UNIT_CHUNK):
+        chunk = targets[i:i + UNIT_CHUNK]
+        codes = [u.code for u in chunk]
+        wanted: dict[tuple[str, str, str], dict] = {}
+        for slot, ob in slots:
+            for unit in chunk:
+                if applies_to_unit(ob, unit, app.propaganda_unit):
+                    wanted[(unit.code, slot.key, slot.period)] = {
+                        "unit_code": unit.code, "obligation_key": slot.key, "period": slot.period,
+                        "opens": slot.opens, "due": slot.due, "required": slot.required,
+                        "provisional": slot.provisional, "event_id": None,
+                    }
+        existing = session.exec(
+            select(Occurrence.id, Occurrence.unit_code, Occurrence.obligation_key, Occurrence.period,
+                   Occurrence.opens, Occurrence.due, Occurrence.required, Occurrence.provisional)
+            .where(col(Occurrence.period).in_(labels))
+            .where(col(Occurrence.unit_code).in_(codes))
+        ).all() if labels else []
+        counts += _apply(session, wanted, existing, now, create, due_from, track)
+        if track and create and labels:   # rows a look or a late record left untracked: tracked now
+            q = (update(Occurrence).where(col(Occurrence.period).in_(labels), Occurrence.tracked == False,  # noqa: E712
+                                          col(Occurrence.unit_code).in_(codes))
+                 .values(tracked=True))
+            session.execute(q if due_from is None else q.where(col(Occurrence.due) >= due_from))
     return counts + _materialise_events(app, session, years, [u.code for u in targets], now, create, track)
 
 
@@ -180,10 +188,11 @@ def _apply(session: Session, wanted: Mapping[tuple[str, str, str], dict], existi
             changes.append({"id": oid, **{f: row[f] for f in _WINDOW_FIELDS}, "updated_at": now})
         else:
             unchanged += 1
-    new = [{**row, "created_at": now, "updated_at": now, "tracked": track} for k, row in wanted.items()
+    new = [{**row, "created_at": now, "updated_at": now, "tracked": track, **_NEW_STATE}
+           for k, row in wanted.items()
            if k not in seen and (due_from is None or row["due"] >= due_from)] if create else []
     if new:
-        session.execute(insert(Occurrence), new)
+        session.execute(insert(Occurrence.__table__), new)   # Core executemany: no ORM objects
     if changes:
         session.execute(update(Occurrence), changes)
     return MaterialiseCounts(len(new), len(changes), unchanged)
