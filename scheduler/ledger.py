@@ -215,8 +215,10 @@ def post_automatic(app: "App", year: int, as_of: date, *, card: Scorecard | None
     units = None
     if mark is not None and not full and mark.fingerprint == fp and as_of >= mark.as_of:
         units = changed_units(app, session, card, year, as_of, mark)
-    if units is not None and not units:
-        result = PostResult(0, 0)
+    if units is not None and not units:   # nothing changed: every slot in force stays as it is
+        in_force = session.exec(select(func.count(func.distinct(ScoreEntry.slot))).where(
+            ScoreEntry.scorecard == card.pack, ScoreEntry.year == year, ScoreEntry.kind == AUTO)).one()
+        result = PostResult(0, in_force)
     else:
         result = _post(app, session, card, year, as_of, now, units)
     if mark is None:

@@ -40,7 +40,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 import jinja2
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
 from notifiers.base import EMAIL, WECOM_APP, WECOM_ROBOT, Channel, Recipient
@@ -57,12 +57,12 @@ from obligations.reminders import (
 )
 from obligations.sending_windows import SendingWindow, next_window_start, window_id
 from scheduler import ledger, orders, outbox
-from scheduler.lectures import LectureReminders
+from scheduler.lectures import PENDING, LectureReminders
 from scheduler.lectures import describe as describe_lectures
 from scheduler.moved import MovedDeadlines, messages_to_rerender
 from scheduler.provisional import reasons_of as provisional_reasons
 from scheduler.models import ROLES, Event, Occurrence, Outbox, OutboxItem, Person, RoleAssignment, Unit
-from scheduler.submissions import counting_submissions, open_on, waived_occurrences
+from scheduler.submissions import counting_submissions, open_on
 
 if TYPE_CHECKING:
     from scheduler.app import App
@@ -453,11 +453,19 @@ class Planner:
         report = report if report is not None else PlanReport()
         directory = directory or Directory(session, self.app.propaganda_unit)
         unsent = select(Outbox.id).where(col(Outbox.status).in_(outbox.UNSENT))
-        items = session.exec(select(OutboxItem).where(col(OutboxItem.outbox_id).in_(unsent),
-                                                      OutboxItem.state == LISTED)).all()
+        listed = (col(OutboxItem.outbox_id).in_(unsent), OutboxItem.state == LISTED)
+        # Set-based: only the items that may have to go are loaded: their occurrence is no
+        # longer open (state columns), or it is a lecture's (scheduler/lectures.py decides).
+        open_now = self._open_query(select(OutboxItem.occurrence_id).where(*listed), now.date())
+        items = session.exec(select(OutboxItem).join(Occurrence, col(Occurrence.id) == col(OutboxItem.occurrence_id))
+                             .where(*listed, or_(col(OutboxItem.occurrence_id).not_in(open_now),
+                                                 col(Occurrence.event_id).is_not(None),
+                                                 col(OutboxItem.stage).startswith(PENDING)))).all()
         stale: dict[int, list[OutboxItem]] = defaultdict(list)
         if items:
-            open_ids = self._open_ids(session, {i.occurrence_id for i in items}, now.date())
+            ids = sorted({i.occurrence_id for i in items})
+            open_ids = {oid for k in range(0, len(ids), 500)
+                        for oid in session.exec(self._open_query(ids[k:k + 500], now.date())).all()}
             lectures = LectureReminders(self.app, session, now.date())
             for item in items:
                 if not lectures.still_open(item.occurrence_id, item.stage, item.occurrence_id in open_ids):
@@ -485,15 +493,12 @@ class Planner:
         session.commit()
         return report
 
-    def _open_ids(self, session: Session, occurrence_ids: Iterable[int], today: date) -> set[int]:
-        ids = list(occurrence_ids)
-        occs = session.exec(select(Occurrence).where(col(Occurrence.id).in_(ids))).all()
-        subs = counting_submissions(session, ids)
-        waived = waived_occurrences(session, ids)
-        tz = self.app.config.general.tz
-        return {o.id for o in occs if o.obligation_key in self.app.obligations
-                and occurrence_status(o.opens, o.due, o.required, subs.get(o.id, ()),
-                                      o.id in waived, today, tz=tz).state in OPEN_STATES}
+    def _open_query(self, occurrence_ids, today: date):
+        """SELECT of the ids among `occurrence_ids` (ids or a SELECT of ids) still to remind on
+        `today`: opened, not done or waived (the state columns), of an enabled obligation."""
+        return select(Occurrence.id).where(
+            col(Occurrence.id).in_(occurrence_ids), col(Occurrence.opens) <= today, open_on(today),
+            col(Occurrence.obligation_key).in_(list(self.app.obligations)))
 
     # -- rendering
     def render(self, session: Session, directory: Directory, row: Outbox, now: datetime) -> bool:
