@@ -40,7 +40,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 import jinja2
-from sqlalchemy import or_, update
+from sqlalchemy import false, or_, update
 from sqlmodel import Session, col, select
 
 from notifiers.base import EMAIL, WECOM_APP, WECOM_ROBOT, Channel, Recipient
@@ -300,10 +300,13 @@ class Planner:
         # Tracked, opened and not done or waived, in SQL (the state columns); only these
         # rows' submissions are read (scheduler/tracking.py: untracked years are not reminded).
         cond = (Occurrence.tracked == True, col(Occurrence.opens) <= today, open_on(today),  # noqa: E712
-                col(Occurrence.obligation_key).in_(list(self.app.obligations)))
-        occs = session.exec(select(Occurrence).where(*cond).order_by(col(Occurrence.id))).all()
-        subs = counting_submissions(session, select(Occurrence.id).where(*cond))
-        waived = {o.id for o in occs if o.waived}
+                self._still_reminded(today))
+        # Plain rows of the columns used (no ORM objects); `open_on(today)` and `opens <= today`
+        # already make each one open or overdue, so no submission is read here.
+        occs = session.execute(select(
+            Occurrence.id, Occurrence.unit_code, Occurrence.obligation_key, Occurrence.period, Occurrence.opens,
+            Occurrence.due, Occurrence.required, Occurrence.provisional, Occurrence.event_id)
+            .where(*cond).order_by(col(Occurrence.id))).all()
         opened = select(Occurrence.id).where(*cond)
         moved = MovedDeadlines(session, opened)  # a date moved: escalation waits (scheduler/moved.py)
         tz = self.app.config.general.tz
@@ -312,10 +315,6 @@ class Planner:
         for occ in occs:
             ob = self.app.obligations.get(occ.obligation_key)
             if ob is None:  # its pack is no longer enabled: kept in the record, not reminded
-                continue
-            status = occurrence_status(occ.opens, occ.due, occ.required, subs.get(occ.id, ()),
-                                       occ.id in waived, today, tz=tz)
-            if status.state not in OPEN_STATES:
                 continue
             stage = stage_at(self.policy(ob), opens=occ.opens, due=occ.due, today=today,
                              cal=self.app.calendar)
@@ -328,6 +327,16 @@ class Planner:
             items.append(ReminderItem(str(occ.id), occ.unit_code, stage,
                                       directory.audience(occ.unit_code, ob.responsible)))
         return items, open_occs
+
+    def _still_reminded(self, today: date):
+        """SQL condition: an enabled obligation whose reminders have not stopped yet (its policy's
+        `stop_after_days` past the due date): years of stopped overdue work are not read."""
+        by_stop: dict[int, list[str]] = defaultdict(list)
+        for key, ob in self.app.obligations.items():
+            by_stop[self.policy(ob).stop_after_days or 0].append(key)
+        return or_(false(), *(col(Occurrence.obligation_key).in_(keys) if not stop else
+                     (col(Occurrence.obligation_key).in_(keys) & (col(Occurrence.due) >= today - timedelta(days=stop)))
+                     for stop, keys in sorted(by_stop.items())))
 
     @staticmethod
     def _settled_items(session: Session, occurrence_ids: Sequence[int]) -> dict[tuple, OutboxItem]:
