@@ -50,7 +50,7 @@ from scheduler.materialise import event_label, materialise_event
 from scheduler.models import (
     Event, Lecture, LectureAction, LectureVersion, Occurrence, Submission, Unit, Waiver,
 )
-from scheduler.submissions import active_waivers, counting_submissions, submit
+from scheduler.submissions import active_waivers, counting_submissions, refresh_occurrences, submit
 
 if TYPE_CHECKING:
     from obligations.packs import Obligation
@@ -388,6 +388,7 @@ def _retire(app: "App", session: Session, rec: LectureRecord, why: str, recorded
         return
     session.add(Waiver(occurrence_id=occ.id, reason=why, recorded_by=recorded_by or AUTO_RECORDER,
                        recorded_at=app.now()))
+    refresh_occurrences(session, [occ.id], app.now())
 
 
 def _file(app: "App", lecture_id: int, at: datetime, evidence: Sequence[Path], note: str,

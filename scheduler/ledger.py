@@ -27,9 +27,10 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import and_, or_
 from sqlmodel import Session, col, func, select
 
 from obligations.occurrences import occurrence_status
@@ -41,8 +42,11 @@ from obligations.scoring import (
 )
 from scheduler.app import UserInputError
 from scheduler.materialise import materialise
-from scheduler.models import Evidence, Finding, Occurrence, ScoreEntry, ScoreNotice, Submission, Unit
-from scheduler.submissions import superseded_submission_ids, waived_occurrences
+from scheduler.models import (
+    Evidence, Finding, Occurrence, ScoreEntry, ScoreNotice, ScoreWatermark, Submission, Unit,
+)
+from scheduler.submissions import superseded_submission_ids
+from scheduler.tracking import packs_fingerprint, recorded_years
 
 if TYPE_CHECKING:
     from scheduler.app import App
@@ -98,29 +102,35 @@ def _linked_keys(app: "App", card: Scorecard) -> set[str]:
 
 
 def collect_facts(app: "App", session: Session, card: Scorecard, year: int,
-                  as_of: date) -> tuple[list[OccurrenceFact], list[SubmissionFact]]:
+                  as_of: date, units: Sequence[str] | None = None) -> tuple[list[OccurrenceFact], list[SubmissionFact]]:
     """The year's occurrences of the obligations the scorecard reads, with their status on
-    `as_of`, and the submissions that count. An occurrence belongs to the year of its due date
-    (the autumn semester due in January counts in the assessment of that January's year)."""
+    `as_of`, and the submissions that count (of `units` only, when given). An occurrence
+    belongs to the year of its due date (the autumn semester due in January counts in the
+    assessment of that January's year). Related rows are read by subquery, not id lists."""
     keys = _linked_keys(app, card)
     if not keys:
         return [], []
-    occs = session.exec(select(Occurrence).where(
-        col(Occurrence.obligation_key).in_(sorted(keys)),
-        col(Occurrence.due) >= date(year, 1, 1), col(Occurrence.due) <= date(year, 12, 31))).all()
+    cond = [col(Occurrence.obligation_key).in_(sorted(keys)),
+            col(Occurrence.due) >= date(year, 1, 1), col(Occurrence.due) <= date(year, 12, 31)]
+    if units is not None:
+        if not units:
+            return [], []
+        cond.append(col(Occurrence.unit_code).in_(list(units)))
+    occs = session.exec(select(Occurrence).where(*cond)).all()
     if not occs:
         return [], []
-    ids = [o.id for o in occs]
+    ids = select(Occurrence.id).where(*cond)
     rows = session.exec(select(Submission.id, Submission.occurrence_id, Submission.submitted_at,
                                Submission.withdrawn)
                         .where(col(Submission.occurrence_id).in_(ids))).all()
-    superseded = superseded_submission_ids(session)     # the record's rules: scheduler/submissions.py
+    superseded = superseded_submission_ids(session, ids)   # the record's rules: scheduler/submissions.py
     counting = [(sid, oid, at) for sid, oid, at, withdrawn in rows
                 if not withdrawn and sid not in superseded and at.date() <= as_of]
+    sub_ids = select(Submission.id).where(col(Submission.occurrence_id).in_(ids))
     files = dict(session.exec(select(Evidence.submission_id, func.count(Evidence.id))
-                              .where(col(Evidence.submission_id).in_([c[0] for c in counting]))
+                              .where(col(Evidence.submission_id).in_(sub_ids))
                               .group_by(Evidence.submission_id)).all()) if counting else {}
-    waived = waived_occurrences(session, ids)
+    waived = {o.id for o in occs if o.waived}     # the state column (refresh_occurrences)
     by_occ: dict[int, list[tuple[int, datetime]]] = defaultdict(list)
     for sid, oid, at in counting:
         by_occ[oid].append((sid, at))
@@ -137,6 +147,30 @@ def collect_facts(app: "App", session: Session, card: Scorecard, year: int,
                                        by_id[oid].period, at, files.get(sid, 0))
                         for sid, oid, at in counting]
     return occurrence_facts, submission_facts
+
+
+def changed_units(app: "App", session: Session, card: Scorecard, year: int, as_of: date,
+                  mark: ScoreWatermark) -> set[str]:
+    """Units whose automatic entries may have moved since the posting `mark`: an occurrence
+    of the scorecard's obligations due in `year` whose state changed (`state_changed_at`),
+    whose window moved or that was created (`updated_at`), that fell due between the two
+    as-of days (open -> overdue), or that got a submission row (a correction can move a date
+    without changing the state). Stamps have one-second resolution, so the second of the
+    last posting is read again (deriving a unit twice is harmless: postings are idempotent)."""
+    keys = sorted(_linked_keys(app, card))
+    if not keys:
+        return set()
+    in_year = (col(Occurrence.obligation_key).in_(keys), col(Occurrence.due) >= date(year, 1, 1),
+               col(Occurrence.due) <= date(year, 12, 31))
+    since = mark.posted_at - timedelta(seconds=1)   # one-second stamps: the posting's own second again
+    units = set(session.exec(select(Occurrence.unit_code).where(
+        *in_year, or_(col(Occurrence.state_changed_at) > since, col(Occurrence.updated_at) > since,
+                      and_(col(Occurrence.due) >= mark.as_of, col(Occurrence.due) < as_of)))
+        .distinct()).all())
+    units |= set(session.exec(select(Occurrence.unit_code).join(
+        Submission, col(Submission.occurrence_id) == col(Occurrence.id))
+        .where(*in_year, col(Submission.recorded_at) > since).distinct()).all())
+    return units
 
 
 @dataclass(frozen=True)
@@ -159,21 +193,52 @@ def _latest_by_slot(rows: Iterable[ScoreEntry]) -> dict[tuple[str, str, str], Sc
 
 
 def post_automatic(app: "App", year: int, as_of: date, *, card: Scorecard | None = None,
-                   session: Session | None = None) -> PostResult:
+                   session: Session | None = None, full: bool = False) -> PostResult:
     """Post the automatic entries of `year` as of `as_of`: one new row per slot whose value or
-    reason changed since its entry in force. Idempotent. Runs in `session` if given."""
+    reason changed since its entry in force. Idempotent. Runs in `session` if given.
+
+    Only the units with a change since the last posting (`score_watermark`, `changed_units`)
+    are derived again; the first posting of a year, a pack change, an earlier `as_of` or
+    `full=True` derive every unit."""
     _check_year(year)
     card = card or scorecard(app)
     if session is None:
         with app.session() as s:
-            return post_automatic(app, year, as_of, card=card, session=s)
-    # Every occurrence due in the year: its periods start at most a year before (autumn semester).
-    materialise(app, [year - 1, year], session=session, due_from=date(year, 1, 1))
-    occs, subs = collect_facts(app, session, card, year, as_of)
+            return post_automatic(app, year, as_of, card=card, session=s, full=full)
+    # Every occurrence due in the year: its periods start at most a year before (autumn
+    # semester). A tracked year is materialised already; another is completed here, untracked.
+    if year not in recorded_years(app, session):
+        materialise(app, [year - 1, year], session=session, due_from=date(year, 1, 1), track=False)
+    now = app.now()
+    fp = packs_fingerprint(app)
+    mark = session.get(ScoreWatermark, (card.pack, year))
+    units = None
+    if mark is not None and not full and mark.fingerprint == fp and as_of >= mark.as_of:
+        units = changed_units(app, session, card, year, as_of, mark)
+    if units is not None and not units:   # nothing changed: every slot in force stays as it is
+        in_force = session.exec(select(func.count(func.distinct(ScoreEntry.slot))).where(
+            ScoreEntry.scorecard == card.pack, ScoreEntry.year == year, ScoreEntry.kind == AUTO)).one()
+        result = PostResult(0, in_force)
+    else:
+        result = _post(app, session, card, year, as_of, now, units)
+    if mark is None:
+        mark = ScoreWatermark(scorecard=card.pack, year=year, as_of=as_of, posted_at=now, fingerprint=fp)
+    else:
+        mark.as_of, mark.posted_at, mark.fingerprint = as_of, now, fp
+    session.add(mark)
+    session.flush()
+    return result
+
+
+def _post(app: "App", session: Session, card: Scorecard, year: int, as_of: date, now: datetime,
+          units: set[str] | None) -> PostResult:
+    occs, subs = collect_facts(app, session, card, year, as_of, None if units is None else sorted(units))
     titles = {k: ob.title for k, ob in app.obligations.items()}
     postings = automatic_postings(card, occs, subs, titles)
-    current = _latest_by_slot(_entries(session, card, year, ScoreEntry.kind == AUTO))
-    now = app.now()
+    conditions = [ScoreEntry.kind == AUTO]
+    if units is not None:
+        conditions.append(col(ScoreEntry.unit_code).in_(sorted(units)))
+    current = _latest_by_slot(_entries(session, card, year, *conditions))
     posted = unchanged = 0
     seen = set()
     for p in postings:

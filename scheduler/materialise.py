@@ -31,8 +31,11 @@ from scheduler.redelivery import insert_many_ignore
 if TYPE_CHECKING:
     from scheduler.app import App
 
+UNIT_CHUNK = 250
 _YEAR_LABEL = re.compile(r"^(\d{4})(?:$|-)")
 _WINDOW_FIELDS = ("opens", "due", "required", "provisional")
+# The state of an occurrence nothing was recorded for (scheduler/submissions.refresh_occurrences).
+_NEW_STATE = {"done": 0, "completed_at": None, "waived": False, "is_open": True, "state_changed_at": None}
 
 
 @dataclass(frozen=True)
@@ -122,45 +125,57 @@ def _slots(app: "App", session: Session, years: Sequence[int]) -> list[Slot]:
 
 def materialise(app: "App", years: Iterable[int], units: Sequence[str] | None = None,
                 session: Session | None = None, *, create: bool = True,
-                due_from: date | None = None) -> MaterialiseCounts:
+                due_from: date | None = None, track: bool = True) -> MaterialiseCounts:
     """Create or update the occurrences of `years` for `units` (codes; None: every unit).
 
     Also refreshes the occurrences of events dated in those years. `create=False` only
     updates rows that exist (after a holiday import: no new past-year rows appear);
-    `due_from` creates only rows due on or after that day (a query in January needs last
-    year's autumn semester, due in January, but not last year's finished business). Runs in
-    `session` if given (the caller commits), else in its own committed session."""
+    `due_from` creates only rows due on or after that day (last year's autumn semester, due in
+    January, but not last year's finished business). `track`: the rows it creates are reminded
+    (`Occurrence.tracked`); `track=False` creates them untracked (a late record for a year
+    nobody tracks, scheduler/tracking.py). Runs in `session` if given (the caller commits),
+    else in its own committed session."""
     years = sorted(set(years))
     if session is None:
         with app.session() as s:
-            return materialise(app, years, units, s, create=create, due_from=due_from)
+            return materialise(app, years, units, s, create=create, due_from=due_from, track=track)
     targets = _target_units(session, units)
     if not targets or not years:
         return MaterialiseCounts()
     now = app.now()
-    wanted: dict[tuple[str, str, str], dict] = {}
-    for slot in _slots(app, session, years):
-        ob = app.obligations[slot.key]
-        for unit in targets:
-            if applies_to_unit(ob, unit, app.propaganda_unit):
-                wanted[(unit.code, slot.key, slot.period)] = {
-                    "unit_code": unit.code, "obligation_key": slot.key, "period": slot.period,
-                    "opens": slot.opens, "due": slot.due, "required": slot.required,
-                    "provisional": slot.provisional, "event_id": None,
-                }
-    labels = sorted({k[2] for k in wanted})
-    existing = session.exec(
-        select(Occurrence.id, Occurrence.unit_code, Occurrence.obligation_key, Occurrence.period,
-               Occurrence.opens, Occurrence.due, Occurrence.required, Occurrence.provisional)
-        .where(col(Occurrence.period).in_(labels))
-        .where(col(Occurrence.unit_code).in_([u.code for u in targets]))
-    ).all() if labels else []
-    counts = _apply(session, wanted, existing, now, create, due_from)
-    return counts + _materialise_events(app, session, years, [u.code for u in targets], now, create)
+    slots = [(slot, app.obligations[slot.key]) for slot in _slots(app, session, years)]
+    labels = sorted({slot.period for slot, _ in slots})
+    counts = MaterialiseCounts()
+    # Units in chunks: memory stays bounded at province scale (4,000 units x 5 years).
+    for i in range(0, len(targets), UNIT_CHUNK):
+        chunk = targets[i:i + UNIT_CHUNK]
+        codes = [u.code for u in chunk]
+        wanted: dict[tuple[str, str, str], dict] = {}
+        for slot, ob in slots:
+            for unit in chunk:
+                if applies_to_unit(ob, unit, app.propaganda_unit):
+                    wanted[(unit.code, slot.key, slot.period)] = {
+                        "unit_code": unit.code, "obligation_key": slot.key, "period": slot.period,
+                        "opens": slot.opens, "due": slot.due, "required": slot.required,
+                        "provisional": slot.provisional, "event_id": None,
+                    }
+        existing = session.exec(
+            select(Occurrence.id, Occurrence.unit_code, Occurrence.obligation_key, Occurrence.period,
+                   Occurrence.opens, Occurrence.due, Occurrence.required, Occurrence.provisional)
+            .where(col(Occurrence.period).in_(labels))
+            .where(col(Occurrence.unit_code).in_(codes))
+        ).all() if labels else []
+        counts += _apply(session, wanted, existing, now, create, due_from, track)
+        if track and create and labels:   # rows a look or a late record left untracked: tracked now
+            q = (update(Occurrence).where(col(Occurrence.period).in_(labels), Occurrence.tracked == False,  # noqa: E712
+                                          col(Occurrence.unit_code).in_(codes))
+                 .values(tracked=True))
+            session.execute(q if due_from is None else q.where(col(Occurrence.due) >= due_from))
+    return counts + _materialise_events(app, session, years, [u.code for u in targets], now, create, track)
 
 
 def _apply(session: Session, wanted: Mapping[tuple[str, str, str], dict], existing, now,
-           create: bool = True, due_from: date | None = None) -> MaterialiseCounts:
+           create: bool = True, due_from: date | None = None, track: bool = True) -> MaterialiseCounts:
     seen: set[tuple[str, str, str]] = set()
     changes: list[dict] = []
     unchanged = 0
@@ -174,7 +189,8 @@ def _apply(session: Session, wanted: Mapping[tuple[str, str, str], dict], existi
             changes.append({"id": oid, **{f: row[f] for f in _WINDOW_FIELDS}, "updated_at": now})
         else:
             unchanged += 1
-    new = [{**row, "created_at": now, "updated_at": now} for k, row in wanted.items()
+    new = [{**row, "created_at": now, "updated_at": now, "tracked": track, **_NEW_STATE}
+           for k, row in wanted.items()
            if k not in seen and (due_from is None or row["due"] >= due_from)] if create else []
     created = 0
     if new:
@@ -191,7 +207,7 @@ def event_label(event_id: int) -> str:
 
 
 def _materialise_events(app: "App", session: Session, years: Sequence[int], unit_codes: Sequence[str],
-                        now, create: bool) -> MaterialiseCounts:
+                        now, create: bool, track: bool = True) -> MaterialiseCounts:
     keys = [k for k, ob in app.obligations.items() if ob.schedule.kind == "event"]
     if not keys:
         return MaterialiseCounts()
@@ -200,11 +216,12 @@ def _materialise_events(app: "App", session: Session, years: Sequence[int], unit
         .where(col(Event.unit_code).in_(list(unit_codes)))
         .where(col(Event.date) >= date(min(years), 1, 1)).where(col(Event.date) <= date(max(years), 12, 31))
     ).all()
-    return _materialise_event_rows(app, session, [e for e in events if e.date.year in years], now, create)
+    return _materialise_event_rows(app, session, [e for e in events if e.date.year in years], now, create,
+                                   track)
 
 
 def _materialise_event_rows(app: "App", session: Session, events: Sequence[Event], now,
-                            create: bool = True) -> MaterialiseCounts:
+                            create: bool = True, track: bool = True) -> MaterialiseCounts:
     wanted: dict[tuple[str, str, str], dict] = {}
     for ev in events:
         ob = app.obligations[ev.obligation_key]
@@ -221,10 +238,46 @@ def _materialise_event_rows(app: "App", session: Session, events: Sequence[Event
                Occurrence.opens, Occurrence.due, Occurrence.required, Occurrence.provisional)
         .where(col(Occurrence.event_id).in_([e.id for e in events]))
     ).all()
-    return _apply(session, wanted, existing, now, create)
+    return _apply(session, wanted, existing, now, create, track=track)
 
 
 def materialise_event(app: "App", session: Session, event: Event) -> Occurrence:
     """The occurrence of one recorded event of an event obligation (created if missing)."""
     _materialise_event_rows(app, session, [event], app.now())
     return session.exec(select(Occurrence).where(Occurrence.event_id == event.id)).one()
+
+
+def move_dependents(app: "App", session: Session, anchor_key: str, periods: Iterable[str]) -> MaterialiseCounts:
+    """After a meeting of `anchor_key` was recorded (or withdrawn) for `periods`: the stored
+    occurrences of the obligations anchored on it in those periods get their new window. The
+    meeting date is the same for every unit, so this is one UPDATE per dependent obligation and
+    period, whatever the number of units (no year is re-materialised)."""
+    dependents = [ob for ob in app.obligations.values() if ob.anchor == anchor_key]
+    anchor_ob = app.obligations.get(anchor_key)
+    if not dependents or anchor_ob is None:
+        return MaterialiseCounts()
+    anchors = anchor_dates(session, anchor_key)
+    now = app.now()
+    updated = 0
+    for period in sorted(set(periods)):
+        year = period_year(period)
+        if year is None:
+            continue
+        for ob in dependents:
+            slot = next((s for s in slots_for_year(ob, year, app.calendar, app.context, anchors, anchor_ob=anchor_ob)
+                         if s.period == period), None)
+            if slot is None:
+                continue
+            result = session.execute(
+                update(Occurrence)
+                .where(Occurrence.obligation_key == ob.key, Occurrence.period == period,
+                       (col(Occurrence.opens) != slot.opens) | (col(Occurrence.due) != slot.due)
+                       | (col(Occurrence.provisional) != slot.provisional))
+                .values(opens=slot.opens, due=slot.due, provisional=slot.provisional, updated_at=now)
+                .execution_options(synchronize_session=False))
+            updated += result.rowcount or 0
+    if updated:
+        for obj in list(session.identity_map.values()):
+            if isinstance(obj, Occurrence) and obj.period in set(periods):
+                session.refresh(obj)
+    return MaterialiseCounts(0, updated, 0)

@@ -127,7 +127,9 @@ class Occurrence(SQLModel, table=True):
     """One obligation of one unit in one period, with its window."""
     __tablename__ = "occurrence"
     # The unique index also serves queries filtering on unit_code (its leftmost column).
-    __table_args__ = (UniqueConstraint("unit_code", "obligation_key", "period"),)
+    # (is_open, due): overdue/upcoming; (tracked, is_open, opens): the planner's open work.
+    __table_args__ = (UniqueConstraint("unit_code", "obligation_key", "period"),
+                      Index(None, "is_open", "due"), Index(None, "tracked", "is_open", "opens"))
 
     id: int | None = Field(default=None, primary_key=True)
     unit_code: str = Field(foreign_key="unit.code", max_length=32)
@@ -140,6 +142,17 @@ class Occurrence(SQLModel, table=True):
     event_id: int | None = Field(default=None, foreign_key="event.id", index=True)
     created_at: dt.datetime = Field(default_factory=local_now, sa_type=DateTime)
     updated_at: dt.datetime = Field(default_factory=local_now, sa_type=DateTime)
+    # The record's state, kept by `submissions.refresh_occurrences` in the transaction of every
+    # submission, withdrawal, correction, waiver and revocation, so "open?" is a SQL question:
+    # done = counting submissions; completed_at = the one that completed it (the
+    # `required`-th); is_open = not completed and not waived. state_changed_at: when one of
+    # these last changed (the score watermark reads it). tracked: reminded (docs/scale.md).
+    done: int = 0
+    completed_at: dt.datetime | None = Field(default=None, sa_type=DateTime, index=True)
+    waived: bool = False
+    is_open: bool = True
+    tracked: bool = True
+    state_changed_at: dt.datetime | None = Field(default=None, sa_type=DateTime, index=True)
 
 
 class Submission(SQLModel, table=True):
@@ -150,7 +163,8 @@ class Submission(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     occurrence_id: int = Field(foreign_key="occurrence.id", index=True)
     submitted_at: dt.datetime = Field(sa_type=DateTime)  # when the work was done (local time)
-    recorded_at: dt.datetime = Field(default_factory=local_now, sa_type=DateTime)
+    # Indexed: the score watermark asks for the rows recorded since the last posting.
+    recorded_at: dt.datetime = Field(default_factory=local_now, sa_type=DateTime, index=True)
     recorded_by: str = Field(default="", max_length=100)
     note: str = Field(default="", max_length=2000)
     late: bool = False                     # computed when recorded: submitted after the due date
@@ -430,3 +444,28 @@ class Order(SQLModel, table=True):
     deduct: float | None = None
     recorded_at: dt.datetime = Field(default_factory=local_now, sa_type=DateTime)
     recorded_by: str = Field(default="", max_length=100)
+
+
+class TrackedYear(SQLModel, table=True):
+    """A year whose occurrences were materialised for every unit (`scheduler/tracking.py`), with
+    the fingerprint of the packs they were derived from. Queries read such a year from the
+    table alone; a year not recorded (or recorded under other packs) is completed on the fly
+    without writing."""
+    __tablename__ = "tracked_year"
+
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    fingerprint: str = Field(max_length=64)
+    materialised_at: dt.datetime = Field(sa_type=DateTime)
+
+
+class ScoreWatermark(SQLModel, table=True):
+    """The last automatic posting of a scorecard's year (`ledger.post_automatic`): the next one
+    reads only occurrences whose state changed since `posted_at` or that fell due since
+    `as_of`."""
+    __tablename__ = "score_watermark"
+
+    scorecard: str = Field(primary_key=True, max_length=100)
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    as_of: dt.date
+    posted_at: dt.datetime = Field(sa_type=DateTime)
+    fingerprint: str = Field(default="", max_length=64)

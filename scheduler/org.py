@@ -83,6 +83,7 @@ class ImportResult:
     roles_added: int = 0
     roles_removed: int = 0
     errors: list[OrgRowError] = field(default_factory=list)   # rows skipped (partial=True)
+    new_units: list[str] = field(default_factory=list)   # codes created or whose kind changed
     encoding: str = ""            # how the file was decoded (obligations.csv_text)
 
     @property
@@ -378,7 +379,10 @@ def _apply(session: Session, rows: list[_Row], existing: dict[str, Unit], result
             session.add(Unit(code=row.code, name=row.name, kind=row.kind,
                              parent_code=row.parent, created_at=now))
             result.units_created += 1
+            result.new_units.append(row.code)
         elif (unit.name, unit.kind, unit.parent_code) != (row.name, row.kind, row.parent):
+            if unit.kind != row.kind:
+                result.new_units.append(row.code)
             unit.name, unit.kind, unit.parent_code = row.name, row.kind, row.parent
             session.add(unit)
             result.units_updated += 1

@@ -40,7 +40,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 import jinja2
-from sqlalchemy import update
+from sqlalchemy import false, or_, update
 from sqlmodel import Session, col, select
 
 from notifiers.base import EMAIL, WECOM_APP, WECOM_ROBOT, Channel, Recipient
@@ -58,12 +58,12 @@ from obligations.reminders import (
 from obligations.sending_windows import SendingWindow, next_window_start, window_id
 from scheduler import delivery_health, ledger, orders, outbox
 from scheduler.redelivery import healthy_routes, insert_ignore, redelivery_keys
-from scheduler.lectures import LectureReminders
+from scheduler.lectures import PENDING, LectureReminders
 from scheduler.lectures import describe as describe_lectures
 from scheduler.moved import MovedDeadlines, messages_to_rerender
 from scheduler.provisional import reasons_of as provisional_reasons
 from scheduler.models import ROLES, Event, Occurrence, Outbox, OutboxItem, Person, RoleAssignment, Unit
-from scheduler.submissions import counting_submissions, waived_occurrences
+from scheduler.submissions import counting_submissions, open_on
 
 if TYPE_CHECKING:
     from scheduler.app import App
@@ -197,6 +197,8 @@ class Planner:
         self.env = env
         self.settings = settings
         self._policies: dict[str, ReminderPolicy] = {}
+        self._settled: dict[tuple, OutboxItem] = {}
+        self._to_render: dict[int, Outbox] = {}
         self._packs = {p.name: p for p in app.packs}
 
     @cached_property
@@ -237,6 +239,8 @@ class Planner:
         report.open_occurrences = len(occurrences)
         planned = self._planned_keys(session, list(occurrences))
         paused = delivery_health.paused_channels(session, now)
+        self._settled = self._settled_items(session, list(occurrences))
+        self._to_render: dict[int, Outbox] = {}      # each message rendered once, at the end
         digest_plan = plan_digests(
             items, now=now, cal=self.app.calendar, window=self.settings.window,
             channels=lambda person: healthy_routes(routes_for(
@@ -254,6 +258,10 @@ class Planner:
             self._put(session, directory, digest.recipient, digest.channel, digest.send_at,
                       entries, now, report)
         self._tell_deductions(session, directory, now, report)
+        session.flush()
+        for row in self._to_render.values():
+            self.render(session, directory, row, now)
+        self._to_render = {}
         session.commit()
         return report
 
@@ -286,16 +294,22 @@ class Planner:
                 report.updated += 1
             report.deductions += ledger.mark_notified(session, entry_ids, now, person_id=person_id,
                                                       channel=channel, outbox_id=row.id)
-            self.render(session, directory, row, now)
+            self._to_render[row.id] = row
 
     def _reminder_items(self, session: Session, today: date, directory: Directory
                         ) -> tuple[list[ReminderItem], dict[int, Occurrence]]:
         """The open occurrences in their current stage, as the pure planner wants them."""
-        opened = select(Occurrence.id).where(col(Occurrence.opens) <= today)
-        occs = session.exec(select(Occurrence).where(col(Occurrence.opens) <= today)
-                            .order_by(col(Occurrence.id))).all()
-        subs = counting_submissions(session, opened)
-        waived = waived_occurrences(session, opened)
+        # Tracked, opened and not done or waived, in SQL (the state columns); only these
+        # rows' submissions are read (scheduler/tracking.py: untracked years are not reminded).
+        cond = (Occurrence.tracked == True, col(Occurrence.opens) <= today, open_on(today),  # noqa: E712
+                self._still_reminded(today))
+        # Plain rows of the columns used (no ORM objects); `open_on(today)` and `opens <= today`
+        # already make each one open or overdue, so no submission is read here.
+        occs = session.execute(select(
+            Occurrence.id, Occurrence.unit_code, Occurrence.obligation_key, Occurrence.period, Occurrence.opens,
+            Occurrence.due, Occurrence.required, Occurrence.provisional, Occurrence.event_id)
+            .where(*cond).order_by(col(Occurrence.id))).all()
+        opened = select(Occurrence.id).where(*cond)
         moved = MovedDeadlines(session, opened)  # a date moved: escalation waits (scheduler/moved.py)
         tz = self.app.config.general.tz
         items: list[ReminderItem] = []
@@ -303,10 +317,6 @@ class Planner:
         for occ in occs:
             ob = self.app.obligations.get(occ.obligation_key)
             if ob is None:  # its pack is no longer enabled: kept in the record, not reminded
-                continue
-            status = occurrence_status(occ.opens, occ.due, occ.required, subs.get(occ.id, ()),
-                                       occ.id in waived, today, tz=tz)
-            if status.state not in OPEN_STATES:
                 continue
             stage = stage_at(self.policy(ob), opens=occ.opens, due=occ.due, today=today,
                              cal=self.app.calendar)
@@ -320,19 +330,43 @@ class Planner:
                                       directory.audience(occ.unit_code, ob.responsible)))
         return items, open_occs
 
+    def _still_reminded(self, today: date):
+        """SQL condition: an enabled obligation whose reminders have not stopped yet (its policy's
+        `stop_after_days` past the due date): years of stopped overdue work are not read."""
+        by_stop: dict[int, list[str]] = defaultdict(list)
+        for key, ob in self.app.obligations.items():
+            by_stop[self.policy(ob).stop_after_days or 0].append(key)
+        return or_(false(), *(col(Occurrence.obligation_key).in_(keys) if not stop else
+                     (col(Occurrence.obligation_key).in_(keys) & (col(Occurrence.due) >= today - timedelta(days=stop)))
+                     for stop, keys in sorted(by_stop.items())))
+
+    @staticmethod
+    def _settled_items(session: Session, occurrence_ids: Sequence[int]) -> dict[tuple, OutboxItem]:
+        """(occurrence, stage, channel, person) -> its settled item: an occurrence open again is
+        told on the same key in a new message. One query for the pass (chunked ids)."""
+        out: dict[tuple, OutboxItem] = {}
+        ids = list(occurrence_ids)
+        for i in range(0, len(ids), 500):
+            for item in session.exec(select(OutboxItem).where(
+                    col(OutboxItem.occurrence_id).in_(ids[i:i + 500]), OutboxItem.state == SETTLED)).all():
+                out[(item.occurrence_id, item.stage, item.channel, item.person_id)] = item
+        return out
+
     @staticmethod
     def _planned_keys(session: Session, occurrence_ids: Sequence[int]) -> set[OutboxKey]:
         """Keys already in the outbox. Settled items are not: if the occurrence opens again
         (a submission withdrawn), that stage was never told and may be planned again."""
-        if not occurrence_ids:
-            return set()
-        q = (select(OutboxItem.occurrence_id, OutboxItem.stage, OutboxItem.channel,
-                    OutboxItem.person_id)
-             .where(col(OutboxItem.occurrence_id).in_(list(occurrence_ids)),
-                    OutboxItem.state != SETTLED))
-        keys = {entry_key(str(o), s, c, str(p)) for o, s, c, p in session.exec(q).all()}
-        # Items whose message died for a channel reason are planned again (issue 10 item 5).
-        return keys - redelivery_keys(session, occurrence_ids)
+        ids = list(occurrence_ids)
+        keys: set[OutboxKey] = set()
+        for i in range(0, len(ids), 500):     # chunks: parameter limits at province scale
+            chunk = ids[i:i + 500]
+            q = (select(OutboxItem.occurrence_id, OutboxItem.stage, OutboxItem.channel,
+                        OutboxItem.person_id)
+                 .where(col(OutboxItem.occurrence_id).in_(chunk), OutboxItem.state != SETTLED))
+            keys |= {entry_key(str(o), s, c, str(p)) for o, s, c, p in session.exec(q).all()}
+            # Items whose message died for a channel reason are planned again (issue 10 item 5).
+            keys -= redelivery_keys(session, chunk)
+        return keys
 
     # -- one message
     def _put(self, session: Session, directory: Directory, recipient: str, channel: str,
@@ -356,7 +390,7 @@ class Planner:
             self._add_item(session, row, occurrence_id, entry, channel, person_id)
             report.entries += 1
         session.flush()
-        self.render(session, directory, row, now)
+        self._to_render[row.id] = row
 
     def _unsent(self, session: Session, person_id: int, channel: str,
                 now: datetime) -> Outbox | None:
@@ -418,12 +452,11 @@ class Planner:
             send_at = _naive(next_window_start(
                 datetime.combine(send_at.date() + timedelta(days=1), time.min), cal, window))
 
-    @staticmethod
-    def _add_item(session: Session, row: Outbox, occurrence_id: int, entry: DigestEntry,
+    def _add_item(self, session: Session, row: Outbox, occurrence_id: int, entry: DigestEntry,
                   channel: str, person_id: int) -> None:
-        existing = session.exec(select(OutboxItem).where(
-            OutboxItem.occurrence_id == occurrence_id, OutboxItem.stage == entry.stage.id,
-            OutboxItem.channel == channel, OutboxItem.person_id == person_id)).first()
+        # Settled items of this pass's occurrences were read once (`_settled_items`): no
+        # SELECT per item.
+        existing = self._settled.pop((occurrence_id, entry.stage.id, channel, person_id), None)
         roles = ",".join(entry.roles)
         if existing is not None:  # settled earlier, open again: the same key, a new message
             existing.outbox_id, existing.state, existing.roles = row.id, LISTED, roles
@@ -441,11 +474,19 @@ class Planner:
         report = report if report is not None else PlanReport()
         directory = directory or Directory(session, self.app.propaganda_unit)
         unsent = select(Outbox.id).where(col(Outbox.status).in_(outbox.UNSENT))
-        items = session.exec(select(OutboxItem).where(col(OutboxItem.outbox_id).in_(unsent),
-                                                      OutboxItem.state == LISTED)).all()
+        listed = (col(OutboxItem.outbox_id).in_(unsent), OutboxItem.state == LISTED)
+        # Set-based: only the items that may have to go are loaded: their occurrence is no
+        # longer open (state columns), or it is a lecture's (scheduler/lectures.py decides).
+        open_now = self._open_query(select(OutboxItem.occurrence_id).where(*listed), now.date())
+        items = session.exec(select(OutboxItem).join(Occurrence, col(Occurrence.id) == col(OutboxItem.occurrence_id))
+                             .where(*listed, or_(col(OutboxItem.occurrence_id).not_in(open_now),
+                                                 col(Occurrence.event_id).is_not(None),
+                                                 col(OutboxItem.stage).startswith(PENDING)))).all()
         stale: dict[int, list[OutboxItem]] = defaultdict(list)
         if items:
-            open_ids = self._open_ids(session, {i.occurrence_id for i in items}, now.date())
+            ids = sorted({i.occurrence_id for i in items})
+            open_ids = {oid for k in range(0, len(ids), 500)
+                        for oid in session.exec(self._open_query(ids[k:k + 500], now.date())).all()}
             lectures = LectureReminders(self.app, session, now.date())
             for item in items:
                 if not lectures.still_open(item.occurrence_id, item.stage, item.occurrence_id in open_ids):
@@ -473,15 +514,12 @@ class Planner:
         session.commit()
         return report
 
-    def _open_ids(self, session: Session, occurrence_ids: Iterable[int], today: date) -> set[int]:
-        ids = list(occurrence_ids)
-        occs = session.exec(select(Occurrence).where(col(Occurrence.id).in_(ids))).all()
-        subs = counting_submissions(session, ids)
-        waived = waived_occurrences(session, ids)
-        tz = self.app.config.general.tz
-        return {o.id for o in occs if o.obligation_key in self.app.obligations
-                and occurrence_status(o.opens, o.due, o.required, subs.get(o.id, ()),
-                                      o.id in waived, today, tz=tz).state in OPEN_STATES}
+    def _open_query(self, occurrence_ids, today: date):
+        """SELECT of the ids among `occurrence_ids` (ids or a SELECT of ids) still to remind on
+        `today`: opened, not done or waived (the state columns), of an enabled obligation."""
+        return select(Occurrence.id).where(
+            col(Occurrence.id).in_(occurrence_ids), col(Occurrence.opens) <= today, open_on(today),
+            col(Occurrence.obligation_key).in_(list(self.app.obligations)))
 
     # -- rendering
     def render(self, session: Session, directory: Directory, row: Outbox, now: datetime) -> bool:

@@ -2,17 +2,20 @@
 year, the occurrences in a date range, the obligation catalogue.
 
 Every query takes an explicit `as_of` (the CLI passes today in the configured zone) and
-returns JSON-ready rows: flat dicts with ISO-serialisable values. Before reading, a query
-materialises the years it looks at (idempotent and cheap), so a fresh database answers too.
-Statuses come from `obligations.occurrences.occurrence_status`; which submissions count and
-which waivers are in force come from `scheduler.submissions`.
+returns JSON-ready rows: flat dicts with ISO-serialisable values. Queries never write: open
+work is selected in SQL from the occurrence's state columns (`is_open`, `completed_at`,
+`waived`, kept by `submissions.refresh_occurrences`), so a query costs what its answer costs.
+A year nobody materialised (not in `tracked_year` under the enabled packs, see
+scheduler/tracking.py) is completed on the fly: its occurrences are computed, shown, and not
+stored, so looking at 2025 never turns on reminders for 2025. Statuses come from
+`obligations.occurrences.occurrence_status`.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, fields
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_
@@ -22,10 +25,11 @@ from obligations.citations import cite, document_name
 from obligations.occurrences import Status, occurrence_status
 from obligations.packs import Obligation, unit_kind_name
 from scheduler.app import UserInputError
-from scheduler.materialise import materialise
+from scheduler.materialise import _slots, applies_to_unit
 from scheduler.models import Occurrence, Unit
 from scheduler.provisional import reasons_of as provisional_reasons
-from scheduler.submissions import counting_submissions, waived_occurrences
+from scheduler.submissions import counting_submissions, open_on
+from scheduler.tracking import unrecorded
 
 if TYPE_CHECKING:
     from obligations.workdays import WorkdayCalendar
@@ -36,33 +40,87 @@ OPEN_STATES = ("upcoming", "open", "overdue")
 
 @dataclass(frozen=True)
 class _Item:
-    occ: Occurrence
+    occ: Occurrence        # a stored row's columns (a Row), or a computed Occurrence (untracked year)
     unit_name: str
     ob: Obligation
     status: Status
     provisional_reasons: tuple[str, ...] = ()   # obligations.provisional reasons; () = a firm date
 
 
+def _sort_key(item: _Item):
+    o = item.occ
+    return (o.due, o.unit_code, o.obligation_key, o.period)
+
+
+_COLUMNS = (Occurrence.id, Occurrence.unit_code, Occurrence.obligation_key, Occurrence.period, Occurrence.opens,
+            Occurrence.due, Occurrence.required, Occurrence.provisional, Occurrence.event_id, Occurrence.done,
+            Occurrence.completed_at, Occurrence.waived)
+
+
 def _load(app: "App", session: Session, *conditions, as_of: date) -> list[_Item]:
-    q = (select(Occurrence, Unit.name).join(Unit, col(Unit.code) == col(Occurrence.unit_code))
-         .where(*conditions)
+    """The stored occurrences matching `conditions` (of enabled obligations), with status."""
+    # Plain rows of the columns used, not ORM objects: an answer of 100,000 rows stays light.
+    q = (select(*_COLUMNS, Unit.name).join(Unit, col(Unit.code) == col(Occurrence.unit_code))
+         .where(col(Occurrence.obligation_key).in_(list(app.obligations)), *conditions)
          .order_by(Occurrence.due, Occurrence.unit_code, Occurrence.obligation_key, Occurrence.period))
-    # Occurrences of packs no longer enabled are kept in the database but not shown.
-    rows = [(occ, name) for occ, name in session.exec(q).all() if occ.obligation_key in app.obligations]
+    rows = [(r, r[-1]) for r in session.execute(q).all()]
     if not rows:
         return []
-    # Submissions and waivers of the same occurrences: one query each, not one per row.
-    ids = select(Occurrence.id).join(Unit, col(Unit.code) == col(Occurrence.unit_code)).where(*conditions)
-    subs = counting_submissions(session, ids)
-    waived = waived_occurrences(session, ids)
+    # Submission dates are read only where the state columns cannot tell the count as of
+    # `as_of` (partly done, or completed after it): the answer's size, not the history's.
+    end = datetime.combine(as_of, time.max)
+    need = [o.id for o, _ in rows if o.done and not (o.completed_at is not None and o.completed_at <= end)]
+    subs: dict[int, list[datetime]] = {}
+    for i in range(0, len(need), 500):
+        subs.update(counting_submissions(session, need[i:i + 500]))
     tz = app.config.general.tz
     reasons = provisional_reasons(app, session, [occ for occ, _ in rows])
-    return [
-        _Item(occ, name, app.obligations[occ.obligation_key],
-              occurrence_status(occ.opens, occ.due, occ.required, subs.get(occ.id, ()), occ.id in waived,
-                                as_of, tz=tz), reasons.get(occ.id, ()))
-        for occ, name in rows
-    ]
+    items = []
+    for occ, name in rows:
+        if occ.completed_at is not None and occ.completed_at <= end:
+            times = [occ.completed_at] * occ.required
+        else:
+            times = subs.get(occ.id, ())
+        items.append(_Item(occ, name, app.obligations[occ.obligation_key],
+                           occurrence_status(occ.opens, occ.due, occ.required, times, bool(occ.waived),
+                                             as_of, tz=tz), reasons.get(occ.id, ())))
+    return items
+
+
+def _virtual(app: "App", session: Session, years, due_lo: date, due_hi: date, as_of: date,
+             unit: str | None = None) -> list[_Item]:
+    """Occurrences of the years nobody materialised, computed and not stored: the calendar
+    slots due in [due_lo, due_hi] of every unit they apply to, minus the rows that exist."""
+    years = unrecorded(app, session, years)
+    if not years or due_hi < due_lo:
+        return []
+    slots = [s for s in _slots(app, session, years) if due_lo <= s.due <= due_hi]
+    if not slots:
+        return []
+    uq = select(Unit).order_by(Unit.code)
+    units = session.exec(uq if unit is None else uq.where(Unit.code == unit)).all()
+    eq = (select(Occurrence.unit_code, Occurrence.obligation_key, Occurrence.period)
+          .where(col(Occurrence.period).in_(sorted({s.period for s in slots})),
+                 col(Occurrence.obligation_key).in_(sorted({s.key for s in slots}))))
+    if unit is not None:
+        eq = eq.where(Occurrence.unit_code == unit)
+    stored = set(session.exec(eq).all())
+    tz = app.config.general.tz
+    pending = []
+    for slot in slots:
+        ob = app.obligations[slot.key]
+        for u in units:
+            if (u.code, slot.key, slot.period) in stored or not applies_to_unit(ob, u, app.propaganda_unit):
+                continue
+            # A negative id: never stored, never confused with a row (provisional reasons key on it).
+            occ = Occurrence(id=-(len(pending) + 1), unit_code=u.code, obligation_key=slot.key,
+                             period=slot.period, opens=slot.opens, due=slot.due, required=slot.required,
+                             provisional=slot.provisional)
+            pending.append((occ, u.name, ob))
+    reasons = provisional_reasons(app, session, [occ for occ, _, _ in pending])
+    return [_Item(occ, name, ob, occurrence_status(occ.opens, occ.due, occ.required, (), False, as_of, tz=tz),
+                  reasons.get(occ.id, ()))
+            for occ, name, ob in pending]
 
 
 def citation_text(ob: Obligation) -> str:
@@ -101,12 +159,6 @@ def progress_text(st: Status, due: date, as_of: date) -> str:
     return text
 
 
-def _materialise_due(app: "App", session: Session, start: date, end: date) -> None:
-    """Make sure every occurrence due in [start, end] exists: periods start at most a year
-    before they are due (an autumn semester is due the next January)."""
-    materialise(app, range(start.year - 1, end.year + 1), session=session, due_from=start)
-
-
 def _unit_condition(unit: str | None):
     return [] if unit is None else [Occurrence.unit_code == unit]
 
@@ -122,8 +174,12 @@ def overdue(app: "App", as_of: date, unit: str | None = None) -> list[dict[str, 
     """Occurrences past due on `as_of` without the submissions they need (not waived)."""
     with app.session() as session:
         _check_unit(app, session, unit)
-        _materialise_due(app, session, date(as_of.year, 1, 1), as_of)
-        items = _load(app, session, col(Occurrence.due) < as_of, *_unit_condition(unit), as_of=as_of)
+        items = _load(app, session, col(Occurrence.due) < as_of, open_on(as_of), *_unit_condition(unit),
+                      as_of=as_of)
+        # Periods start at most a year before they are due (an autumn semester is due in January).
+        items += _virtual(app, session, (as_of.year - 1, as_of.year), date(as_of.year, 1, 1),
+                          as_of - timedelta(days=1), as_of, unit)
+    items.sort(key=_sort_key)
     return [_row(i, as_of, days_overdue=i.status.days_overdue)
             for i in items if i.status.state == "overdue"]
 
@@ -135,9 +191,10 @@ def upcoming(app: "App", as_of: date, days: int = 30, unit: str | None = None) -
     end = as_of + timedelta(days=days)
     with app.session() as session:
         _check_unit(app, session, unit)
-        _materialise_due(app, session, as_of, end)
-        items = _load(app, session, col(Occurrence.due) >= as_of, col(Occurrence.due) <= end,
+        items = _load(app, session, col(Occurrence.due) >= as_of, col(Occurrence.due) <= end, open_on(as_of),
                       *_unit_condition(unit), as_of=as_of)
+        items += _virtual(app, session, range(as_of.year - 1, end.year + 1), as_of, end, as_of, unit)
+    items.sort(key=_sort_key)
     return [_row(i, as_of, days_left=_days_left(i, as_of)) for i in items if i.status.state in OPEN_STATES]
 
 
@@ -161,7 +218,6 @@ def unit_year(app: "App", unit: str, year: int, as_of: date) -> UnitYear:
     ad_hoc = sorted(k for k, ob in app.obligations.items() if ob.schedule.kind == "ad_hoc")
     with app.session() as session:
         u = app.unit(session, unit)
-        materialise(app, [year], [u.code], session=session)
         prefix = f"{year:04d}"
         dated = col(Occurrence.event_id).is_not(None) | col(Occurrence.obligation_key).in_(ad_hoc)
         in_year = or_(
@@ -169,6 +225,9 @@ def unit_year(app: "App", unit: str, year: int, as_of: date) -> UnitYear:
             dated & (col(Occurrence.due) >= date(year, 1, 1)) & (col(Occurrence.due) <= date(year, 12, 31)),
         )
         items = _load(app, session, Occurrence.unit_code == u.code, in_year, as_of=as_of)
+        items += [i for i in _virtual(app, session, [year], date.min, date.max, as_of, u.code)
+                  if i.occ.period.startswith(prefix)]
+    items.sort(key=_sort_key)
     rows = [_row(i, as_of, days_overdue=i.status.days_overdue,
                  days_left=_days_left(i, as_of) if i.status.state in ("open", "upcoming") else 0,
                  progress=progress_text(i.status, i.occ.due, as_of))
@@ -182,9 +241,10 @@ def calendar(app: "App", start: date, end: date, as_of: date, unit: str | None =
         raise UserInputError(f"--to ({end}) 早于 --from ({start})")
     with app.session() as session:
         _check_unit(app, session, unit)
-        _materialise_due(app, session, start, end)
         items = _load(app, session, col(Occurrence.due) >= start, col(Occurrence.due) <= end,
                       *_unit_condition(unit), as_of=as_of)
+        items += _virtual(app, session, range(start.year - 1, end.year + 1), start, end, as_of, unit)
+    items.sort(key=_sort_key)
     return [_row(i, as_of, citation=citation_text(i.ob)) for i in items]
 
 

@@ -55,9 +55,10 @@ from scheduler import delivery_health, leases, ledger, orders, outbox
 from scheduler.channel_words import describe_routes
 from scheduler.dispatcher import Dispatcher, DispatchReport, StoreError
 from scheduler.lectures import sync_findings
-from scheduler.materialise import MaterialiseCounts, materialise
+from scheduler.materialise import MaterialiseCounts
 from scheduler.planner import DEFAULT_SENDER, Planner, PlannerSettings, PlanReport, routes_for
 from scheduler.redelivery import healthy_routes
+from scheduler.tracking import track
 
 if TYPE_CHECKING:
     from scheduler.app import App
@@ -108,6 +109,7 @@ _INTS = {  # key: (default, low, high)
     "retry_max_seconds": (3600, 1, 7 * 86_400),
     "sending_lease_minutes": (30, 1, 1440),
     "shutdown_grace_seconds": (30, 0, 3600),
+    "track_years": (1, 1, 20),   # read by scheduler/tracking.py
 }
 _TIMES = {"materialise_at": time(0, 5), "score_at": time(0, 10), "holidays_at": time(3, 0)}
 _TEXTS = ("sender", "contact", "operator_email", "operator_wecom")
@@ -181,11 +183,6 @@ def sending_window(config) -> SendingWindow:
     except (ReminderPolicyError, SendingWindowError) as e:
         dotted = "reminders" if e.field == "reminders" else f"reminders.{e.field}"
         raise config.error(dotted, e.message) from None
-
-
-def years_to_materialise(now: datetime) -> list[int]:
-    # December: next year's January deadlines get their first notices this month.
-    return [now.year, now.year + 1] if now.month == 12 else [now.year]
 
 
 def years_to_post(now: datetime) -> list[int]:
@@ -293,10 +290,13 @@ class Service:
     def refresh_holidays(self) -> None:
         self.app.reload_calendar()
 
-    def materialise(self, now: datetime) -> MaterialiseCounts:
-        return materialise(self.app, years_to_materialise(now))
+    def materialise(self, now: datetime, *, force: bool = True) -> MaterialiseCounts:
+        """The tracked years' occurrences (scheduler/tracking.py). The daily job forces it;
+        a pass materialises only when a tracked year is not yet recorded under the enabled
+        packs (a new year, a pack change), so a pass that changes nothing writes nothing."""
+        return track(self.app, now.date(), force=force)
 
-    def keep_score(self, now: datetime) -> ScoreKeeping:
+    def keep_score(self, now: datetime, *, full: bool = False) -> ScoreKeeping:
         """The ledger's daily bookkeeping: findings the record implies (lecture violations,
         overdue supervision orders; each in its own transactions), then the automatic entries of
         the year as of today for every enabled scorecard (idempotent: only changed values post)."""
@@ -307,7 +307,8 @@ class Service:
             report.skipped += sync.skipped
         for card in ledger.scorecards(self.app).values():
             for year in years_to_post(now):
-                report.posted += ledger.post_automatic(self.app, year, now.date(), card=card).posted
+                # A pass derives only the units whose record changed; the daily job all of them.
+                report.posted += ledger.post_automatic(self.app, year, now.date(), card=card, full=full).posted
         return report
 
     def plan(self, now: datetime) -> PlanReport:
@@ -331,7 +332,7 @@ class Service:
         holder = self.plan_lease()
         if holder is None:
             try:
-                report.materialised = self.materialise(now)
+                report.materialised = self.materialise(now, force=False)
                 report.score = self.keep_score(now)
                 report.plan = self.plan(now)
             finally:
@@ -364,7 +365,7 @@ class Service:
                           id="materialise")
         s_at = self.settings.score_at
         scheduler.add_job(job("score", lambda: self._under_plan_lease(
-                              "score", lambda: self.keep_score(self.clock()))),
+                              "score", lambda: self.keep_score(self.clock(), full=True))),
                           CronTrigger(hour=s_at.hour, minute=s_at.minute, timezone=tz), id="score")
         scheduler.add_job(job("holidays", lambda: (self.refresh_holidays(), self._under_plan_lease(
                               "materialise", lambda: self.materialise(self.clock())))[1]),

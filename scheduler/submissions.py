@@ -19,13 +19,13 @@ date of a period, which moves the due dates of the obligations anchored on it.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Select
+from sqlalchemy import Select, and_, or_, update
 from sqlmodel import Session, col, select
 
 from obligations.packs import unit_kind_name
@@ -34,9 +34,10 @@ from scheduler.app import UserInputError
 from scheduler.evidence import protected_files, store_evidence
 from scheduler.materialise import (
     MaterialiseCounts, anchor_keys, applies_to_unit, event_label, generated_by_calendar, materialise,
-    materialise_event, period_year,
+    materialise_event, move_dependents, period_year,
 )
-from scheduler.models import Event, Evidence, Occurrence, Submission, Waiver
+from scheduler.models import Event, Evidence, Occurrence, Submission, Waiver, local_now
+from scheduler.tracking import recorded_years
 
 if TYPE_CHECKING:
     from scheduler.app import App
@@ -44,10 +45,13 @@ if TYPE_CHECKING:
 
 # --------------------------------------------------------------------------- reading the rules
 
-def superseded_submission_ids(session: Session) -> set[int]:
-    """Submissions replaced by a correction or withdrawn."""
-    return set(session.exec(
-        select(Submission.corrects_id).where(col(Submission.corrects_id).is_not(None))).all())
+def superseded_submission_ids(session: Session, occurrence_ids=None) -> set[int]:
+    """Submissions replaced by a correction or withdrawn (of `occurrence_ids` when given: ids
+    or a SELECT of ids; a correction lives on the occurrence of the row it replaces)."""
+    q = select(Submission.corrects_id).where(col(Submission.corrects_id).is_not(None))
+    if occurrence_ids is not None:
+        q = q.where(col(Submission.occurrence_id).in_(_ids(occurrence_ids)))
+    return set(session.exec(q).all())
 
 
 def _ids(occurrence_ids):
@@ -58,7 +62,7 @@ def _ids(occurrence_ids):
 def counting_submissions(session: Session, occurrence_ids=None) -> dict[int, list[datetime]]:
     """occurrence id -> dates of the submissions that count (not withdrawn, not replaced).
     `occurrence_ids`: ids, a SELECT of ids, or None for all."""
-    superseded = superseded_submission_ids(session)
+    superseded = superseded_submission_ids(session, occurrence_ids)
     q = select(Submission.id, Submission.occurrence_id, Submission.submitted_at).where(
         Submission.withdrawn == False)  # noqa: E712  (SQL expression)
     if occurrence_ids is not None:
@@ -72,15 +76,61 @@ def counting_submissions(session: Session, occurrence_ids=None) -> dict[int, lis
 
 def active_waivers(session: Session, occurrence_ids=None) -> dict[int, Waiver]:
     """occurrence id -> its waiver in force (not revoked)."""
-    revoked = set(session.exec(select(Waiver.revokes_id).where(col(Waiver.revokes_id).is_not(None))).all())
+    rq = select(Waiver.revokes_id).where(col(Waiver.revokes_id).is_not(None))
     q = select(Waiver).where(col(Waiver.revokes_id).is_(None))
     if occurrence_ids is not None:
+        rq = rq.where(col(Waiver.occurrence_id).in_(_ids(occurrence_ids)))
         q = q.where(col(Waiver.occurrence_id).in_(_ids(occurrence_ids)))
+    revoked = set(session.exec(rq).all())
     return {w.occurrence_id: w for w in session.exec(q).all() if w.id not in revoked}
 
 
 def waived_occurrences(session: Session, occurrence_ids=None) -> set[int]:
     return set(active_waivers(session, occurrence_ids))
+
+
+def open_on(as_of: date):
+    """SQL condition: the occurrence is not done or waived as of `as_of` (open now, or
+    completed only after that day). Uses the state columns `refresh_occurrences` keeps."""
+    return or_(col(Occurrence.is_open) == True,  # noqa: E712
+               and_(col(Occurrence.waived) == False,  # noqa: E712
+                    col(Occurrence.completed_at) >= datetime.combine(as_of + timedelta(days=1), time.min)))
+
+
+def refresh_occurrences(session: Session, occurrence_ids: Iterable[int], now: datetime | None = None) -> int:
+    """Bring the state columns of these occurrences (`done`, `completed_at`, `waived`,
+    `is_open`) in line with their submissions and waivers. Every write path calls it in its
+    own transaction (submit, withdraw, correct, waive, revoke; the web's return), so queries
+    and the planner can ask "open?" in SQL. Returns how many rows changed; their
+    `state_changed_at` is set to `now` (the score watermark reads it)."""
+    ids = sorted(set(occurrence_ids))
+    if not ids:
+        return 0
+    session.flush()
+    changed = 0
+    for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
+        subs = counting_submissions(session, chunk)
+        waived = waived_occurrences(session, chunk)
+        rows = session.exec(select(Occurrence.id, Occurrence.required, Occurrence.done,
+                                   Occurrence.completed_at, Occurrence.waived)
+                            .where(col(Occurrence.id).in_(chunk))).all()
+        updates = []
+        for oid, required, done, completed_at, was_waived in rows:
+            times = sorted(subs.get(oid, ()))
+            completed = times[required - 1] if len(times) >= required else None
+            w = oid in waived
+            if (len(times), completed, w) != (done, completed_at, bool(was_waived)):
+                updates.append({"id": oid, "done": len(times), "completed_at": completed, "waived": w,
+                                "is_open": completed is None and not w,
+                                "state_changed_at": now or local_now()})
+        if updates:
+            session.execute(update(Occurrence), updates)
+            changed += len(updates)
+    if changed:   # ORM objects loaded before see the new state
+        for obj in list(session.identity_map.values()):
+            if isinstance(obj, Occurrence) and obj.id in ids:
+                session.refresh(obj)
+    return changed
 
 
 # --------------------------------------------------------------------------- finding an occurrence
@@ -107,7 +157,9 @@ def find_occurrence(app: "App", session: Session, key: str, unit_code: str, peri
         raise UserInputError(f"期间格式有误 bad period label {period!r} for {key}（例如 {_examples(app, ob, 2026)}）")
     occ = _lookup(session, unit.code, key, period)
     if occ is None:
-        materialise(app, [year], [unit.code], session=session)
+        # A year nobody tracks gets its rows untracked: a late record for 2025 does not turn
+        # on reminders for 2025 (scheduler/tracking.py).
+        materialise(app, [year], [unit.code], session=session, track=year in recorded_years(app, session))
         occ = _lookup(session, unit.code, key, period)
     if occ is None:
         raise UserInputError(
@@ -171,9 +223,10 @@ def submit(app: "App", key: str, unit_code: str, period: str, *, at: datetime | 
         session.flush()
         stored = tuple(_attach(app, session, sub, f) for f in files)
         session.flush()
-        year = period_year(occ.period)
-        if key in anchor_keys(app) and year is not None:
-            materialise(app, [year], session=session)    # the meeting date moves its dependents
+        touched = [occ.id] + ([session.get(Submission, corrects).occurrence_id] if corrects is not None else [])
+        refresh_occurrences(session, touched, app.now())
+        if key in anchor_keys(app):    # the meeting date moves its dependents
+            move_dependents(app, session, key, [occ.period])
         return SubmissionRecord(sub, occ, stored)
 
 
@@ -209,10 +262,10 @@ def withdraw(app: "App", submission_id: int, reason: str, recorded_by: str = "")
                          corrects_id=old.id)
         session.add(row)
         session.flush()
+        refresh_occurrences(session, [old.occurrence_id], now)
         occ = session.get(Occurrence, old.occurrence_id)
-        year = period_year(occ.period)
-        if occ.obligation_key in anchor_keys(app) and year is not None:
-            materialise(app, [year], session=session)    # the withdrawn meeting no longer anchors
+        if occ.obligation_key in anchor_keys(app):    # the withdrawn meeting no longer anchors
+            move_dependents(app, session, occ.obligation_key, [occ.period])
         return row
 
 
@@ -231,6 +284,7 @@ def waive(app: "App", key: str, unit_code: str, period: str, reason: str,
                    recorded_at=app.now())
         session.add(w)
         session.flush()
+        refresh_occurrences(session, [occ.id], app.now())
         return w, occ
 
 
@@ -247,6 +301,7 @@ def revoke_waiver(app: "App", waiver_id: int, reason: str, recorded_by: str = ""
                      recorded_at=app.now(), revokes_id=w.id)
         session.add(row)
         session.flush()
+        refresh_occurrences(session, [w.occurrence_id], app.now())
         return row
 
 
@@ -288,7 +343,7 @@ def record_event(app: "App", key: str, unit_code: str, on: date, *, period: str 
                        recorded_at=app.now())
             session.add(ev)
             session.flush()
-            counts = materialise(app, [year], session=session)
+            counts = move_dependents(app, session, key, [period])    # only what hangs on it
             dependents = [k for k, o in app.obligations.items() if o.anchor == key]
             moved = session.exec(select(Occurrence).where(
                 col(Occurrence.obligation_key).in_(dependents), Occurrence.period == period)

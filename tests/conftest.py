@@ -38,12 +38,46 @@ def seeds_dir():
 
 
 @pytest.fixture
-def tmp_config(tmp_path):
-    """A Config from tmp_path/config.toml: SQLite file tmp_path/ccal.db, data in tmp_path/data."""
+def db_url():
+    """The database URL the store fixtures write into their configs. SQLite here (a file
+    ccal.db next to the config); tests/scheduler/conftest.py runs its tests on PostgreSQL too."""
+    return "sqlite:///ccal.db"
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A throwaway PostgreSQL cluster for the session (tests/pgcluster.py). Skipped when the
+    binaries or psycopg are missing, except in CI (CI=true), where that is a failure."""
+    import os
+
+    from tests.pgcluster import Cluster, find_bindir
+
+    bindir = find_bindir()
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        bindir = None
+    if bindir is None:
+        message = "PostgreSQL binaries (initdb, pg_ctl) or psycopg not found"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(message + ": .ci/run installs them")
+        pytest.skip(message)
+    cluster = Cluster(bindir).start()
+    try:
+        cluster.make_template()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def tmp_config(tmp_path, db_url):
+    """A Config from tmp_path/config.toml: the database `db_url` (SQLite file tmp_path/ccal.db
+    by default), data in tmp_path/data."""
     from scheduler.config import load_config
 
     path = tmp_path / "config.toml"
-    path.write_text('[general]\ndata_dir = "data"\n\n[database]\nurl = "sqlite:///ccal.db"\n',
+    path.write_text(f'[general]\ndata_dir = "data"\n\n[database]\nurl = "{db_url}"\n',
                     encoding="utf-8")
     return load_config(path)
 
@@ -151,7 +185,7 @@ TRACKING_UNITS = (
 
 
 @pytest.fixture
-def tracking_app(tmp_path):
+def tracking_app(tmp_path, db_url):
     """An App on a fresh SQLite database with only the pack `tpack` (TRACKING_PACK) and five
     units: DW committee, XCB propaganda office, JWC office, JDX dept_branch, LTX branch."""
     from scheduler.app import open_app
@@ -160,7 +194,7 @@ def tracking_app(tmp_path):
     (tmp_path / "packs").mkdir()
     (tmp_path / "packs" / "tpack.toml").write_text(TRACKING_PACK, encoding="utf-8")
     cfg = tmp_path / "ccal.toml"
-    cfg.write_text('[general]\ndata_dir = "data"\n[database]\nurl = "sqlite:///ccal.db"\n'
+    cfg.write_text(f'[general]\ndata_dir = "data"\n[database]\nurl = "{db_url}"\n'
                    '[packs]\nenabled = []\nextra_dirs = ["packs"]\n', encoding="utf-8")
     app = open_app(cfg)
     with app.session() as s:
@@ -223,7 +257,7 @@ B3,第三党支部,党支部,DW,许芳,xu@example.edu.cn,XuFang,,,,,
 
 
 @pytest.fixture
-def reminder_config(tmp_path):
+def reminder_config(tmp_path, db_url):
     """Factory: write tmp_path/ccal.toml with the pack `rpack` made of the named
     REMINDER_OBLIGATIONS, import the organisation (REMINDER_ORG unless given) and return the
     config path. `extra` is appended to the TOML (e.g. a [notify.email] table)."""
@@ -238,7 +272,7 @@ def reminder_config(tmp_path):
         (packs / "rpack.toml").write_text(pack, encoding="utf-8")
         (tmp_path / "org.csv").write_text(org, encoding="utf-8")
         cfg = tmp_path / "ccal.toml"
-        cfg.write_text('[general]\ndata_dir = "data"\n[database]\nurl = "sqlite:///ccal.db"\n'
+        cfg.write_text(f'[general]\ndata_dir = "data"\n[database]\nurl = "{db_url}"\n'
                        '[packs]\nenabled = []\nextra_dirs = ["packs"]\n' + extra,
                        encoding="utf-8")
         app = open_app(cfg)
@@ -251,7 +285,7 @@ def reminder_config(tmp_path):
 
 
 @pytest.fixture
-def open_college(tmp_path):
+def open_college(tmp_path, request, db_url):
     """open_college(org_csv, packs, extra_pack=None) -> App: a fresh SQLite database in its own
     directory with the organisation imported, the named bundled packs and, optionally, one
     extra pack of the test's own."""
@@ -267,7 +301,10 @@ def open_college(tmp_path):
         if extra_pack:
             (d / "packs" / "extra.toml").write_text(extra_pack, encoding="utf-8")
         enabled = ", ".join(f'"{p}"' for p in packs)
-        (d / "ccal.toml").write_text('[general]\ndata_dir = "data"\n[database]\nurl = "sqlite:///ccal.db"\n'
+        url = db_url   # SQLite: a file in the college's own directory
+        if apps and not url.startswith("sqlite"):
+            url = request.getfixturevalue("pg_cluster").fresh_database()
+        (d / "ccal.toml").write_text(f'[general]\ndata_dir = "data"\n[database]\nurl = "{url}"\n'
                                      f'[packs]\nenabled = [{enabled}]\nextra_dirs = ["packs"]\n',
                                      encoding="utf-8")
         app = open_app(d / "ccal.toml")

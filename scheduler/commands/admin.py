@@ -39,7 +39,6 @@ def init(ctx: click.Context, demo: bool, pack_names: tuple[str, ...], now: datet
     from scheduler.app import open_app
     from scheduler.config import load_config
     from scheduler.db import current_revision
-    from scheduler.materialise import materialise
     from scheduler.pack_choice import NO_PACK_MESSAGE, record_choice, with_packs
 
     names = tuple(dict.fromkeys(n.strip() for x in pack_names for n in x.split(",") if n.strip()))
@@ -74,7 +73,8 @@ def init(ctx: click.Context, demo: bool, pack_names: tuple[str, ...], now: datet
         return
     if not demo and app.config.organisation.file is None:
         return
-    counts = materialise(app, [year])
+    from scheduler.tracking import track
+    counts = track(app, now.date(), force=True)      # the tracked years (scheduler/tracking.py)
     click.echo(f"{year} 年事项：新增 {counts.created}，更新 {counts.updated}")
     if demo:
         from scheduler.demo import load_history
@@ -105,6 +105,9 @@ def org_import(file: str, partial: bool) -> None:
             click.echo(str(err), err=True)
         raise CcalError(f"{len(e.errors)} 处错误，未导入任何数据 nothing imported") from None
     click.echo(result.summary())
+    if result.new_units and app.packs:   # new units get the tracked years' occurrences
+        from scheduler.tracking import track   # (scheduler/tracking.py)
+        track(app, app.today(), units=result.new_units)
     if result.errors:
         for err in result.errors:
             click.echo(str(err), err=True)
@@ -281,15 +284,15 @@ def holidays_show(year: int, fmt: str) -> None:
 @click.option("--unit", type=UNIT, help="只处理该单位")
 @config_option
 def materialise_cmd(years: tuple[int, ...], unit: str | None) -> None:
-    """生成或更新 YEARS 各年度的事项（可重复运行）。"""
-    from scheduler.materialise import materialise
+    """生成或更新 YEARS 各年度的事项（可重复运行）；这些年度的事项会被提醒。"""
+    from scheduler.tracking import materialise_years
 
     app = get_app()
     units = None
     if unit:
         with app.session() as session:
             units = [app.unit(session, unit).code]
-    c = materialise(app, years, units)
+    c = materialise_years(app, years, units)
     click.echo(f"新增 {c.created}，更新 {c.updated}，不变 {c.unchanged}")
 
 

@@ -23,17 +23,26 @@ from scheduler.tables import HOLIDAYS_FOOTNOTE, Column
 # --------------------------------------------------------------------------- recording
 
 @click.command()
-@click.argument("key", type=KEY)
-@click.option("--unit", type=UNIT, required=True, help="单位代码")
-@click.option("--period", type=PERIOD, required=True, help="期间，如 2026-06 或 2026年6月、2026-Q2 或 2026年第二季度、2026上半年、2026秋季、2026年、E12")
+@click.argument("key", type=KEY, required=False)
+@click.option("--unit", type=UNIT, help="单位代码")
+@click.option("--period", type=PERIOD, help="期间，如 2026-06 或 2026年6月、2026-Q2 或 2026年第二季度、2026上半年、2026秋季、2026年、E12")
 @click.option("--at", type=DATETIME, help="完成时间（默认现在）")
 @click.option("--evidence", multiple=True, type=click.Path(dir_okay=False), help="证明材料文件（可多次）")
 @click.option("--note", default="", help="备注")
 @click.option("--corrects", type=int, help="更正的提交记录编号")
+@click.option("--from-csv", "from_csv", type=click.Path(dir_okay=False),
+              help="从 CSV 批量登记（列：事项编号,单位代码,期间,完成时间,备注）")
 @config_option
-def submit(key, unit, period, at, evidence, note, corrects) -> None:
-    """登记完成情况。"""
+def submit(key, unit, period, at, evidence, note, corrects, from_csv) -> None:
+    """登记完成情况（--from-csv：批量登记一个文件）。"""
     from scheduler.submissions import submit as do_submit
+
+    if from_csv:
+        if key or unit or period or evidence or corrects:
+            raise CcalError("--from-csv 不能与 KEY/--unit/--period/--evidence/--corrects 同用")
+        return _submit_csv(from_csv)
+    if not (key and unit and period):
+        raise CcalError("请给出 KEY、--unit 和 --period（或用 --from-csv FILE 批量登记）")
 
     r = do_submit(get_app(), key, unit, period, at=at, evidence=[Path(e) for e in evidence],
                   note=note, corrects=corrects)
@@ -49,6 +58,22 @@ def submit(key, unit, period, at, evidence, note, corrects) -> None:
         click.echo(warning, err=True)
     for ev in r.evidence:
         click.echo(f"证明材料 {ev.original_name} -> {ev.stored_path}")
+
+
+def _submit_csv(path: str) -> None:
+    from scheduler.bulk import BulkInputError, submit_csv
+
+    try:
+        result = submit_csv(get_app(), path)
+    except BulkInputError as e:
+        for err in e.errors:
+            click.echo(str(err), err=True)
+        raise CcalError(f"{len(e.errors)} 处错误，未登记任何记录") from None
+    click.echo(result.summary())
+    for err in result.errors:
+        click.echo(str(err), err=True)
+    if result.errors:
+        raise CcalError(f"{len({e.line for e in result.errors})} 行有误未登记（其余已登记）")
 
 
 @click.group()

@@ -61,6 +61,7 @@ def test_open_db_twice_keeps_data_and_revision(tmp_config):
     engine.dispose()
 
 
+@pytest.mark.empty_db
 def test_database_at_the_initial_revision_is_upgraded_to_head(tmp_config):
     engine = make_engine(tmp_config.database.url)
     upgrade(engine, "0001")
@@ -84,6 +85,7 @@ def test_database_newer_than_the_program_is_refused(engine, tmp_config):
         open_db(tmp_config)
 
 
+@pytest.mark.sqlite_only
 def test_sqlite_connections_enforce_foreign_keys_and_use_wal(engine):
     with engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
@@ -155,6 +157,7 @@ def upgrade():
 '''
 
 
+@pytest.mark.sqlite_only   # SQLite's batch migrations rebuild tables; PostgreSQL alters in place
 def test_upgrade_rebuilding_a_referenced_table_keeps_rows_and_foreign_keys(
         tmp_path, tmp_config, monkeypatch):
     import shutil

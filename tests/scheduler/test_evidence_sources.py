@@ -76,6 +76,7 @@ def test_the_config_file_is_refused(tracking_app):
     refused(tracking_app, tracking_app.config.path, "ccal 自己的")
 
 
+@pytest.mark.sqlite_only    # the database as a file: SQLite's
 def test_the_database_and_its_wal_file_are_refused(tracking_app):
     db = Path(str(tracking_app.engine.url.database))
     assert db.is_file()

@@ -25,10 +25,10 @@ UNITS = (
 
 
 @pytest.fixture
-def app(tmp_path):
+def app(tmp_path, db_url):
     """An App with only the bundled jincheng-2020 pack and a small college."""
     cfg = tmp_path / "ccal.toml"
-    cfg.write_text('[general]\ndata_dir = "data"\n[database]\nurl = "sqlite:///ccal.db"\n'
+    cfg.write_text(f'[general]\ndata_dir = "data"\n[database]\nurl = "{db_url}"\n'
                    '[packs]\nenabled = ["jincheng-2020"]\n', encoding="utf-8")
     app = open_app(cfg)
     with app.session() as s:
@@ -63,6 +63,36 @@ def test_late_report_after_a_missing_one_is_a_new_correcting_entry(app):
     again = post_automatic(app, 2026, date(2026, 6, 25))
     assert again.posted == 0 and again.unchanged > 0
     assert item_score(app, "JDX", "1.2", date(2026, 6, 25)) == 0.5
+
+
+def test_a_later_posting_derives_only_the_units_whose_record_changed(app, monkeypatch):
+    import scheduler.ledger as ledger
+
+    clock = [datetime(2026, 6, 20, 9, 0)]
+    monkeypatch.setattr(app, "now", lambda: clock[0])
+    post_automatic(app, 2026, date(2026, 6, 20))     # materialises 2026 at 9:00, derives everyone
+    clock[0] = datetime(2026, 6, 20, 9, 5)
+    post_automatic(app, 2026, date(2026, 6, 20))     # the second of the last posting is read again
+    clock[0] = datetime(2026, 6, 20, 9, 10)
+    derived = []
+    real = ledger.collect_facts
+
+    def spy(*args, **kwargs):
+        derived.append(kwargs.get("units", args[5] if len(args) > 5 else None))
+        return real(*args, **kwargs)
+    monkeypatch.setattr(ledger, "collect_facts", spy)
+    assert post_automatic(app, 2026, date(2026, 6, 20)).posted == 0 and derived == []   # nothing changed
+    clock[0] = datetime(2026, 6, 22, 9, 0)
+    submit(app, "jincheng-2020.1.2", "JDX", "2026-H1", at=datetime(2026, 6, 22, 9))
+    clock[0] = datetime(2026, 6, 22, 9, 5)
+    assert post_automatic(app, 2026, date(2026, 6, 22)).posted == 1
+    assert derived == [["JDX"]]
+    assert [r.points for r in rows(app, "JDX", "1.2")] == [0, 0.5]
+    # Later, the units with something that fell due in between are derived again (open -> overdue).
+    derived.clear()
+    clock[0] = datetime(2026, 7, 2, 9, 0)
+    post_automatic(app, 2026, date(2026, 7, 2))
+    assert derived and derived[0] is not None and "DW" not in derived[0]
 
 
 def test_open_occurrences_post_nothing_until_they_settle(app):

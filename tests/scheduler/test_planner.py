@@ -16,6 +16,7 @@ from scheduler.app import open_app
 from scheduler.materialise import materialise
 from scheduler.models import Occurrence, Outbox, OutboxItem, Person, RoleAssignment, Submission, Unit
 from scheduler.planner import Directory, Planner, routes_for
+from scheduler.submissions import refresh_occurrences
 from tests.conftest import REMINDER_ORG
 
 
@@ -139,6 +140,7 @@ def test_a_submission_takes_the_item_out_and_an_empty_message_is_cancelled(make_
         for unit in ("B1", "B2"):
             occ = s.exec(select(Occurrence).where(Occurrence.unit_code == unit)).one()
             s.add(Submission(occurrence_id=occ.id, submitted_at=at("2026-03-11 08:00")))
+            refresh_occurrences(s, [occ.id])   # what every write path does (submissions.py)
     report = p.plan(at("2026-03-11 08:30"))
     assert (report.settled, report.updated, report.cancelled) == (2, 1, 1)
     assert messages(app) == {
@@ -210,6 +212,7 @@ def test_count_based_obligations_show_progress(make_app):
         occ = s.exec(select(Occurrence).where(Occurrence.unit_code == "B2",
                                               Occurrence.period == "2026-Q1")).one()
         s.add(Submission(occurrence_id=occ.id, submitted_at=at("2026-03-02 15:00")))
+        refresh_occurrences(s, [occ.id])
     planner(app).plan(at("2026-03-24 10:00"))
     _, text = body(app, "吕刚")
     assert "还差 2 次，剩余 7 天" in text
@@ -253,11 +256,13 @@ def test_an_occurrence_open_again_is_reminded_again(make_app):
         occ = s.exec(select(Occurrence).where(Occurrence.unit_code == "B2")).one()
         sub = Submission(occurrence_id=occ.id, submitted_at=at("2026-03-11 07:30"))
         s.add(sub)
+        refresh_occurrences(s, [occ.id])
     p.plan(at("2026-03-11 08:00"))
     assert messages(app)["吕刚"] == [("digest:2026-03-11", "cancelled", {})]
     with app.session() as s:           # the submission is withdrawn: B2 is open again
         s.add(Submission(occurrence_id=occ.id, submitted_at=at("2026-03-11 08:10"),
                          withdrawn=True, corrects_id=sub.id))
+        refresh_occurrences(s, [occ.id])
     report = p.plan(at("2026-03-11 08:30"))
     assert report.entries == 1
     assert messages(app)["吕刚"] == [("digest:2026-03-11", "planned", {"B2": "notice"})]
@@ -411,3 +416,27 @@ def test_a_deduction_nobody_can_be_told_of_is_reported_and_kept(scored_app):
     report = planner(app).plan(at("2026-03-11 10:00"))
     assert report.unaddressed == ["B2 考核扣分 2026 1.1"] and report.deductions == 0
     assert notices(app) == []                                  # told once a secretary is recorded
+
+
+def test_a_pass_reads_outbox_items_per_pass_not_per_item_and_renders_each_message_once(make_app, monkeypatch):
+    # Issue 8: the planner builds each person's digest once per pass with set-based queries.
+    from sqlalchemy import event
+
+    app = make_app("spring", "study")
+    p = planner(app)
+    statements = []
+    listener = lambda conn, cur, sql, params, ctx, many: statements.append(sql)  # noqa: E731
+    event.listen(app.engine, "before_cursor_execute", listener)
+    rendered = []
+    real = Planner.render
+
+    def counting(self, session, directory, row, now):
+        rendered.append(row.id)
+        return real(self, session, directory, row, now)
+    monkeypatch.setattr(Planner, "render", counting)
+    report = p.plan(at("2026-03-25T10:00"))     # spring overdue and escalated, studies open
+    event.remove(app.engine, "before_cursor_execute", listener)
+    assert report.entries >= 6
+    per_item = [s for s in statements if "FROM outbox_item" in s and "outbox_item.occurrence_id = " in s]
+    assert per_item == []
+    assert sorted(rendered) == sorted(set(rendered)) and len(rendered) == report.created + report.updated
