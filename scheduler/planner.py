@@ -57,7 +57,7 @@ from obligations.reminders import (
 )
 from obligations.sending_windows import SendingWindow, next_window_start, window_id
 from scheduler import delivery_health, ledger, orders, outbox
-from scheduler.redelivery import healthy_routes, insert_ignore, redelivery_keys
+from scheduler.redelivery import UNDELIVERED, healthy_routes, insert_ignore, redelivery_keys
 from scheduler.lectures import PENDING, LectureReminders
 from scheduler.lectures import describe as describe_lectures
 from scheduler.moved import MovedDeadlines, messages_to_rerender
@@ -342,13 +342,15 @@ class Planner:
 
     @staticmethod
     def _settled_items(session: Session, occurrence_ids: Sequence[int]) -> dict[tuple, OutboxItem]:
-        """(occurrence, stage, channel, person) -> its settled item: an occurrence open again is
-        told on the same key in a new message. One query for the pass (chunked ids)."""
+        """(occurrence, stage, channel, person) -> its item when it is to be told again on the
+        same key in a new message: settled (the occurrence is open again) or undelivered (its
+        message died for a channel reason). One query for the pass (chunked ids)."""
         out: dict[tuple, OutboxItem] = {}
         ids = list(occurrence_ids)
         for i in range(0, len(ids), 500):
             for item in session.exec(select(OutboxItem).where(
-                    col(OutboxItem.occurrence_id).in_(ids[i:i + 500]), OutboxItem.state == SETTLED)).all():
+                    col(OutboxItem.occurrence_id).in_(ids[i:i + 500]),
+                    col(OutboxItem.state).in_((SETTLED, UNDELIVERED)))).all():
                 out[(item.occurrence_id, item.stage, item.channel, item.person_id)] = item
         return out
 

@@ -42,10 +42,15 @@ def insert_ignore_rows(conn: Connection, table, rows: dict | list[dict]) -> int:
     if dialect_insert is None:  # pragma: no cover
         conn.execute(insert(table), rows) if many else conn.execute(insert(table).values(**rows))
         return len(rows) if many else 1
-    if many:
-        result = conn.execute(dialect_insert(table).on_conflict_do_nothing(), rows)
-    else:
-        result = conn.execute(dialect_insert(table).values(**rows).on_conflict_do_nothing())
+    stmt = dialect_insert(table).on_conflict_do_nothing()
+    pk = list(table.primary_key.columns)
+    if pk:
+        # RETURNING counts what was really inserted; executemany's rowcount does not (psycopg
+        # reports every row of an insertmanyvalues batch, or -1).
+        stmt = stmt.returning(*pk)
+    result = conn.execute(stmt, rows) if many else conn.execute(stmt.values(**rows))
+    if pk:
+        return len(result.all())
     count = result.rowcount
     return count if count is not None and count >= 0 else (len(rows) if many else 1)
 

@@ -247,8 +247,14 @@ def test_disk_full_mid_batch_stops_cleanly_and_loses_nothing(engine, session, pe
         if statement.lstrip().upper().startswith("UPDATE OUTBOX SET STATUS"):
             results["n"] += 1
             if results["n"] == 6:      # the claim, 4 results, then the 5th result: disk full
-                import sqlite3
-                raise sqlite3.OperationalError("database or disk is full")
+                raise disk_full        # the driver's own error, as the full disk gives it
+
+    if engine.dialect.name == "sqlite":
+        import sqlite3
+        disk_full = sqlite3.OperationalError("database or disk is full")
+    else:
+        import psycopg
+        disk_full = psycopg.errors.DiskFull("could not extend file: No space left on device")
 
     event.listen(engine, "before_cursor_execute", full_after_four)
     with FakeSMTP() as smtp:
@@ -256,7 +262,7 @@ def test_disk_full_mid_batch_stops_cleanly_and_loses_nothing(engine, session, pe
             run(engine, {"email": email(smtp.port, concurrency=1)})
     event.remove(engine, "before_cursor_execute", full_after_four)
     message = str(info.value)
-    assert "数据库写入失败" in message and "database or disk is full" in message
+    assert "数据库写入失败" in message and str(disk_full) in message
     assert "Traceback" not in message
     statuses = Counter(r.status for r in session.exec(
         select(Outbox).execution_options(populate_existing=True)).all())
@@ -469,6 +475,7 @@ def test_a_failing_pass_logs_one_line_per_channel_and_reason(engine, session, pe
 
 # --------------------------------------------------------------------------- several daemons
 
+@pytest.mark.sqlite_only     # one daemon per SQLite file; PostgreSQL takes several
 def test_a_second_daemon_on_one_sqlite_file_refuses_and_names_the_first(reminder_config, tmp_path):
     cfg = reminder_config("spring")
     first = ccal(cfg, "serve", "--now", "2026-03-11 07:00")
