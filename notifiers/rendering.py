@@ -43,6 +43,7 @@ class DigestItem:
     provisional: bool = False  # the date depends on a year without published holiday data
     period_name: str | None = None  # wording for the period when the label says too little (events)
     note: str | None = None  # one extra line, e.g. what to submit
+    url: str | None = None  # the recipient's own submit form for it (personal link)
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,8 @@ class Digest:
     sender: str = "党委宣传部"
     contact: str | None = None  # footer, e.g. "张老师，电话 0356-1234567"
     deductions: tuple[Deduction, ...] = ()  # 考核扣分通知, after the items
+    # The recipient's page (personal link); for a group robot the page without a token.
+    link: str | None = None
 
 
 class RenderedDigest(NamedTuple):

@@ -1,0 +1,188 @@
+"""What the pages show, as plain data: a unit's year sorted into the secretary's sections, one
+occurrence with its submissions, the staff overview. No web framework here; statuses come from
+`scheduler.queries` / `scheduler.submissions`, so the pages and the CLI agree."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from sqlmodel import Session, col, func, select
+
+from notifiers.rendering import cn_date, period_name
+from obligations.occurrences import occurrence_status
+from scheduler import queries, reviews
+from scheduler.materialise import materialise
+from scheduler.models import Event, Occurrence, RoleAssignment, Unit, UNIT_KINDS
+from scheduler.submissions import counting_submissions, waived_occurrences
+
+if TYPE_CHECKING:
+    from obligations.packs import Obligation
+    from scheduler.app import App
+
+# Sections of 我的事项, in the order shown.
+SECTIONS = (
+    ("returned", "已退回（请修改后重新提交）"),
+    ("overdue", "已逾期"),
+    ("open", "待完成"),
+    ("coming", "即将开始"),
+    ("done", "已完成"),
+    ("waived", "已豁免"),
+)
+STATE_WORDS = {"upcoming": "未开始", "open": "进行中", "overdue": "已逾期", "done": "已完成",
+               "late": "逾期完成", "waived": "已豁免"}
+REVIEW_WORDS = {"pending": "已提交，待审核", "accepted": "审核通过", "returned": "已退回",
+                "replaced": "已更正"}
+# Titles of the source documents the packs cite (a pack names its own document in `title`).
+KNOWN_SOURCES = {
+    "000_518fc08228bb2f65.txt": "中共晋城职业技术学院委员会 落实意识形态工作责任制情况通报",
+}
+RESPONSIBLE_ROLES = ("secretary", "head", "propaganda")
+
+
+def citation(app: "App", ob: "Obligation") -> str:
+    """The citation as people read it: the document's title, the clause, the quoted words."""
+    title = KNOWN_SOURCES.get(ob.citation.source)
+    if title is None:
+        title = next((p.title for p in app.packs if getattr(p, "source", None) == ob.citation.source), None)
+    if title is None:
+        title = next((p.title for p in app.packs if p.name == ob.pack), ob.pack)
+    return f"《{title}》{ob.citation.clause}：“{ob.citation.quote}”"
+
+
+def person_units(session: Session, person_id: int) -> list[Unit]:
+    """The units a person answers for (secretary, head or propaganda contact): what their link opens."""
+    codes = session.exec(select(RoleAssignment.unit_code).where(
+        RoleAssignment.person_id == person_id, col(RoleAssignment.role).in_(RESPONSIBLE_ROLES))).all()
+    if not codes:
+        return []
+    return list(session.exec(select(Unit).where(col(Unit.code).in_(set(codes))).order_by(Unit.code)).all())
+
+
+@dataclass
+class Row:
+    id: int
+    title: str
+    period: str
+    due: str
+    opens: str
+    provisional: bool
+    state: str
+    state_word: str
+    progress: str
+    required: int
+    section: str
+    review: str = ""          # the latest submission's review state word
+    reason: str = ""          # why it was returned
+    citation: str = ""
+
+
+@dataclass
+class UnitYearView:
+    code: str
+    name: str
+    year: int
+    sections: list[tuple[str, str, list[Row]]] = field(default_factory=list)
+    totals: dict[str, int] = field(default_factory=dict)
+
+
+def unit_year_view(app: "App", session: Session, code: str, year: int, as_of: date) -> UnitYearView:
+    uy = queries.unit_year(app, code, year, as_of)
+    ids = {(o.obligation_key, o.period): o.id for o in session.exec(
+        select(Occurrence).where(Occurrence.unit_code == code)).all()}
+    hist = reviews.history(session, list(ids.values()))
+    by_section: dict[str, list[Row]] = {k: [] for k, _ in SECTIONS}
+    for r in uy.rows:
+        oid = ids.get((r["obligation"], r["period"]))
+        if oid is None:
+            continue
+        ob = app.obligations[r["obligation"]]
+        latest = (hist.get(oid) or [None])[0]
+        state = r["status"]
+        returned = latest is not None and latest["state"] == "returned" and state in ("open", "overdue", "upcoming")
+        section = ("returned" if returned else "waived" if state == "waived" else
+                   "done" if state in ("done", "late") else "coming" if state == "upcoming" else state)
+        by_section[section].append(Row(
+            id=oid, title=ob.title, period=period_name(r["period"]), due=cn_date(r["due"]),
+            opens=cn_date(r["opens"]), provisional=r["provisional"], state=state,
+            state_word=STATE_WORDS.get(state, state), progress=r.get("progress", ""),
+            required=r["required"], section=section,
+            review=REVIEW_WORDS.get(latest["state"], "") if latest else "",
+            reason=latest["review"].reason if returned and latest["review"] else "",
+            citation=citation(app, ob)))
+    view = UnitYearView(uy.unit, uy.unit_name, year)
+    view.sections = [(k, label, by_section[k]) for k, label in SECTIONS if by_section[k]]
+    view.totals = {k: len(by_section[k]) for k, _ in SECTIONS}
+    return view
+
+
+@dataclass
+class OccurrenceView:
+    occ: Occurrence
+    unit: Unit
+    ob: Any
+    title: str
+    period: str
+    status: Any
+    state_word: str
+    progress: str
+    citation: str
+    submissions: list[dict]
+    waived: bool
+    event: Event | None
+
+
+def occurrence_view(app: "App", session: Session, occ: Occurrence, as_of: date) -> OccurrenceView:
+    ob = app.obligations[occ.obligation_key]
+    subs = counting_submissions(session, [occ.id]).get(occ.id, [])
+    waived = occ.id in waived_occurrences(session, [occ.id])
+    st = occurrence_status(occ.opens, occ.due, occ.required, subs, waived, as_of, tz=app.config.general.tz)
+    event = session.get(Event, occ.event_id) if occ.event_id else None
+    return OccurrenceView(
+        occ=occ, unit=session.get(Unit, occ.unit_code), ob=ob, title=ob.title,
+        period=(f"{event.title or '活动'}（{event.date.isoformat()}）" if event else period_name(occ.period)),
+        status=st, state_word=STATE_WORDS.get(st.state, st.state),
+        progress=queries.progress_text(st, occ.due, as_of), citation=citation(app, ob),
+        submissions=reviews.history(session, [occ.id]).get(occ.id, []), waived=waived, event=event)
+
+
+# --------------------------------------------------------------------------- staff overview
+
+@dataclass
+class OverviewRow:
+    code: str
+    name: str
+    kind: str
+    counts: dict[str, int]
+
+
+def overview(app: "App", session: Session, year: int, as_of: date, *, kind: str | None = None,
+             query: str = "", page: int = 1, per_page: int = 50) -> tuple[list[OverviewRow], int]:
+    """Units (paged, filtered by kind or a name/code fragment) with their year's counts by state."""
+    q = select(Unit)
+    if kind in UNIT_KINDS:
+        q = q.where(Unit.kind == kind)
+    if query:
+        like = f"%{query}%"
+        q = q.where(col(Unit.name).like(like) | col(Unit.code).like(like))
+    total = session.exec(select(func.count()).select_from(q.subquery())).one()
+    units = session.exec(q.order_by(Unit.code).offset((page - 1) * per_page).limit(per_page)).all()
+    codes = [u.code for u in units]
+    if codes:
+        materialise(app, [year], codes, session=session)
+    occs = session.exec(select(Occurrence).where(
+        col(Occurrence.unit_code).in_(codes), col(Occurrence.period).startswith(f"{year:04d}"))).all() if codes else []
+    occs = [o for o in occs if o.obligation_key in app.obligations]
+    ids = [o.id for o in occs]
+    subs = counting_submissions(session, ids) if ids else {}
+    waived = waived_occurrences(session, ids) if ids else set()
+    tz = app.config.general.tz
+    counts: dict[str, Counter] = {c: Counter() for c in codes}
+    for o in occs:
+        st = occurrence_status(o.opens, o.due, o.required, subs.get(o.id, ()), o.id in waived, as_of, tz=tz)
+        counts[o.unit_code][st.state] += 1
+    rows = [OverviewRow(u.code, u.name, UNIT_KINDS.get(u.kind, u.kind),
+                        {s: counts[u.code].get(s, 0) for s in STATE_WORDS}) for u in units]
+    return rows, total

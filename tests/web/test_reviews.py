@@ -1,0 +1,95 @@
+"""Reviewing submissions: a returned one stops counting, the occurrence is open again, the
+secretary hears of it in the next digest; on time versus late follows the accepted one."""
+
+from datetime import datetime
+
+import pytest
+from sqlmodel import select
+
+from notifiers.local_outbox import LocalOutbox
+from notifiers.rendering import make_environment
+from scheduler import queries, reviews
+from scheduler.app import UserInputError
+from scheduler.models import Outbox, OutboxItem, SubmissionReview, WebAudit
+from scheduler.planner import Planner
+from scheduler.submissions import counting_submissions, submit
+from tests.web.conftest import NOW
+
+
+def status(app, unit, key, period, as_of):
+    return next(r for r in queries.unit_year(app, unit, 2026, as_of).rows
+                if r["obligation"] == key and r["period"] == period)["status"]
+
+
+def planner(app):
+    return Planner(app, {"email": LocalOutbox(app.config.general.data_dir / "outbox", kind="email")},
+                   make_environment())
+
+
+def test_a_returned_submission_stops_counting_and_the_occurrence_is_open_again(college):
+    app = college.app
+    rec = submit(app, "rpack.spring", "B1", "2026", at=NOW)
+    assert status(app, "B1", "rpack.spring", "2026", NOW.date()) == "done"
+    reviews.review(app, rec.submission.id, "returned", "缺少签字页", by="propaganda")
+    with app.session() as s:
+        assert counting_submissions(s, [rec.occurrence.id]) == {}
+    assert status(app, "B1", "rpack.spring", "2026", NOW.date()) == "open"
+    # after the due date it is overdue, not late-done
+    assert status(app, "B1", "rpack.spring", "2026", datetime(2026, 3, 25).date()) == "overdue"
+
+
+def test_on_time_or_late_is_decided_by_the_submission_finally_accepted(college):
+    app = college.app
+    first = submit(app, "rpack.spring", "B1", "2026", at=datetime(2026, 3, 16, 9))
+    reviews.review(app, first.submission.id, "returned", "内容不全", by="propaganda")
+    fix = submit(app, "rpack.spring", "B1", "2026", at=datetime(2026, 3, 23, 9))   # after the 20th
+    reviews.review(app, fix.submission.id, "accepted", by="propaganda")
+    assert status(app, "B1", "rpack.spring", "2026", datetime(2026, 3, 30).date()) == "late"
+
+
+def test_a_return_needs_a_reason_and_a_submission_is_reviewed_once(college):
+    app = college.app
+    rec = submit(app, "rpack.spring", "B1", "2026", at=NOW)
+    with pytest.raises(UserInputError, match="退回必须填写原因"):
+        reviews.review(app, rec.submission.id, "returned", "  ", by="propaganda")
+    reviews.review(app, rec.submission.id, "accepted", by="propaganda")
+    with pytest.raises(UserInputError, match="已于"):
+        reviews.review(app, rec.submission.id, "returned", "再看看", by="propaganda")
+    with app.session() as s:
+        assert len(s.exec(select(SubmissionReview)).all()) == 1
+
+
+def test_the_secretary_hears_of_the_return_in_the_next_digest_once(college):
+    app = college.app
+    p = planner(app)
+    p.plan(NOW)                                   # the ordinary reminder of the spring report
+    with app.session() as s:
+        for row in s.exec(select(Outbox)).all():  # pretend it went out
+            row.status = "sent"
+            s.add(row)
+    rec = submit(app, "rpack.spring", "B1", "2026", at=NOW)
+    reviews.review(app, rec.submission.id, "returned", "缺少签字页", by="propaganda",
+                   now=datetime(2026, 3, 16, 11))
+    later = datetime(2026, 3, 16, 12)
+    report = p.plan(later)
+    assert report.entries == 1
+    with app.session() as s:
+        item = s.exec(select(OutboxItem).where(OutboxItem.stage.startswith("returned:"))).one()
+        row = s.get(Outbox, item.outbox_id)
+        assert row.status == "planned"
+        assert "已退回" in row.body_text and "缺少签字页" in row.body_text
+        assert "/l/" in row.body_text                      # with the personal link
+    assert p.plan(datetime(2026, 3, 16, 13)).entries == 0   # told once
+
+
+def test_a_return_settled_by_a_new_submission_before_sending_is_not_told(college):
+    app = college.app
+    p = planner(app)
+    rec = submit(app, "rpack.spring", "B1", "2026", at=NOW)
+    reviews.review(app, rec.submission.id, "returned", "缺少签字页", by="propaganda")
+    p.plan(NOW)
+    submit(app, "rpack.spring", "B1", "2026", at=NOW)        # sent again at once
+    p.plan(datetime(2026, 3, 16, 12))
+    with app.session() as s:
+        item = s.exec(select(OutboxItem).where(OutboxItem.stage.startswith("returned:"))).one()
+        assert item.state == "settled"
