@@ -1,0 +1,254 @@
+"""Route tests against a real SQLite file: who may see and do what, links, uploads, cookies."""
+
+import re
+from datetime import datetime, timedelta
+
+import pytest
+from sqlmodel import select
+
+from scheduler.links import Links
+from scheduler.models import Evidence, Person, RoleAssignment, Submission, SubmissionReview, Unit, WebAudit
+from scheduler.submissions import submit
+from tests.web.conftest import NOW, PDF, PNG, PASSWORD, csrf_of, login
+
+VISITORS = ("anonymous", "A", "B", "viewer", "propaganda")
+
+
+def _post(client, path, data=None, files=None):
+    token = csrf_of(client, "/login")
+    return client.post(path, data={"csrf": token, **(data or {})}, files=files)
+
+
+def _evidence_of_b1(college):
+    rec = submit(college.app, "rpack.spring", "B1", "2026", at=NOW, evidence=[_file(college, PDF)],
+                 names=["报告.pdf"])
+    return rec.submission.id, rec.evidence[0].id
+
+
+def _file(college, content, name="x.pdf"):
+    path = college.app.config.general.data_dir / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    return path
+
+
+# Every route x every kind of visitor: (method, path template, {visitor: expected status}).
+# "{b1}" is an occurrence of unit B1 (secretary A's), "{sid}"/"{ev}" a submission/file of B1.
+TABLE = [
+    ("GET", "/me", dict(anonymous=200, A=200, B=200, viewer=303, propaganda=303)),
+    ("GET", "/u/B1", dict(anonymous=403, A=200, B=403, viewer=200, propaganda=200)),
+    ("GET", "/u/B2", dict(anonymous=403, A=403, B=200, viewer=200, propaganda=200)),
+    ("GET", "/o/{b1}", dict(anonymous=403, A=200, B=403, viewer=200, propaganda=200)),
+    ("POST", "/o/{b1}/submit", dict(anonymous=403, A=303, B=403, viewer=403, propaganda=303)),
+    ("GET", "/files/{ev}", dict(anonymous=403, A=200, B=403, viewer=200, propaganda=200)),
+    ("GET", "/staff", dict(anonymous=303, A=403, B=403, viewer=200, propaganda=200)),
+    ("GET", "/staff/review", dict(anonymous=303, A=403, B=403, viewer=200, propaganda=200)),
+    ("POST", "/staff/review/{sid}", dict(anonymous=403, A=403, B=403, viewer=403, propaganda=303)),
+    ("POST", "/o/{b1}/waive", dict(anonymous=403, A=403, B=403, viewer=403, propaganda=303)),
+    # rpack has no meeting anchor: staff who may write get past authorization to a 400
+    ("POST", "/staff/meeting", dict(anonymous=403, A=403, B=403, viewer=403, propaganda=400)),
+    ("GET", "/metrics", dict(anonymous=403, A=403, B=403, viewer=200, propaganda=200)),
+    ("GET", "/healthz", dict(anonymous=200, A=200, B=200, viewer=200, propaganda=200)),
+    ("GET", "/login", dict(anonymous=200, A=200, B=200, viewer=200, propaganda=200)),
+    ("GET", "/", dict(anonymous=303, A=303, B=303, viewer=303, propaganda=303)),
+]
+
+
+@pytest.mark.parametrize("method,path,expected", TABLE, ids=[f"{m} {p}" for m, p, _ in TABLE])
+def test_authorization_table(college, method, path, expected):
+    sid, ev = _evidence_of_b1(college)
+    b1 = college.occurrence("B1", "rpack.spring", "2026")
+    url = path.format(b1=b1, sid=sid, ev=ev)
+    data = {"decision": "return", "reason": "缺少签字页", "note": "n"} if "review" in path else \
+        {"reason": "本期不适用"} if "waive" in path else {"quarter": "2026-Q1", "date": "2026-03-10"}
+    files = [("files", ("a.pdf", PDF, "application/pdf"))] if path.endswith("submit") else None
+    got = {}
+    for who in VISITORS:
+        c = college.client(who)
+        r = c.get(url) if method == "GET" else _post(c, url, data, files)
+        got[who] = r.status_code
+        if r.status_code == 403:
+            assert "报送春季" not in r.text and "报告.pdf" not in r.text   # refusals show no data
+    assert got == expected
+
+
+def test_secretary_a_sees_only_her_units_and_b_only_his(college):
+    a = college.client("A").get("/me").text
+    b = college.client("B").get("/me").text
+    assert "第一党支部" in a and "第三党支部" in a and "第二党支部" not in a
+    assert "第二党支部" in b and "第一党支部" not in b
+
+
+def test_a_used_link_becomes_a_cookie_and_leaves_the_address_bar(college):
+    c = college.client()
+    path = college.links["A"].replace("http://127.0.0.1:8080", "")
+    r = c.get(path)
+    assert r.status_code == 303 and r.headers["location"] == "/me"
+    cookie = r.headers["set-cookie"]
+    assert "httponly" in cookie.lower() and "samesite=lax" in cookie.lower()
+    assert "secure" not in cookie.lower()          # base_url is http
+    b1 = college.occurrence("B1", "rpack.spring", "2026")
+    r = c.get(f"{path}/o/{b1}")
+    assert r.headers["location"] == f"/o/{b1}"
+
+
+def test_the_cookie_is_secure_when_base_url_is_https(college):
+    from dataclasses import replace
+
+    from starlette.testclient import TestClient
+
+    from scheduler.web.app import create_app
+    from scheduler.web.settings import web_settings
+    settings = replace(web_settings(college.app.config), base_url="https://ccal.example.edu.cn")
+    c = TestClient(create_app(college.app, settings=settings), base_url="https://ccal.example.edu.cn",
+                   follow_redirects=False)
+    r = c.get(college.links["A"].replace("http://127.0.0.1:8080", ""))
+    assert "secure" in r.headers["set-cookie"].lower()
+
+
+def test_expired_and_rotated_links_get_a_chinese_page_and_no_data(college):
+    app = college.app
+    links = Links(app)
+    # rotated: the old link and the session made from it stop at once
+    c = college.client("A")
+    with app.session() as s:
+        revoked, new_url = links.rotate(s, college.people["A"], NOW)
+    assert revoked == 1 and new_url != college.links["A"]
+    r = c.get("/me")
+    assert "请使用您的个人链接" in r.text and "第一党支部" not in r.text
+    r = college.client().get(college.links["A"].replace("http://127.0.0.1:8080", ""))
+    assert r.status_code == 403 and "已停用" in r.text and "第一党支部" not in r.text
+    # expired: a year and a day later
+    app.now = lambda: NOW + timedelta(days=366)
+    r = college.client().get(new_url.replace("http://127.0.0.1:8080", ""))
+    assert r.status_code == 403 and "已过期" in r.text
+
+
+def test_a_made_up_token_opens_nothing(college):
+    r = college.client().get("/l/" + "x" * 43)
+    assert r.status_code == 403 and "链接无效" in r.text
+
+
+def test_submitting_a_pdf_records_it_by_that_person_and_shows_it(college):
+    a = college.client("A")
+    b1 = college.occurrence("B1", "rpack.spring", "2026")
+    r = _post(a, f"/o/{b1}/submit", {"note": "见附件"},
+              [("files", ("../../etc/研判报告.pdf", PDF, "application/pdf")),
+               ("files", ("照片.png", PNG, "image/png"))])
+    assert r.status_code == 303
+    page = a.get(f"/o/{b1}").text
+    assert "已提交，等待党委宣传部审核" in page and "研判报告.pdf" in page and "照片.png" in page
+    with college.app.session() as s:
+        sub = s.exec(select(Submission)).one()
+        assert "许芳" in sub.recorded_by and sub.note == "见附件"
+        names = sorted(e.original_name for e in s.exec(select(Evidence)).all())
+        stored = [e.stored_path for e in s.exec(select(Evidence)).all()]
+        assert names == ["照片.png", "研判报告.pdf"]        # the path is cut off, the name recorded only
+        assert all(re.fullmatch(r"[0-9a-f]{2}/[0-9a-f]{64}\.(pdf|png)", p) for p in stored)
+        assert s.exec(select(WebAudit).where(WebAudit.action == "submit")).one().actor == \
+            f"person:{college.people['A']}"
+
+
+def test_a_count_obligation_shows_its_progress(college):
+    a = college.client("A")
+    q1 = college.occurrence("B1", "rpack.study", "2026-Q1")
+    for _ in range(2):
+        assert _post(a, f"/o/{q1}/submit", {}, [("files", ("学习记录.pdf", PDF, "application/pdf"))]).status_code == 303
+    assert "已完成 2/3" in a.get(f"/o/{q1}").text
+    assert "已完成 2/3" in a.get("/me").text
+
+
+@pytest.mark.parametrize("name,content,ctype,word", [
+    ("病毒.exe", b"MZ\x90\x00", "application/octet-stream", "类型不受支持"),
+    ("假的.pdf", PNG, "application/pdf", "文件头不符"),
+    ("报告.pdf", PDF, "text/html", "内容类型"),
+])
+def test_unknown_or_disguised_files_are_refused(college, name, content, ctype, word):
+    a = college.client("A")
+    b1 = college.occurrence("B1", "rpack.spring", "2026")
+    r = _post(a, f"/o/{b1}/submit", {}, [("files", (name, content, ctype))])
+    assert r.status_code == 415 and word in r.text
+    with college.app.session() as s:
+        assert s.exec(select(Submission)).all() == []
+
+
+def test_an_upload_over_the_limit_gets_413_in_chinese(college):
+    a = college.client("A")
+    b1 = college.occurrence("B1", "rpack.spring", "2026")
+    big = PDF + b"0" * (21 * 1024 * 1024)
+    r = _post(a, f"/o/{b1}/submit", {}, [("files", ("大文件.pdf", big, "application/pdf"))])
+    assert r.status_code == 413 and "不能超过 20 MB" in r.text
+    with college.app.session() as s:
+        assert s.exec(select(Submission)).all() == []
+
+
+@pytest.mark.parametrize("done_on,word", [("2026-03-17", "晚于今天"), ("2026-03-01", "早于本期开始日期"),
+                                          ("17/03/2026", "格式有误")])
+def test_the_done_date_is_never_future_nor_before_the_period_opens(college, done_on, word):
+    a = college.client("A")
+    b1 = college.occurrence("B1", "rpack.spring", "2026")
+    r = _post(a, f"/o/{b1}/submit", {"done_on": done_on}, [("files", ("a.pdf", PDF, "application/pdf"))])
+    assert r.status_code == 400 and word in r.text
+
+
+def test_a_form_without_its_csrf_token_is_refused(college):
+    a = college.client("A")
+    b1 = college.occurrence("B1", "rpack.spring", "2026")
+    r = a.post(f"/o/{b1}/submit", data={"csrf": "forged"}, files=[("files", ("a.pdf", PDF, "application/pdf"))])
+    assert r.status_code == 403 and "安全校验失败" in r.text
+
+
+def test_downloads_show_pdf_inline_and_send_other_files_as_attachments(college):
+    sid, ev = _evidence_of_b1(college)
+    docx = submit(college.app, "rpack.spring", "B1", "2026", at=NOW,
+                  evidence=[_file(college, b"PK\x03\x04rest", "y.docx")], names=["记录.docx"]).evidence[0].id
+    p = college.client("propaganda")
+    r = p.get(f"/files/{ev}")
+    assert r.content == PDF and r.headers["content-type"] == "application/pdf"
+    assert r.headers["content-disposition"].startswith("inline") and r.headers["x-content-type-options"] == "nosniff"
+    r = p.get(f"/files/{docx}")
+    assert r.headers["content-disposition"].startswith("attachment")
+    assert r.headers["content-type"] == "application/octet-stream"
+
+
+def test_a_unit_named_like_a_script_shows_as_text(college):
+    with college.app.session() as s:
+        s.add(Unit(code="XSS", name="<script>alert(1)</script>", kind="branch"))
+        s.flush()
+        s.add(RoleAssignment(unit_code="XSS", person_id=college.people["A"], role="secretary"))
+    page = college.client("A").get("/me").text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert(1)" not in page
+
+
+def test_staff_login_is_throttled_after_repeated_failures(college):
+    c = college.client()
+    for _ in range(5):
+        assert login(c, "propaganda", "wrong password").status_code == 400
+    r = login(c, "propaganda", PASSWORD)
+    assert r.status_code == 429 and "15 分钟后再试" in r.text
+    other = college.client()
+    assert login(other, "viewer").status_code == 303      # other accounts are not locked
+
+
+def test_staff_return_from_the_queue_opens_the_occurrence_again(college):
+    a = college.client("A")
+    b1 = college.occurrence("B1", "rpack.spring", "2026")
+    _post(a, f"/o/{b1}/submit", {}, [("files", ("a.pdf", PDF, "application/pdf"))])
+    with college.app.session() as s:
+        sid = s.exec(select(Submission.id)).one()
+    p = college.client("propaganda")
+    assert "a.pdf" in p.get("/staff/review").text
+    r = _post(p, f"/staff/review/{sid}", {"decision": "return", "reason": ""})
+    assert r.status_code == 400 and "退回必须填写原因" in r.text
+    assert _post(p, f"/staff/review/{sid}", {"decision": "return", "reason": "缺少签字页"}).status_code == 303
+    page = a.get("/me").text
+    assert "已退回（请修改后重新提交）" in page and "缺少签字页" in page
+    assert "没有待审核的提交" in p.get("/staff/review").text
+    with college.app.session() as s:
+        assert s.exec(select(SubmissionReview)).one().reviewed_by == "propaganda"
+        assert s.exec(select(WebAudit).where(WebAudit.action == "return")).one().actor == "staff:propaganda"
+
+
+def test_group_chat_links_ask_for_the_personal_link(college):
+    r = college.client().get("/me")
+    assert r.status_code == 200 and "请使用您的个人链接" in r.text and "第一党支部" not in r.text
