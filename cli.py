@@ -192,6 +192,9 @@ def init(demo: bool, now: datetime | None) -> None:
         from scheduler.demo import load_history
         history = load_history(app, now)
         click.echo(f"示例记录（截至 {now:%Y-%m-%d %H:%M}）：{history.summary()}")
+        from scheduler.commands.web import demo_access
+        for line in demo_access(app):
+            click.echo(line)
 
 
 @main.group()
@@ -662,14 +665,14 @@ def tick(now: datetime | None) -> None:
 @main.command()
 @click.option("--now", type=DATETIME, default=None,
               help="试运行：假定启动时时钟读数为此时间，之后正常走时 start the clock at DATETIME")
+@click.option("--web/--no-web", default=True, show_default=True,
+              help="同时运行网页服务（[web] listen）also serve the web pages")
 @config_option
-def serve(now: datetime | None) -> None:
-    """运行提醒服务（守护进程，SIGTERM/SIGINT 停止）Run the reminder daemon until
-    SIGTERM/SIGINT."""
+def serve(now: datetime | None, web: bool) -> None:
+    """运行提醒服务和网页服务（守护进程，SIGTERM/SIGINT 停止）Run the reminder daemon and the
+    web server until SIGTERM/SIGINT."""
     import logging
     import sys
-
-    from scheduler.service import run_service
 
     app = _app()
 
@@ -684,7 +687,8 @@ def serve(now: datetime | None) -> None:
     logging.basicConfig(level=logging.INFO, handlers=[handler])
     logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    run_service(app, start=now)
+    from scheduler.web.server import run_all
+    run_all(app, start=now, web=web)
 
 
 @main.group("outbox", invoke_without_command=True)
@@ -1294,6 +1298,11 @@ def meeting_set(quarter, on, key, title) -> None:
         seen.add((occ.obligation_key, occ.due))
         title_of = app.obligations[occ.obligation_key].title
         click.echo(f"  {title_of}（{occ.obligation_key}）截止 {occ.due.isoformat()}{'*' if occ.provisional else ''}")
+
+
+# The web's commands (user, link, web): scheduler/commands/web.py
+from scheduler.commands.web import register as _register_web  # noqa: E402
+_register_web(main, config_option, _app)
 
 
 if __name__ == "__main__":

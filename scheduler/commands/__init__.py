@@ -1,0 +1,1 @@
+"""Command groups of `ccal` that live outside cli.py (registered from cli.py)."""
