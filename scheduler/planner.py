@@ -373,7 +373,7 @@ class Planner:
             report.updated += 1
         listed = {i.occurrence_id: i for i in session.exec(
             select(OutboxItem).where(OutboxItem.outbox_id == row.id, OutboxItem.state == LISTED)
-        ).all()}
+        ).all() if not i.stage.startswith(reviews.RETURN_STAGE_PREFIX)}  # a 退回 notice stays
         for entry in entries:
             occurrence_id = int(entry.occurrence)
             previous = listed.get(occurrence_id)

@@ -93,3 +93,21 @@ def test_a_return_settled_by_a_new_submission_before_sending_is_not_told(college
     with app.session() as s:
         item = s.exec(select(OutboxItem).where(OutboxItem.stage.startswith("returned:"))).one()
         assert item.state == "settled"
+
+
+def test_a_later_reminder_stage_does_not_push_the_return_notice_out_of_the_message(college):
+    app = college.app
+    p = planner(app)
+    p.plan(NOW)
+    with app.session() as s:
+        for row in s.exec(select(Outbox)).all():
+            row.status = "sent"
+            s.add(row)
+    rec = submit(app, "rpack.spring", "B1", "2026", at=NOW)
+    reviews.review(app, rec.submission.id, "returned", "缺少签字页", by="propaganda", now=NOW)
+    p.plan(datetime(2026, 3, 16, 11))          # the notice waits for Tuesday's window
+    p.plan(datetime(2026, 3, 17, 8))           # Tuesday's own stage (3 days before) joins it
+    with app.session() as s:
+        item = s.exec(select(OutboxItem).where(OutboxItem.stage.startswith("returned:"))).one()
+        assert item.state == "listed"
+        assert "缺少签字页" in s.get(Outbox, item.outbox_id).body_text
