@@ -155,7 +155,7 @@ async def submit_form(request: Request) -> Response:
     check_csrf(request, form)
     note = str(form.get("note") or "").strip()[:2000]
     kept = {"note": note, "done_on": str(form.get("done_on") or "")}
-    files = [f for f in form.getlist("files") if hasattr(f, "read") and (f.filename or f.size)]
+    files = uploads.uploaded(form)
     today = web.app.today()
 
     def again(message: str, code: int = 400) -> Response:
@@ -175,21 +175,10 @@ async def submit_form(request: Request) -> Response:
         return await again(f"一次最多上传 {MAX_FILES} 个文件")
     now = web.now()
     with tempfile.TemporaryDirectory(prefix="ccal-upload-") as tmp:
-        paths, names = [], []
-        for i, f in enumerate(files):
-            name = uploads.clean_name(f.filename)
-            head = await f.read(16)
-            try:
-                ext = uploads.check(name, f.content_type, head)
-            except uploads.UploadRefused as e:
-                return await again(str(e), 415)
-            path = Path(tmp) / f"upload-{i}.{ext}"      # the program's name, never the user's
-            with path.open("wb") as out:
-                out.write(head)
-                while chunk := await f.read(1 << 20):
-                    out.write(chunk)
-            paths.append(path)
-            names.append(name)
+        try:
+            paths, names = await uploads.spool(files, Path(tmp))
+        except uploads.UploadRefused as e:
+            return await again(str(e), 415)
         at = now if done_on == today else datetime.combine(done_on, time(0, 0))
         try:
             record = submit(web.app, occ.obligation_key, occ.unit_code, occ.period, at=at,

@@ -76,3 +76,26 @@ def check(name: str, content_type: str | None, head: bytes) -> str:
 
 def content_type(ext: str) -> str:
     return TYPES[ext][2] if ext in TYPES else "application/octet-stream"
+
+
+async def spool(files, directory: Path) -> tuple[list[Path], list[str]]:
+    """Check and copy uploaded files (Starlette UploadFile) into `directory` under the program's
+    own names; (paths, cleaned original names). Raises UploadRefused on the first bad file."""
+    paths, names = [], []
+    for i, f in enumerate(files):
+        name = clean_name(f.filename)
+        head = await f.read(16)
+        ext = check(name, f.content_type, head)
+        path = directory / f"upload-{i}.{ext}"      # the program's name, never the user's
+        with path.open("wb") as out:
+            out.write(head)
+            while chunk := await f.read(1 << 20):
+                out.write(chunk)
+        paths.append(path)
+        names.append(name)
+    return paths, names
+
+
+def uploaded(form) -> list:
+    """The non-empty file parts of a parsed form's `files` field."""
+    return [f for f in form.getlist("files") if hasattr(f, "read") and (f.filename or f.size)]

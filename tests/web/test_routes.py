@@ -47,6 +47,12 @@ TABLE = [
     ("POST", "/o/{b1}/waive", dict(anonymous=403, A=403, B=403, viewer=403, propaganda=303)),
     # rpack has no meeting anchor: staff who may write get past authorization to a 400
     ("POST", "/staff/meeting", dict(anonymous=403, A=403, B=403, viewer=403, propaganda=400)),
+    ("GET", "/lectures/new", dict(anonymous=403, A=200, B=200, viewer=403, propaganda=200)),
+    ("POST", "/lectures/new", dict(anonymous=403, A=303, B=403, viewer=403, propaganda=303)),
+    ("GET", "/lectures/{lec}", dict(anonymous=403, A=200, B=403, viewer=200, propaganda=200)),
+    ("GET", "/staff/lectures", dict(anonymous=303, A=403, B=403, viewer=200, propaganda=200)),
+    # rpack's lectures need no approval (only reported): past authorization, a 400
+    ("POST", "/staff/lectures/{lec}/decide", dict(anonymous=403, A=403, B=403, viewer=403, propaganda=400)),
     ("GET", "/metrics", dict(anonymous=403, A=403, B=403, viewer=200, propaganda=200)),
     ("GET", "/healthz", dict(anonymous=200, A=200, B=200, viewer=200, propaganda=200)),
     ("GET", "/login", dict(anonymous=200, A=200, B=200, viewer=200, propaganda=200)),
@@ -56,11 +62,16 @@ TABLE = [
 
 @pytest.mark.parametrize("method,path,expected", TABLE, ids=[f"{m} {p}" for m, p, _ in TABLE])
 def test_authorization_table(college, method, path, expected):
+    from scheduler import lectures
     sid, ev = _evidence_of_b1(college)
     b1 = college.occurrence("B1", "rpack.spring", "2026")
-    url = path.format(b1=b1, sid=sid, ev=ev)
+    lec = lectures.register(college.app, "B1", title="形势政策报告会", starts=datetime(2026, 4, 20, 14))["id"]
+    url = path.format(b1=b1, sid=sid, ev=ev, lec=lec)
     data = {"decision": "return", "reason": "缺少签字页", "note": "n"} if "review" in path else \
-        {"reason": "本期不适用"} if "waive" in path else {"quarter": "2026-Q1", "date": "2026-03-10"}
+        {"reason": "本期不适用"} if "waive" in path else \
+        {"decision": "approve"} if "decide" in path else \
+        {"unit": "B1", "title": "形势政策报告会", "date": "2026-05-20"} if path == "/lectures/new" else \
+        {"quarter": "2026-Q1", "date": "2026-03-10"}
     files = [("files", ("a.pdf", PDF, "application/pdf"))] if path.endswith("submit") else None
     got = {}
     for who in VISITORS:
