@@ -256,7 +256,7 @@ class SecurityHeaders:
 
 def create_app(app: "App", *, settings: WebSettings | None = None, secret: bytes | None = None) -> Starlette:
     """The web application for `app` (settings: `[web]`; secret: CCAL_WEB_SECRET / secret file)."""
-    from scheduler.web import lectures, ops, secretary, staff
+    from scheduler.web import feed, lectures, ops, secretary, staff
 
     settings = settings or web_settings(app.config)
     secret = secret or web_secret(app.config)
@@ -264,7 +264,7 @@ def create_app(app: "App", *, settings: WebSettings | None = None, secret: bytes
               templates=templates())
     routes = [
         Route("/", secretary.home),
-        *secretary.routes(), *staff.routes(), *lectures.routes(), *ops.routes(),
+        *secretary.routes(), *staff.routes(), *lectures.routes(), *feed.routes(), *ops.routes(),
         Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     middleware = [

@@ -89,10 +89,12 @@ async def me(request: Request) -> Response:
     web = web_of(request)
     today = web.app.today()
     year = _year(request, today)
+    from scheduler.web.feed import feed_url
     with web.app.session() as session:
         units = person_units(session, v.person_id)
         views = [unit_year_view(web.app, session, u.code, year, today) for u in units]
-    return render(request, "me.html", title="我的事项", views=views, year=year, today=today)
+        webcal = feed_url(web.settings.base_url, web.links.token_for(session, v.person_id, web.now()))
+    return render(request, "me.html", title="我的事项", views=views, year=year, today=today, webcal=webcal)
 
 
 async def unit_page(request: Request) -> Response:

@@ -263,3 +263,24 @@ def test_staff_return_from_the_queue_opens_the_occurrence_again(college):
 def test_group_chat_links_ask_for_the_personal_link(college):
     r = college.client().get("/me")
     assert r.status_code == 200 and "请使用您的个人链接" in r.text and "第一党支部" not in r.text
+
+
+def test_the_personal_calendar_feed_is_current_with_an_alarm_the_day_before(college):
+    from icalendar import Calendar
+    token = college.links["A"].rsplit("/", 1)[1]
+    me = college.client("A").get("/me").text
+    assert f"webcal://127.0.0.1:8080/ics/{token}.ics" in me
+    c = college.client()
+    cal = Calendar.from_ical(c.get(f"/ics/{token}.ics").content)
+    events = list(cal.walk("VEVENT"))
+    summaries = [str(e.get("summary")) for e in events]
+    assert "第一党支部：报送春季意识形态工作研判报告" in summaries
+    assert not any("第二党支部" in s for s in summaries)          # B's unit is not in A's feed
+    alarms = [a for e in events for a in e.walk("VALARM")]
+    assert len(alarms) == len(events) and alarms[0].get("trigger").dt.total_seconds() == -15 * 3600
+    # current: a submission shows in the next fetch
+    submit(college.app, "rpack.spring", "B1", "2026", at=NOW)
+    spring = next(e for e in Calendar.from_ical(c.get(f"/ics/{token}.ics").content).walk("VEVENT")
+                  if str(e.get("summary")) == "第一党支部：报送春季意识形态工作研判报告")
+    assert "状态：已完成" in str(spring.get("description"))
+    assert c.get("/ics/" + "y" * 43 + ".ics").status_code == 403
