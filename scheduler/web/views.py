@@ -132,6 +132,7 @@ class OccurrenceView:
     submissions: list[dict]
     waived: bool
     event: Event | None
+    order: dict | None = None      # a supervision order (督办单): its text, issue date, deadline
 
 
 def occurrence_view(app: "App", session: Session, occ: Occurrence, as_of: date) -> OccurrenceView:
@@ -145,7 +146,18 @@ def occurrence_view(app: "App", session: Session, occ: Occurrence, as_of: date) 
         period=(f"{event.title or '活动'}（{event.date.isoformat()}）" if event else period_name(occ.period)),
         status=st, state_word=STATE_WORDS.get(st.state, st.state),
         progress=queries.progress_text(st, occ.due, as_of), citation=citation(app, ob),
-        submissions=reviews.history(session, [occ.id]).get(occ.id, []), waived=waived, event=event)
+        submissions=reviews.history(session, [occ.id]).get(occ.id, []), waived=waived, event=event,
+        order=_order(app, occ, as_of))
+
+
+def _order(app: "App", occ: Occurrence, as_of: date) -> dict | None:
+    from scheduler import orders
+    order_id = orders.order_id_of(occ.period) if ob_kind(app, occ) == "ad_hoc" else None
+    return orders.show(app, order_id, as_of) if order_id is not None else None
+
+
+def ob_kind(app: "App", occ: Occurrence) -> str:
+    return app.obligations[occ.obligation_key].schedule.kind
 
 
 # --------------------------------------------------------------------------- staff overview

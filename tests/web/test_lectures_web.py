@@ -88,3 +88,23 @@ def test_nobody_else_opens_or_files_a_units_lectures(site):
     assert site().get(path).status_code == 403
     assert site().get("/lectures/new").status_code == 403
     assert site("viewer").get("/lectures/new").status_code == 403
+
+
+def test_a_supervision_order_is_read_and_answered_with_a_rectification_report(site, open_college):
+    from datetime import date
+
+    from scheduler import orders
+    from scheduler.models import Occurrence
+    head = site("朱建平")
+    app = head.app.state.web.app
+    o = orders.issue(app, "JDX", date(2026, 10, 15), "宣传栏内容未按要求更新，请限期整改")
+    with app.session() as s:
+        occ = s.exec(select(Occurrence).where(Occurrence.period == o["period"])).one()
+    me = head.get("/me").text
+    assert f'href="/o/{occ.id}"' in me
+    page = head.get(f"/o/{occ.id}").text
+    assert "督办单 O" in page and "宣传栏内容未按要求更新，请限期整改" in page and "2026年10月15日" in page
+    r = head.post(f"/o/{occ.id}/submit", data={"csrf": csrf_of(head, f"/o/{occ.id}")},
+                  files=[("files", ("整改报告.pdf", PDF, "application/pdf"))])
+    assert r.status_code == 303
+    assert orders.show(app, o["id"], NOW.date())["status"] == "done"
