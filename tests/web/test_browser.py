@@ -86,11 +86,8 @@ class Site:
 def site(reminder_config, tmp_path, monkeypatch):
     """uvicorn on a free loopback port serving the college of `reminder_config`, its clock at T0;
     staff account `propaganda`."""
-    import uvicorn
-
     from scheduler.app import open_app
     from scheduler.web.accounts import add_user
-    from scheduler.web.app import create_app
 
     monkeypatch.setenv("CCAL_WEB_SECRET", SECRET)
     port = free_port()
@@ -98,6 +95,17 @@ def site(reminder_config, tmp_path, monkeypatch):
     app = open_app(cfg)
     fix_clock(app, T0)
     add_user(app, "propaganda", "propaganda", PASSWORD)
+    stop = serve(app, port)
+    yield Site(cfg, port, tmp_path)
+    stop()
+    app.engine.dispose()
+
+
+def serve(app, port: int):
+    """uvicorn in a thread on loopback; returns the function that stops it."""
+    import uvicorn
+
+    from scheduler.web.app import create_app
     server = uvicorn.Server(uvicorn.Config(create_app(app), host="127.0.0.1", port=port,
                                            lifespan="off", log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -106,10 +114,11 @@ def site(reminder_config, tmp_path, monkeypatch):
     while not server.started:
         assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
         time.sleep(0.05)
-    yield Site(cfg, port, tmp_path)
-    server.should_exit = True
-    thread.join(10)
-    app.engine.dispose()
+
+    def stop():
+        server.should_exit = True
+        thread.join(10)
+    return stop
 
 
 @pytest.fixture
@@ -205,3 +214,66 @@ def test_pages_fit_a_360px_phone(site, browser):
     site.shot(page, "my-year")
     page.goto(site.base + "/login")
     assert no_horizontal_scroll(page)
+
+
+def test_a_late_sensitive_lecture_shows_its_deadline_and_is_approved_in_the_queue(open_college, browser,
+                                                                                   tmp_path, monkeypatch):
+    """Flow 3: the form shows the computed deadline and the warning; the queue approves it; the
+    lecture reads 已批准 on both sides."""
+    from sqlmodel import select
+
+    from scheduler.links import Links
+    from scheduler.models import Person
+    from scheduler.web.accounts import add_user
+    from tests.scheduler.test_lectures import ORG
+
+    monkeypatch.setenv("CCAL_WEB_SECRET", SECRET)
+    port = free_port()
+    app = open_college(ORG)
+    now = datetime(2026, 9, 20, 10, 0)
+    fix_clock(app, now)
+    add_user(app, "propaganda", "propaganda", PASSWORD)
+    with app.session() as s:
+        link = Links(app).url_for(s, s.exec(select(Person.id).where(Person.name == "朱建平")).one(), now)
+    link = link.replace("http://127.0.0.1:8080", f"http://127.0.0.1:{port}")
+    site = Site(app.config.path, port, tmp_path)
+    stop = serve(app, port)
+    try:
+        page = browser.new_context(viewport={"width": 360, "height": 780}, locale="zh-CN").new_page()
+        page.goto(link)
+        page.click("text=讲座报审")
+        page.fill("#title", "党史专题报告会")
+        page.fill("#speaker", "张教授")
+        page.fill("#date", "2026-10-12")
+        page.fill("#time", "14:30")
+        page.fill("#place", "报告厅")
+        page.check("#cat-history")
+        page.click("button:has-text('计算截止日期')")
+        page.wait_for_load_state()
+        box = page.locator("#deadline").inner_text()
+        assert "报批截止日期：2026年9月8日（周二）" in box and "已超过报批截止日期" in box
+        assert no_horizontal_scroll(page)
+        site.shot(page, "lecture-form")
+        page.click("button:has-text('提交申请')")
+        page.wait_for_load_state()
+        assert "逾期报批" in page.locator(".flash").inner_text()
+        lecture_url = page.url
+        assert "待审批" in page.content()
+
+        staff = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN").new_page()
+        staff.goto(site.base + "/login")
+        staff.fill("#name", "propaganda")
+        staff.fill("#password", PASSWORD)
+        staff.click("button:has-text('登录')")
+        staff.goto(site.base + "/staff/lectures")
+        card = staff.locator(".card", has_text="党史专题报告会")
+        assert "逾期报批" in card.inner_text() and "2026年9月8日" in card.inner_text()
+        site.shot(staff, "lecture-queue")
+        card.locator("button:has-text('批准')").first.click()
+        staff.wait_for_load_state()
+        staff.goto(lecture_url)
+        assert "已批准" in staff.locator(".tag").first.inner_text()
+        page.goto(lecture_url)
+        assert "已批准" in page.locator(".tag").first.inner_text()
+    finally:
+        stop()
