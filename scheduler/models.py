@@ -455,3 +455,14 @@ class WebAudit(SQLModel, table=True):
     action: str = Field(max_length=40)          # submit, return, accept, waive, login, login_failed ...
     target: str = Field(default="", max_length=200)
     detail: str = Field(default="", max_length=2000)
+
+
+class ServicePass(SQLModel, table=True):
+    """The reminder service's last completed planning pass (one row, id 1, overwritten: a
+    heartbeat, not a record). /healthz reads it (scheduler/heartbeat.py)."""
+    __tablename__ = "service_pass"
+
+    id: int | None = Field(default=None, primary_key=True)
+    finished_at: dt.datetime = Field(sa_type=DateTime)   # wall-clock time in the configured zone
+    clock: dt.datetime = Field(sa_type=DateTime)         # the pass's own `now` (differs under --now)
+    duration_ms: int = 0

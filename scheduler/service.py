@@ -53,6 +53,7 @@ from obligations.sending_windows import (SendingWindow, SendingWindowError, in_w
                                          next_window_start)
 from scheduler import ledger, orders, outbox
 from scheduler.dispatcher import Dispatcher, DispatchReport
+from scheduler.heartbeat import record_pass
 from scheduler.lectures import sync_findings
 from scheduler.materialise import MaterialiseCounts, materialise
 from scheduler.planner import DEFAULT_SENDER, Planner, PlannerSettings, PlanReport
@@ -257,7 +258,10 @@ class Service:
         return report
 
     def plan(self, now: datetime) -> PlanReport:
-        return self.planner.plan(now)
+        started = _time.monotonic()
+        report = self.planner.plan(now)
+        record_pass(self.app, now, _time.monotonic() - started)   # /healthz reads it
+        return report
 
     async def dispatch(self, now: datetime) -> DispatchReport | None:
         """Settle, then send what is due if ``now`` is inside a sending window."""

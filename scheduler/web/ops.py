@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import os
+from datetime import timedelta
 
 from sqlalchemy import text
 from sqlmodel import col, func, select
@@ -21,8 +22,11 @@ def routes() -> list[Route]:
 
 
 async def healthz(request: Request) -> Response:
-    """200 with the database reachable and the oldest due-but-unsent outbox row; 503 without a
-    database."""
+    """200 with the database reachable, the time of the last completed pass and the oldest
+    due-but-unsent outbox row; 503 when the database is unreachable, or when no pass has
+    finished within `[web] stale_after_minutes` (the daemon is down or stuck)."""
+    from scheduler.heartbeat import last_pass
+
     web = web_of(request)
     now = web.now()
     try:
@@ -30,10 +34,16 @@ async def healthz(request: Request) -> Response:
             session.exec(text("SELECT 1"))
             oldest = session.exec(select(func.min(Outbox.next_attempt_at)).where(
                 col(Outbox.status).in_(outbox_states.UNSENT), col(Outbox.next_attempt_at) <= now)).one()
+            last = last_pass(session)
     except Exception as e:  # noqa: BLE001 (any database failure is "unhealthy")
         return JSONResponse({"status": "error", "database": f"unreachable: {type(e).__name__}"}, status_code=503)
-    return JSONResponse({"status": "ok", "database": "ok", "now": now.isoformat(),
-                         "oldest_due_unsent": oldest.isoformat() if oldest else None})
+    limit = timedelta(minutes=web.settings.stale_after_minutes)
+    stale = last is None or now - last.finished_at > limit
+    body = {"status": "stale" if stale else "ok", "database": "ok", "now": now.isoformat(),
+            "last_pass": last.finished_at.isoformat() if last else None,
+            "last_pass_ms": last.duration_ms if last else None,
+            "oldest_due_unsent": oldest.isoformat() if oldest else None}
+    return JSONResponse(body, status_code=503 if stale else 200)
 
 
 async def metrics(request: Request) -> Response:
@@ -53,10 +63,42 @@ async def metrics(request: Request) -> Response:
                  registry=registry)
     returns = Gauge("ccal_open_returns", "Returned submissions whose occurrence is not submitted again",
                     registry=registry)
+    duration = Gauge("ccal_last_pass_duration_seconds", "Duration of the last planning pass", registry=registry)
+    last_time = Gauge("ccal_last_pass_timestamp_seconds", "When the last planning pass finished (Unix time)",
+                      registry=registry)
+    states = Gauge("ccal_occurrences", "Occurrences due this year by state", ["state"], registry=registry)
     with web.app.session() as session:
         for status, channel, n in session.exec(select(Outbox.status, Outbox.channel, func.count(Outbox.id))
                                                .group_by(Outbox.status, Outbox.channel)).all():
             rows.labels(status, channel).set(n)
         from scheduler.reviews import open_returns
         returns.set(open_returns(web.app, session, web.app.today()))
+        from scheduler.heartbeat import last_pass
+        last = last_pass(session)
+        if last is not None:
+            duration.set(last.duration_ms / 1000)
+            last_time.set(last.finished_at.replace(tzinfo=web.app.config.general.tz).timestamp())
+        for state, n in occurrence_states(web.app, session, web.app.today()).items():
+            states.labels(state).set(n)
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def occurrence_states(app, session, as_of) -> dict[str, int]:
+    """Occurrences due in `as_of`'s year by state (the same status rules as every page)."""
+    from collections import Counter
+    from datetime import date
+
+    from obligations.occurrences import occurrence_status
+    from scheduler.models import Occurrence
+    from scheduler.submissions import counting_submissions, waived_occurrences
+    year = (col(Occurrence.due) >= date(as_of.year, 1, 1)) & (col(Occurrence.due) <= date(as_of.year, 12, 31))
+    ids = select(Occurrence.id).where(year)
+    subs = counting_submissions(session, ids)
+    waived = waived_occurrences(session, ids)
+    tz = app.config.general.tz
+    counts: Counter = Counter()
+    for o in session.exec(select(Occurrence).where(year)).all():
+        if o.obligation_key in app.obligations:
+            counts[occurrence_status(o.opens, o.due, o.required, subs.get(o.id, ()), o.id in waived,
+                                     as_of, tz=tz).state] += 1
+    return dict(counts)

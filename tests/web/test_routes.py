@@ -54,7 +54,8 @@ TABLE = [
     # rpack's lectures need no approval (only reported): past authorization, a 400
     ("POST", "/staff/lectures/{lec}/decide", dict(anonymous=403, A=403, B=403, viewer=403, propaganda=400)),
     ("GET", "/metrics", dict(anonymous=403, A=403, B=403, viewer=200, propaganda=200)),
-    ("GET", "/healthz", dict(anonymous=200, A=200, B=200, viewer=200, propaganda=200)),
+    # no planning pass has run in this college: stale, for everyone alike
+    ("GET", "/healthz", dict(anonymous=503, A=503, B=503, viewer=503, propaganda=503)),
     ("GET", "/login", dict(anonymous=200, A=200, B=200, viewer=200, propaganda=200)),
     ("GET", "/", dict(anonymous=303, A=303, B=303, viewer=303, propaganda=303)),
 ]
@@ -284,3 +285,29 @@ def test_the_personal_calendar_feed_is_current_with_an_alarm_the_day_before(coll
                   if str(e.get("summary")) == "第一党支部：报送春季意识形态工作研判报告")
     assert "状态：已完成" in str(spring.get("description"))
     assert c.get("/ics/" + "y" * 43 + ".ics").status_code == 403
+
+
+def test_healthz_answers_503_when_the_last_pass_is_older_than_stale_after_minutes(college):
+    from notifiers.local_outbox import LocalOutbox
+    from notifiers.rendering import make_environment
+    from scheduler.service import Service
+    c = college.client()
+    assert c.get("/healthz").json()["status"] == "stale"
+    Service(college.app, clock=lambda: NOW).plan(NOW)
+    r = c.get("/healthz")
+    assert r.status_code == 200 and r.json()["last_pass"] == NOW.isoformat()
+    college.app.now = lambda: NOW + timedelta(minutes=31)      # default stale_after_minutes = 30
+    r = c.get("/healthz")
+    assert r.status_code == 503 and r.json()["status"] == "stale"
+
+
+def test_metrics_for_staff_or_a_bearer_token(college, monkeypatch):
+    monkeypatch.setenv("CCAL_METRICS_TOKEN", "scrape-token-0123456789")
+    submit(college.app, "rpack.spring", "B1", "2026", at=NOW)
+    anonymous = college.client()
+    assert anonymous.get("/metrics").status_code == 403
+    assert anonymous.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 403
+    r = anonymous.get("/metrics", headers={"Authorization": "Bearer scrape-token-0123456789"})
+    assert r.status_code == 200
+    assert 'ccal_occurrences{state="done"} 1.0' in r.text and 'ccal_occurrences{state="open"}' in r.text
+    assert "ccal_open_returns 0.0" in r.text

@@ -72,7 +72,17 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_web_audit_action_actor_at'), ['action', 'actor', 'at'], unique=False)
 
 
+    op.create_table('service_pass',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('finished_at', sa.DateTime(), nullable=False),
+    sa.Column('clock', sa.DateTime(), nullable=False),
+    sa.Column('duration_ms', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_service_pass'))
+    )
+
+
 def downgrade() -> None:
+    op.drop_table('service_pass')
     with op.batch_alter_table('web_audit', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_web_audit_action_actor_at'))
     op.drop_table('web_audit')
