@@ -20,7 +20,7 @@ from scheduler.models import UNIT_KINDS, Occurrence
 from scheduler.submissions import record_event, waive
 from scheduler.web import accounts
 from scheduler.web.app import check_csrf, flash, message_page, redirect, render, visitor, web_of
-from scheduler.web.views import STATE_WORDS, overview
+from scheduler.web.views import CELL_WORDS, matrix
 
 PER_PAGE = 50
 
@@ -102,12 +102,11 @@ async def staff_home(request: Request) -> Response:
     kind = q.get("kind") or None
     text = (q.get("q") or "").strip()[:50]
     with web.app.session() as session:
-        rows, total = overview(web.app, session, year, today, kind=kind, query=text, page=page,
-                               per_page=PER_PAGE)
+        m = matrix(web.app, session, today, kind=kind, query=text, page=page, per_page=PER_PAGE)
         pending = len(reviews.pending(web.app, session))
-    pages = max((total + PER_PAGE - 1) // PER_PAGE, 1)
-    return render(request, "staff.html", title="总览", rows=rows, total=total, page=page, pages=pages,
-                  year=year, kind=kind or "", q=text, kinds=UNIT_KINDS, words=STATE_WORDS,
+    pages = max((m.total + PER_PAGE - 1) // PER_PAGE, 1)
+    return render(request, "staff.html", title="总览", m=m, total=m.total, page=page, pages=pages,
+                  year=year, kind=kind or "", q=text, kinds=UNIT_KINDS, words=CELL_WORDS,
                   pending=pending, anchors=sorted(anchor_keys(web.app)), today=today)
 
 

@@ -160,19 +160,27 @@ def ob_kind(app: "App", occ: Occurrence) -> str:
     return app.obligations[occ.obligation_key].schedule.kind
 
 
-# --------------------------------------------------------------------------- staff overview
+# --------------------------------------------------------------------------- staff matrix
+
+CELL_WORDS = {"done": "完成", "late": "逾期完成", "open": "进行中", "overdue": "逾期", "returned": "退回",
+              "waived": "豁免", "upcoming": "未开始"}
+
 
 @dataclass
-class OverviewRow:
-    code: str
-    name: str
-    kind: str
-    counts: dict[str, int]
+class Matrix:
+    columns: list[tuple[str, str]]                 # (obligation key, title)
+    rows: list[tuple[Unit, dict[str, tuple[int, str]], Counter]]   # unit, {key: (occ id, state)}, counts
+    column_counts: dict[str, Counter]
+    total: int
 
 
-def overview(app: "App", session: Session, year: int, as_of: date, *, kind: str | None = None,
-             query: str = "", page: int = 1, per_page: int = 50) -> tuple[list[OverviewRow], int]:
-    """Units (paged, filtered by kind or a name/code fragment) with their year's counts by state."""
+def matrix(app: "App", session: Session, as_of: date, *, kind: str | None = None, query: str = "",
+           page: int = 1, per_page: int = 50) -> Matrix:
+    """Units (paged, filtered) × obligations: each cell the unit's current occurrence of the
+    obligation, i.e. the latest one that has opened by `as_of`, with its state (returned when
+    a submission was returned and nothing counts since). Counts per unit and per obligation are
+    over the units of the page."""
+    from scheduler.models import Submission, SubmissionReview
     q = select(Unit)
     if kind in UNIT_KINDS:
         q = q.where(Unit.kind == kind)
@@ -180,21 +188,40 @@ def overview(app: "App", session: Session, year: int, as_of: date, *, kind: str 
         like = f"%{query}%"
         q = q.where(col(Unit.name).like(like) | col(Unit.code).like(like))
     total = session.exec(select(func.count()).select_from(q.subquery())).one()
-    units = session.exec(q.order_by(Unit.code).offset((page - 1) * per_page).limit(per_page)).all()
+    units = list(session.exec(q.order_by(Unit.code).offset((page - 1) * per_page).limit(per_page)).all())
     codes = [u.code for u in units]
-    if codes:
-        materialise(app, [year], codes, session=session)
+    if not codes:
+        return Matrix([], [], {}, total)
+    # Only the year the daemon keeps materialised: viewing a page must not create last year's
+    # occurrences (they would be reminded as overdue at the next pass).
+    materialise(app, [as_of.year], codes, session=session)
     occs = session.exec(select(Occurrence).where(
-        col(Occurrence.unit_code).in_(codes), col(Occurrence.period).startswith(f"{year:04d}"))).all() if codes else []
-    occs = [o for o in occs if o.obligation_key in app.obligations]
-    ids = [o.id for o in occs]
-    subs = counting_submissions(session, ids) if ids else {}
-    waived = waived_occurrences(session, ids) if ids else set()
-    tz = app.config.general.tz
-    counts: dict[str, Counter] = {c: Counter() for c in codes}
+        col(Occurrence.unit_code).in_(codes), col(Occurrence.opens) <= as_of,
+        col(Occurrence.opens) >= date(as_of.year - 1, 1, 1))).all()
+    current: dict[tuple[str, str], Occurrence] = {}
     for o in occs:
-        st = occurrence_status(o.opens, o.due, o.required, subs.get(o.id, ()), o.id in waived, as_of, tz=tz)
-        counts[o.unit_code][st.state] += 1
-    rows = [OverviewRow(u.code, u.name, UNIT_KINDS.get(u.kind, u.kind),
-                        {s: counts[u.code].get(s, 0) for s in STATE_WORDS}) for u in units]
-    return rows, total
+        ob = app.obligations.get(o.obligation_key)
+        if ob is None or ob.schedule.kind in ("event", "ad_hoc"):
+            continue        # lectures and orders have their own pages
+        k = (o.unit_code, o.obligation_key)
+        if k not in current or (o.opens, o.due) > (current[k].opens, current[k].due):
+            current[k] = o
+    ids = [o.id for o in current.values()]
+    subs = counting_submissions(session, ids)
+    waived = waived_occurrences(session, ids)
+    returned = set(session.exec(select(Submission.occurrence_id).join(
+        SubmissionReview, col(SubmissionReview.submission_id) == col(Submission.id)).where(
+        SubmissionReview.decision == "returned", col(Submission.occurrence_id).in_(ids))).all()) if ids else set()
+    tz = app.config.general.tz
+    cells: dict[str, dict[str, tuple[int, str]]] = {c: {} for c in codes}
+    column_counts: dict[str, Counter] = {}
+    for (unit, key), o in current.items():
+        state = occurrence_status(o.opens, o.due, o.required, subs.get(o.id, ()), o.id in waived, as_of,
+                                  tz=tz).state
+        if state in ("open", "overdue") and o.id in returned:
+            state = "returned"
+        cells[unit][key] = (o.id, state)
+        column_counts.setdefault(key, Counter())[state] += 1
+    columns = sorted(column_counts, key=lambda k: (app.obligations[k].pack, k))
+    rows = [(u, cells[u.code], Counter(s for _, s in cells[u.code].values())) for u in units]
+    return Matrix([(k, app.obligations[k].title) for k in columns], rows, column_counts, total)

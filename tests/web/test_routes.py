@@ -311,3 +311,23 @@ def test_metrics_for_staff_or_a_bearer_token(college, monkeypatch):
     assert r.status_code == 200
     assert 'ccal_occurrences{state="done"} 1.0' in r.text and 'ccal_occurrences{state="open"}' in r.text
     assert "ccal_open_returns 0.0" in r.text
+
+
+def test_the_overview_matrix_shows_each_units_current_occurrence_by_colour_and_word(college):
+    from scheduler import reviews
+    rec = submit(college.app, "rpack.spring", "B1", "2026", at=NOW)
+    reviews.review(college.app, rec.submission.id, "returned", "缺少签字页", by="propaganda")
+    submit(college.app, "rpack.spring", "B3", "2026", at=NOW)
+    page = college.client("viewer").get("/staff").text
+    b1 = college.occurrence("B1", "rpack.spring", "2026")
+    b2 = college.occurrence("B2", "rpack.spring", "2026")
+    b3 = college.occurrence("B3", "rpack.spring", "2026")
+    assert f'<td class="c-returned"><a href="/o/{b1}">退回</a></td>' in page
+    assert f'<td class="c-open"><a href="/o/{b2}">进行中</a></td>' in page
+    assert f'<td class="c-done"><a href="/o/{b3}">完成</a></td>' in page
+    q1 = college.occurrence("B1", "rpack.study", "2026-Q1")
+    assert f'href="/o/{q1}"' in page                               # Q1, not a later quarter
+    assert f'href="/o/{college.occurrence("B1", "rpack.study", "2026-Q2")}"' not in page
+    only_b2 = college.client("viewer").get("/staff", params={"q": "第二"}).text
+    assert f'href="/o/{b2}"' in only_b2 and f'href="/o/{b1}"' not in only_b2
+    assert "共 1 个单位" in only_b2
