@@ -28,6 +28,10 @@ if TYPE_CHECKING:
     from scheduler.app import App
 
 ACCEPTED, RETURNED = "accepted", "returned"
+# `recorded_by` of a submission a person made through their link: "<name>（网页，人员<id>）".
+# The review queue holds these; what a clerk or staff member records (CLI, 代为提交, the demo's
+# history) was checked by whoever recorded it, and can still be returned from its page.
+WEB_PERSON_MARK = "（网页，人员"
 RETURN_STAGE_PREFIX = "returned:"   # outbox_item stage of a return notice: "returned:<review id>"
 
 
@@ -101,13 +105,15 @@ class QueueRow:
 
 
 def pending(app: "App", session: Session, limit: int = 200) -> list[QueueRow]:
-    """Submissions that count and have no review yet, oldest first."""
+    """Submissions people made through their links that count and have no review yet, oldest
+    first."""
     from scheduler.submissions import superseded_submission_ids
     reviewed = select(SubmissionReview.submission_id)
     q = (select(Submission, Occurrence, Unit.name)
          .join(Occurrence, col(Occurrence.id) == col(Submission.occurrence_id))
          .join(Unit, col(Unit.code) == col(Occurrence.unit_code))
-         .where(Submission.withdrawn == False, col(Submission.id).not_in(reviewed))  # noqa: E712
+         .where(Submission.withdrawn == False, col(Submission.id).not_in(reviewed),  # noqa: E712
+                col(Submission.recorded_by).contains(WEB_PERSON_MARK))
          .order_by(col(Submission.recorded_at), col(Submission.id)))
     superseded = superseded_submission_ids(session)
     rows = [(s, o, n) for s, o, n in session.exec(q).all() if s.id not in superseded][:limit]

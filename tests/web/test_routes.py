@@ -331,3 +331,12 @@ def test_the_overview_matrix_shows_each_units_current_occurrence_by_colour_and_w
     only_b2 = college.client("viewer").get("/staff", params={"q": "第二"}).text
     assert f'href="/o/{b2}"' in only_b2 and f'href="/o/{b1}"' not in only_b2
     assert "共 1 个单位" in only_b2
+
+
+def test_the_review_queue_holds_what_people_submitted_through_their_links(college):
+    submit(college.app, "rpack.spring", "B2", "2026", at=NOW, recorded_by="clerk")   # typed in from paper
+    a = college.client("A")
+    b1 = college.occurrence("B1", "rpack.spring", "2026")
+    _post(a, f"/o/{b1}/submit", {}, [("files", ("a.pdf", PDF, "application/pdf"))])
+    queue = college.client("viewer").get("/staff/review").text
+    assert "审核（1）" in queue and "第一党支部" in queue and "第二党支部" not in queue
