@@ -111,3 +111,26 @@ def test_a_later_reminder_stage_does_not_push_the_return_notice_out_of_the_messa
         item = s.exec(select(OutboxItem).where(OutboxItem.stage.startswith("returned:"))).one()
         assert item.state == "listed"
         assert "缺少签字页" in s.get(Outbox, item.outbox_id).body_text
+
+
+def test_email_and_wecom_app_messages_carry_the_personal_link_the_group_robot_does_not(college):
+    from notifiers.email import EmailChannel
+    from notifiers.secrets import Secret
+    from notifiers.wecom_app import WeComAppChannel
+    from notifiers.wecom_robot import WeComRobotChannel
+    from scheduler.models import Person
+    app = college.app
+    channels = {"email": EmailChannel(host="127.0.0.1", port=25, from_addr="ccal@example.edu.cn"),
+                "wecom_app": WeComAppChannel(corp_id="ww1", secret=Secret("S", "s" * 20), agent_id=1),
+                "wecom_robot": WeComRobotChannel(key=Secret("K", "k" * 20))}
+    Planner(app, channels, make_environment()).plan(NOW)
+    token = college.links["A"].rsplit("/", 1)[1]
+    with app.session() as s:
+        xu = s.exec(select(Person.id).where(Person.name == "许芳")).one()
+        rows = {r.channel: r for r in s.exec(select(Outbox).where(Outbox.person_id == xu)).all()}
+    b1 = college.occurrence("B1", "rpack.spring", "2026")
+    assert f"/l/{token}/o/{b1}" in rows["email"].body_text and f"/l/{token}/o/{b1}" in rows["email"].body_html
+    assert f"/l/{token}/o/{b1}" in rows["wecom_app"].body_markdown
+    robot = rows["wecom_robot"]
+    assert "/l/" not in (robot.body_markdown + robot.body_text + (robot.body_html or ""))
+    assert "http://127.0.0.1:8080/me" in robot.body_markdown
