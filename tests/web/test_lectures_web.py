@@ -108,3 +108,21 @@ def test_a_supervision_order_is_read_and_answered_with_a_rectification_report(si
                   files=[("files", ("整改报告.pdf", PDF, "application/pdf"))])
     assert r.status_code == 303
     assert orders.show(app, o["id"], NOW.date())["status"] == "done"
+
+
+def test_staff_record_a_quarters_meeting_date_and_the_reports_hang_on_it(site):
+    from scheduler.models import Event, Occurrence
+    staff = site("propaganda")
+    r = staff.post("/staff/meeting", data={"csrf": csrf_of(staff), "quarter": "2026-Q4", "date": "2026-12-10"})
+    assert r.status_code == 303
+    app = staff.app.state.web.app
+    with app.session() as s:
+        ev = s.exec(select(Event).where(Event.label == "2026-Q4")).one()
+        report = s.exec(select(Occurrence).where(Occurrence.obligation_key == "jincheng-2020.meeting.report",
+                                                 Occurrence.period == "2026-Q4",
+                                                 Occurrence.unit_code == "JDX")).one()
+    assert ev.date.isoformat() == "2026-12-10"
+    assert report.due < ev.date and not report.provisional        # due before the recorded meeting
+    viewer = site("viewer")
+    assert viewer.post("/staff/meeting", data={"csrf": csrf_of(viewer), "quarter": "2026-Q4",
+                                               "date": "2026-12-11"}).status_code == 403

@@ -340,3 +340,19 @@ def test_the_review_queue_holds_what_people_submitted_through_their_links(colleg
     _post(a, f"/o/{b1}/submit", {}, [("files", ("a.pdf", PDF, "application/pdf"))])
     queue = college.client("viewer").get("/staff/review").text
     assert "审核（1）" in queue and "第一党支部" in queue and "第二党支部" not in queue
+
+
+def test_staff_submit_on_behalf_without_a_file_and_waive(college):
+    from scheduler import queries
+    p = college.client("propaganda")
+    b2 = college.occurrence("B2", "rpack.spring", "2026")
+    assert _post(p, f"/o/{b2}/submit", {"note": "纸质材料已收"}).status_code == 303
+    with college.app.session() as s:
+        sub = s.exec(select(Submission)).one()
+    assert sub.recorded_by == "propaganda（网页，宣传部）" and sub.note == "纸质材料已收"
+    b3 = college.occurrence("B3", "rpack.spring", "2026")
+    assert _post(p, f"/o/{b3}/waive", {"reason": "支部改选，本期不适用"}).status_code == 303
+    states = {r["unit"]: r["status"] for r in queries.unit_year(college.app, "B3", 2026, NOW.date()).rows
+              if r["obligation"] == "rpack.spring"}
+    assert states == {"B3": "waived"}
+    assert "已豁免" in college.client("A").get(f"/o/{b3}").text
