@@ -356,3 +356,25 @@ def test_staff_submit_on_behalf_without_a_file_and_waive(college):
               if r["obligation"] == "rpack.spring"}
     assert states == {"B3": "waived"}
     assert "已豁免" in college.client("A").get(f"/o/{b3}").text
+
+
+def test_an_upload_without_a_length_is_cut_off_at_the_limit(college):
+    a = college.client("A")
+    b1 = college.occurrence("B1", "rpack.spring", "2026")
+    token = csrf_of(a, f"/o/{b1}")
+    boundary = "ccalboundary"
+    head = (f'--{boundary}\r\nContent-Disposition: form-data; name="csrf"\r\n\r\n{token}\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="big.pdf"\r\n'
+            f'Content-Type: application/pdf\r\n\r\n').encode() + PDF
+
+    def body():                       # a generator: sent chunked, no Content-Length
+        yield head
+        for _ in range(22):
+            yield b"0" * (1024 * 1024)
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    r = a.post(f"/o/{b1}/submit", content=body(),
+               headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    assert r.status_code == 413 and "不能超过 20 MB" in r.text
+    with college.app.session() as s:
+        assert s.exec(select(Submission)).all() == []
