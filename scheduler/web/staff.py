@@ -6,6 +6,7 @@ propaganda role (`Visitor.writer`). Every action is appended to the audit log.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from starlette.exceptions import HTTPException
@@ -142,7 +143,9 @@ async def review_decide(request: Request) -> Response:
         reviews.audit(session, v.actor, "return" if decision == reviews.RETURNED else "accept",
                       f"submission:{sid}", reason.strip(), at=web.now())
     flash(request, f"提交记录 {sid} 已{'退回' if row.decision == reviews.RETURNED else '审核通过'}。")
-    return redirect(str(form.get("back") or "/staff/review") if str(form.get("back") or "").startswith("/") else "/staff/review")
+    back = str(form.get("back") or "")
+    # Only back to an occurrence page: never an address from the form (no open redirect).
+    return redirect(back if re.fullmatch(r"/o/\d+", back) else "/staff/review")
 
 
 # --------------------------------------------------------------------------- records

@@ -378,3 +378,13 @@ def test_an_upload_without_a_length_is_cut_off_at_the_limit(college):
     assert r.status_code == 413 and "不能超过 20 MB" in r.text
     with college.app.session() as s:
         assert s.exec(select(Submission)).all() == []
+
+
+@pytest.mark.parametrize("back,location", [("//evil.example/x", "/staff/review"), ("/o/{b1}", "/o/{b1}"),
+                                           ("https://evil.example", "/staff/review")])
+def test_after_a_review_the_redirect_never_leaves_the_site(college, back, location):
+    sid, _ = _evidence_of_b1(college)
+    b1 = college.occurrence("B1", "rpack.spring", "2026")
+    p = college.client("propaganda")
+    r = _post(p, f"/staff/review/{sid}", {"decision": "accept", "back": back.format(b1=b1)})
+    assert r.status_code == 303 and r.headers["location"] == location.format(b1=b1)
