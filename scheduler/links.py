@@ -81,7 +81,10 @@ class Links:
         return derive_token(self.secret, row.nonce)
 
     def url_for(self, session: Session, person_id: int, now: datetime, occurrence_id: int | None = None) -> str:
-        token = self.token_for(session, person_id, now)
+        return self.url(self.token_for(session, person_id, now), occurrence_id)
+
+    def url(self, token: str, occurrence_id: int | None = None) -> str:
+        """The link of a token: the person's page, or straight to one occurrence's form."""
         tail = f"/o/{occurrence_id}" if occurrence_id is not None else ""
         return f"{self.settings.base_url}/l/{token}{tail}"
 

@@ -527,8 +527,8 @@ class Planner:
         described = {**describe_lectures(self.app, session, occs, stages), **orders.describe(session, occs)}
         returned = reviews.return_notes(session, stages)
         # Personal links (docs/web.md): never in a group robot's message, which others read.
-        personal = row.channel != WECOM_ROBOT
-        link = (self.links.url_for(session, row.person_id, now) if personal else self.links.public_url)
+        token = self.links.token_for(session, row.person_id, now) if row.channel != WECOM_ROBOT else None
+        link = self.links.url(token) if token else self.links.public_url
         pairs, responsible, own_units, told_units = [], {}, set(), set()
         for occ in occs.values():
             ob = self.app.obligations.get(occ.obligation_key)
@@ -544,8 +544,7 @@ class Planner:
                 period_name=(f"{event.title or '活动'}（{event.date.isoformat()}）"
                              if event is not None else None),
                 note=f"需报送：{'、'.join(ob.evidence)}" if ob.evidence else None,
-                url=(self.links.url_for(session, row.person_id, now, occ.id)
-                     if personal and ROLE_RESPONSIBLE in roles[occ.id] else None),
+                url=self.links.url(token, occ.id) if token and ROLE_RESPONSIBLE in roles[occ.id] else None,
             ), **described.get(occ.id, {}), **({"note": returned[occ.id]} if occ.id in returned else {}))))
             if ROLE_RESPONSIBLE in roles[occ.id]:
                 own_units.add(unit_name)
