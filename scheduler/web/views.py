@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, func, select
@@ -89,6 +89,14 @@ class UnitYearView:
 
 
 def unit_year_view(app: "App", session: Session, code: str, year: int, as_of: date) -> UnitYearView:
+    from scheduler.service import years_to_materialise
+    if year not in years_to_materialise(datetime.combine(as_of, datetime.min.time())) and session.exec(
+            select(Occurrence.id).where(Occurrence.unit_code == code,
+                                        col(Occurrence.period).startswith(f"{year:04d}")).limit(1)).first() is None:
+        # A year the daemon has not materialised: reading it must not create its occurrences
+        # (the next pass would remind them as overdue). Show it empty.
+        unit = session.get(Unit, code)
+        return UnitYearView(code, unit.name if unit else code, year, totals={k: 0 for k, _ in SECTIONS})
     uy = queries.unit_year(app, code, year, as_of)
     ids = {(o.obligation_key, o.period): o.id for o in session.exec(
         select(Occurrence).where(Occurrence.unit_code == code)).all()}

@@ -388,3 +388,13 @@ def test_after_a_review_the_redirect_never_leaves_the_site(college, back, locati
     p = college.client("propaganda")
     r = _post(p, f"/staff/review/{sid}", {"decision": "accept", "back": back.format(b1=b1)})
     assert r.status_code == 303 and r.headers["location"] == location.format(b1=b1)
+
+
+def test_browsing_a_year_the_daemon_never_materialised_creates_nothing(college):
+    from scheduler.models import Occurrence
+    with college.app.session() as s:
+        before = len(s.exec(select(Occurrence)).all())
+    page = college.client("A").get("/me", params={"year": 2025}).text
+    assert "本年度暂无事项" in page
+    with college.app.session() as s:
+        assert len(s.exec(select(Occurrence)).all()) == before
