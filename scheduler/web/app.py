@@ -55,8 +55,9 @@ class Visitor:
     kind: str                         # anonymous | person | staff
     person_id: int | None = None
     name: str = ""
-    units: tuple[str, ...] = ()       # a person's own units
+    units: tuple[str, ...] = ()       # a person's own units (read and submit)
     role: str = ""                    # staff: propaganda | viewer
+    supervised: tuple[str, ...] = ()  # units a person hears of as supervisor (read only)
 
     @property
     def actor(self) -> str:
@@ -76,7 +77,7 @@ class Visitor:
         return self.kind == "staff" and self.role == "propaganda"
 
     def may_read(self, unit: str) -> bool:
-        return self.staff or (self.kind == "person" and unit in self.units)
+        return self.staff or (self.kind == "person" and (unit in self.units or unit in self.supervised))
 
     def may_submit(self, unit: str) -> bool:
         return self.writer or (self.kind == "person" and unit in self.units)
@@ -102,12 +103,13 @@ def visitor(request: Request) -> Visitor:
     s = request.session
     v = Visitor("anonymous")
     if "p" in s:
-        from scheduler.web.views import person_units
+        from scheduler.web.views import person_units, supervised_units
         with web.app.session() as session:
             person = session.get(Person, s["p"])
             if person is not None and web.links.valid_link_id(session, s.get("l", -1), web.now()):
                 v = Visitor("person", person.id, person.name,
-                            tuple(u.code for u in person_units(session, person.id)))
+                            tuple(u.code for u in person_units(session, person.id)),
+                            supervised=tuple(u.code for u in supervised_units(session, person.id)))
             else:
                 s.clear()
     elif "s" in s:

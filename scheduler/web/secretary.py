@@ -24,7 +24,7 @@ from scheduler.web import uploads
 from scheduler.web.app import (
     check_csrf, flash, message_page, redirect, render, visitor, web_of,
 )
-from scheduler.web.views import person_units, occurrence_view, unit_year_view
+from scheduler.web.views import occurrence_view, person_units, unit_year_view
 
 MAX_FILES = 10
 
@@ -93,8 +93,10 @@ async def me(request: Request) -> Response:
     with web.app.session() as session:
         units = person_units(session, v.person_id)
         views = [unit_year_view(web.app, session, u.code, year, today) for u in units]
+        supervised = [unit_year_view(web.app, session, code, year, today) for code in v.supervised]
         webcal = feed_url(web.settings.base_url, web.links.token_for(session, v.person_id, web.now()))
-    return render(request, "me.html", title="我的事项", views=views, year=year, today=today, webcal=webcal)
+    return render(request, "me.html", title="我的事项", views=views, year=year, today=today, webcal=webcal,
+                  supervised=supervised)
 
 
 async def unit_page(request: Request) -> Response:

@@ -61,6 +61,25 @@ def person_units(session: Session, person_id: int) -> list[Unit]:
     return list(session.exec(select(Unit).where(col(Unit.code).in_(set(codes))).order_by(Unit.code)).all())
 
 
+def supervised_units(session: Session, person_id: int) -> list[Unit]:
+    """Units the person hears of on escalation as their supervisor (the planner's Directory:
+    the unit's `supervisor`, else the secretary of its parent unit). Their link reads these
+    units too, without submitting for them."""
+    explicit = set(session.exec(select(RoleAssignment.unit_code).where(
+        RoleAssignment.person_id == person_id, RoleAssignment.role == "supervisor")).all())
+    led = set(session.exec(select(RoleAssignment.unit_code).where(
+        RoleAssignment.person_id == person_id, RoleAssignment.role == "secretary")).all())
+    with_supervisor = set(session.exec(select(RoleAssignment.unit_code).where(
+        RoleAssignment.role == "supervisor")).all())
+    children = set(session.exec(select(Unit.code).where(col(Unit.parent_code).in_(led))).all()) if led else set()
+    codes = explicit | (children - with_supervisor)
+    own = {u.code for u in person_units(session, person_id)}
+    codes -= own
+    if not codes:
+        return []
+    return list(session.exec(select(Unit).where(col(Unit.code).in_(codes)).order_by(Unit.code)).all())
+
+
 @dataclass
 class Row:
     id: int

@@ -134,3 +134,29 @@ def test_email_and_wecom_app_messages_carry_the_personal_link_the_group_robot_do
     robot = rows["wecom_robot"]
     assert "/l/" not in (robot.body_markdown + robot.body_text + (robot.body_html or ""))
     assert "http://127.0.0.1:8080/me" in robot.body_markdown
+
+
+def test_an_escalation_carries_the_supervisors_own_link_but_no_submit_form_of_the_unit(college):
+    from scheduler.models import Person
+    app = college.app
+    planner(app).plan(datetime(2026, 3, 26, 10))   # spring due 20 March: 4 working days overdue
+    with app.session() as s:
+        zhao = s.exec(select(Person.id).where(Person.name == "赵敏")).one()   # B2's supervisor
+        row = s.exec(select(Outbox).where(Outbox.person_id == zhao)).one()
+    assert "第二党支部" in row.body_text and "/l/" in row.body_text      # her own page
+    assert "/o/" not in row.body_text                                    # not B2's form
+    # her link reads B2 (the unit she supervises), without a submit form
+    from starlette.testclient import TestClient
+    import re
+    link = re.search(r"http://127\.0\.0\.1:8080/l/[A-Za-z0-9_-]+", row.body_text).group(0)
+    c = TestClient(college.web, base_url="http://127.0.0.1:8080", follow_redirects=False)
+    assert c.get(link.replace("http://127.0.0.1:8080", "")).status_code == 303
+    me = c.get("/me").text
+    assert "分管单位（督办，只读）" in me and "第二党支部" in me
+    b2 = college.occurrence("B2", "rpack.spring", "2026")
+    page = c.get(f"/o/{b2}")
+    assert page.status_code == 200 and 'action="/o/%d/submit"' % b2 not in page.text
+    from tests.web.conftest import csrf_of, PDF
+    r = c.post(f"/o/{b2}/submit", data={"csrf": csrf_of(c)}, files=[("files", ("a.pdf", PDF, "application/pdf"))])
+    assert r.status_code == 403
+    assert c.get(f"/o/{college.occurrence('B1', 'rpack.spring', '2026')}").status_code == 403
