@@ -24,7 +24,7 @@ from scheduler.web import uploads
 from scheduler.web.app import (
     check_csrf, flash, message_page, redirect, render, visitor, web_of,
 )
-from scheduler.web.views import occurrence_view, person_units, unit_year_view
+from scheduler.web.views import occurrence_view, person_units, unit_people, unit_year_view
 
 MAX_FILES = 10
 
@@ -113,7 +113,8 @@ async def unit_page(request: Request) -> Response:
         except UserInputError:
             raise HTTPException(404, "没有这个单位") from None
         view = unit_year_view(web.app, session, code, year, today)
-    return render(request, "unit.html", title=view.name, view=view, year=year, today=today)
+        people = unit_people(session, code) if v.staff else []
+    return render(request, "unit.html", title=view.name, view=view, year=year, today=today, people=people)
 
 
 def _refuse(request: Request, v) -> Response:

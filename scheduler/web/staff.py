@@ -17,7 +17,7 @@ from starlette.routing import Route
 from scheduler import reviews
 from scheduler.app import UserInputError
 from scheduler.materialise import anchor_keys
-from scheduler.models import UNIT_KINDS, Occurrence
+from scheduler.models import UNIT_KINDS, Occurrence, Person
 from scheduler.submissions import record_event, waive
 from scheduler.web import accounts
 from scheduler.web.app import check_csrf, flash, message_page, redirect, render, visitor, web_of
@@ -35,6 +35,7 @@ def routes() -> list[Route]:
         Route("/staff/review/{submission_id:int}", review_decide, methods=["POST"]),
         Route("/o/{occurrence_id:int}/waive", waive_form, methods=["POST"]),
         Route("/staff/meeting", meeting_form, methods=["POST"]),
+        Route("/staff/people/{person_id:int}/rotate", rotate_link, methods=["POST"]),
     ]
 
 
@@ -196,3 +197,25 @@ async def meeting_form(request: Request) -> Response:
         reviews.audit(session, v.actor, "meeting", f"event:{r.event.id}", f"{key} {quarter} {on}", at=web.now())
     flash(request, f"已登记 {quarter} 会议日期 {on.isoformat()}；相关报告的截止日期已随之确定。")
     return redirect("/staff")
+
+
+async def rotate_link(request: Request) -> Response:
+    """Revoke a person's link at once (a lost phone, a forwarded message); the next message
+    carries the new one. Same as `ccal link rotate`."""
+    v, refused = _need_writer(request)
+    if refused:
+        return refused
+    web = web_of(request)
+    form = await request.form(max_files=0, max_fields=5)
+    check_csrf(request, form)
+    person_id = request.path_params["person_id"]
+    now = web.now()
+    with web.app.session() as session:
+        person = session.get(Person, person_id)
+        if person is None:
+            raise HTTPException(404, "没有这个人员")
+        revoked, _ = web.links.rotate(session, person.id, now)
+        reviews.audit(session, v.actor, "link_rotate", f"person:{person.id}", f"revoked {revoked}", at=now)
+    flash(request, f"已停用 {person.name} 的个人链接（{revoked} 个）；新链接将随下一条提醒消息发送。")
+    back = str(form.get("back") or "")
+    return redirect(back if re.fullmatch(r"/u/[A-Za-z0-9_-]+", back) else "/staff")

@@ -80,6 +80,15 @@ def supervised_units(session: Session, person_id: int) -> list[Unit]:
     return list(session.exec(select(Unit).where(col(Unit.code).in_(codes)).order_by(Unit.code)).all())
 
 
+def unit_people(session: Session, code: str) -> list[tuple[Any, str]]:
+    """(person, role word) of a unit, for the staff's unit page."""
+    from scheduler.models import ROLES, Person
+    rows = session.exec(select(Person, RoleAssignment.role).join(
+        RoleAssignment, col(RoleAssignment.person_id) == col(Person.id)).where(
+        RoleAssignment.unit_code == code).order_by(col(RoleAssignment.id))).all()
+    return [(p, ROLES.get(role, role)) for p, role in rows]
+
+
 @dataclass
 class Row:
     id: int

@@ -53,6 +53,7 @@ TABLE = [
     ("GET", "/staff/lectures", dict(anonymous=303, A=403, B=403, viewer=200, propaganda=200)),
     # rpack's lectures need no approval (only reported): past authorization, a 400
     ("POST", "/staff/lectures/{lec}/decide", dict(anonymous=403, A=403, B=403, viewer=403, propaganda=400)),
+    ("POST", "/staff/people/{pa}/rotate", dict(anonymous=403, A=403, B=403, viewer=403, propaganda=303)),
     ("GET", "/metrics", dict(anonymous=403, A=403, B=403, viewer=200, propaganda=200)),
     # no planning pass has run in this college: stale, for everyone alike
     ("GET", "/healthz", dict(anonymous=503, A=503, B=503, viewer=503, propaganda=503)),
@@ -67,7 +68,7 @@ def test_authorization_table(college, method, path, expected):
     sid, ev = _evidence_of_b1(college)
     b1 = college.occurrence("B1", "rpack.spring", "2026")
     lec = lectures.register(college.app, "B1", title="形势政策报告会", starts=datetime(2026, 4, 20, 14))["id"]
-    url = path.format(b1=b1, sid=sid, ev=ev, lec=lec)
+    url = path.format(b1=b1, sid=sid, ev=ev, lec=lec, pa=college.people["B"] if "rotate" in path else 0)
     data = {"decision": "return", "reason": "缺少签字页", "note": "n"} if "review" in path else \
         {"reason": "本期不适用"} if "waive" in path else \
         {"decision": "approve"} if "decide" in path else \
@@ -398,3 +399,16 @@ def test_browsing_a_year_the_daemon_never_materialised_creates_nothing(college):
     assert "本年度暂无事项" in page
     with college.app.session() as s:
         assert len(s.exec(select(Occurrence)).all()) == before
+
+
+def test_staff_rotate_a_persons_link_from_the_unit_page_and_it_stops_at_once(college):
+    a = college.client("A")
+    p = college.client("propaganda")
+    page = p.get("/u/B1").text
+    assert "许芳（书记）" in page and f'action="/staff/people/{college.people["A"]}/rotate"' in page
+    r = _post(p, f"/staff/people/{college.people['A']}/rotate", {"back": "/u/B1"})
+    assert r.status_code == 303 and r.headers["location"] == "/u/B1"
+    assert "请使用您的个人链接" in a.get("/me").text             # A's session ended
+    with college.app.session() as s:
+        assert s.exec(select(WebAudit).where(WebAudit.action == "link_rotate")).one().actor == "staff:propaganda"
+    assert "停用并更换个人链接" not in college.client("viewer").get("/u/B1").text
