@@ -126,9 +126,12 @@ COMMANDS: dict[str, Entry] = {
     "workdays": Entry("admin", "workdays", "工作日计算", "管理"),
     "materialise": Entry("admin", "materialise_cmd", "生成各年度事项", "管理"),
     "tick": Entry("service", "tick", "运行一次提醒服务后退出（适用于 cron）", "管理"),
-    "serve": Entry("service", "serve", "运行提醒服务（守护进程）", "管理"),
+    "serve": Entry("service", "serve", "运行提醒服务和网页服务（守护进程）", "管理"),
     "notify": Entry("service", "notify", "提醒通道：发送测试消息", "管理"),
     "doctor": Entry("admin", "doctor", "检查配置、数据库、规则包、节假日数据和提醒通道", "管理"),
+    "web": Entry("web", "web_cmd", "只运行网页服务", "管理"),
+    "user": Entry("web", "user", "网页工作人员账号", "管理"),
+    "link": Entry("web", "link", "个人链接（显示、停用并重发）", "管理"),
 }
 
 

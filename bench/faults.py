@@ -115,7 +115,7 @@ def tick_beside_serve(units, trials):
     for _ in range(trials):
         with tempfile.TemporaryDirectory() as t, FakeSMTP() as smtp:
             cfg = college(Path(t), units, email(smtp.port))
-            daemon = ccal(cfg, "serve", "--now", "2026-03-11 10:00")
+            daemon = ccal(cfg, "serve", "--no-web", "--now", "2026-03-11 10:00")
             time.sleep(2)
             code, out = run(cfg, "tick", "--now", "2026-03-11 10:00")
             time.sleep(3)
@@ -137,7 +137,7 @@ def kill_then_tick(units, trials, concurrency=4):
             with tempfile.TemporaryDirectory() as t:
                 cfg = college(Path(t), units, email(port, f"concurrency = {concurrency}\n"))
                 run(cfg, "tick", "--now", "2026-03-11 08:00")
-                d = ccal(cfg, "serve", "--now", "2026-03-11 09:05")
+                d = ccal(cfg, "serve", "--no-web", "--now", "2026-03-11 09:05")
                 while len(rec.keys) < units // 3:
                     time.sleep(0.01)
                 d.send_signal(signal.SIGKILL)

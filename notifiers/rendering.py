@@ -51,6 +51,7 @@ class DigestItem:
     # The due date the recipient was told before, when the date has moved since
     # (scheduler/moved.py): the message says 「截止日期已由3月30日调整为3月27日」.
     moved_from: date | None = None
+    url: str | None = None  # the recipient's own submit form for it (personal link)
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,8 @@ class Digest:
     sender: str = "党委宣传部"
     contact: str | None = None  # footer, e.g. "张老师，电话 0356-1234567"
     deductions: tuple[Deduction, ...] = ()  # 考核扣分通知, after the items
+    # The recipient's page (personal link); for a group robot the page without a token.
+    link: str | None = None
 
 
 class RenderedDigest(NamedTuple):

@@ -35,7 +35,7 @@ DEFAULT_TIMEZONE = "Asia/Shanghai"
 DEFAULT_PACKS = ("jincheng-2020", "henan-2023", "school-template", "shanghai-2023")
 DEFAULT_PROPAGANDA_UNIT = "XCB"
 # Tables owned by the reminder service: kept raw here, checked by their own modules.
-RAW_TABLES = ("reminders", "notify", "service", "templates")
+RAW_TABLES = ("reminders", "notify", "service", "templates", "web")
 
 
 class ConfigError(ValueError):
@@ -175,6 +175,7 @@ class Config:
     notify: dict = field(default_factory=dict)
     service: dict = field(default_factory=dict)
     templates: dict = field(default_factory=dict)
+    web: dict = field(default_factory=dict)      # [web]: scheduler/web/settings.py
     path: Path | None = None
     # dotted key -> line in the file, for error messages of the modules reading raw tables
     key_lines: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)

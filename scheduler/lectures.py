@@ -392,7 +392,7 @@ def _retire(app: "App", session: Session, rec: LectureRecord, why: str, recorded
 
 
 def _file(app: "App", lecture_id: int, at: datetime, evidence: Sequence[Path], note: str,
-          recorded_by: str) -> None:
+          recorded_by: str, names: Sequence[str] | None = None) -> None:
     """The application (or, without approval, the report) of the current version."""
     with app.session() as session:
         rec = _one(app, session, lecture_id)
@@ -407,15 +407,16 @@ def _file(app: "App", lecture_id: int, at: datetime, evidence: Sequence[Path], n
             return
         key, unit, period = occ.obligation_key, occ.unit_code, occ.period
     submit(app, key, unit, period, at=at, evidence=evidence, note=note or "讲座报审",
-           recorded_by=recorded_by)
+           recorded_by=recorded_by, names=names)
 
 
 def register(app: "App", unit_code: str, *, title: str, starts: datetime, time_known: bool = False,
              speaker: str = "", place: str = "", categories: Iterable[str] = (), planned: bool = False,
              filed_at: datetime | None = None, evidence: Sequence[Path] = (), note: str = "",
-             recorded_by: str = "") -> dict[str, Any]:
+             recorded_by: str = "", names: Sequence[str] | None = None) -> dict[str, Any]:
     """Register a lecture. Unless `planned`, this is also its report / application for approval
-    (at `filed_at`, default now); a planned one is reminded until it is applied for."""
+    (at `filed_at`, default now); a planned one is reminded until it is applied for. `names`:
+    the evidence files' original names (web uploads, see submissions.submit)."""
     title = title.strip()
     if not title:
         raise UserInputError("请填写讲座名称 (--title)")
@@ -433,7 +434,7 @@ def register(app: "App", unit_code: str, *, title: str, starts: datetime, time_k
                      reason="", recorded_by=recorded_by)
         lecture_id = lec.id
     if not planned:
-        _file(app, lecture_id, filed_at or app.now(), files, note, recorded_by)
+        _file(app, lecture_id, filed_at or app.now(), files, note, recorded_by, names)
     sync_findings(app, [lecture_id])
     return show(app, lecture_id)
 

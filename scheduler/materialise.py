@@ -94,7 +94,9 @@ def anchor_dates(session: Session, anchor_key: str) -> dict[str, date]:
 
 
 def _superseded_ids(session: Session) -> set[int]:
-    return set(session.exec(select(Submission.corrects_id).where(col(Submission.corrects_id).is_not(None))).all())
+    # The record's rules live in scheduler/submissions.py (corrected, withdrawn, returned).
+    from scheduler.submissions import superseded_submission_ids
+    return superseded_submission_ids(session)
 
 
 def _target_units(session: Session, units: Sequence[str] | None) -> list[Unit]:

@@ -469,3 +469,74 @@ class ScoreWatermark(SQLModel, table=True):
     as_of: dt.date
     posted_at: dt.datetime = Field(sa_type=DateTime)
     fingerprint: str = Field(default="", max_length=64)
+
+
+# The web (scheduler/web/, scheduler/links.py, scheduler/reviews.py, docs/web.md; migration 0007).
+STAFF_ROLES: dict[str, str] = {"propaganda": "宣传部工作人员", "viewer": "只读"}
+REVIEW_DECISIONS = ("accepted", "returned")
+
+
+class StaffUser(SQLModel, table=True):
+    """A staff account of the web (the propaganda department): argon2 password hash, role
+    propaganda (may record) or viewer (reads only)."""
+    __tablename__ = "staff_user"
+    __table_args__ = (CheckConstraint(_one_of("role", STAFF_ROLES), name="role"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True)
+    password_hash: str = Field(max_length=200)
+    role: str = Field(max_length=20)
+    created_at: dt.datetime = Field(default_factory=local_now, sa_type=DateTime)
+
+
+class PersonalLink(SQLModel, table=True):
+    """A person's link into the web (no password). Only the SHA-256 of the token is stored;
+    the token is HMAC(web secret, nonce), so it can be put into every message again without
+    being stored (scheduler/links.py). `revoked_at` is set once, by `ccal link rotate`."""
+    __tablename__ = "personal_link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    nonce: str = Field(max_length=64)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: dt.datetime = Field(sa_type=DateTime)
+    expires_at: dt.datetime = Field(sa_type=DateTime)
+    revoked_at: dt.datetime | None = Field(default=None, sa_type=DateTime)
+
+
+class SubmissionReview(SQLModel, table=True):
+    """The department's decision on a submission: accepted, or returned (退回) with a reason.
+    Never edited; one decision per submission. A returned submission stops counting."""
+    __tablename__ = "submission_review"
+    __table_args__ = (CheckConstraint(_one_of("decision", REVIEW_DECISIONS), name="decision"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = Field(foreign_key="submission.id", index=True, unique=True)
+    decision: str = Field(max_length=10)
+    reason: str = Field(default="", max_length=2000)
+    reviewed_by: str = Field(max_length=100)
+    reviewed_at: dt.datetime = Field(sa_type=DateTime)
+
+
+class WebAudit(SQLModel, table=True):
+    """Every action taken in the web (and failed logins, for throttling): who, what, when."""
+    __tablename__ = "web_audit"
+    __table_args__ = (Index(None, "action", "actor", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: dt.datetime = Field(sa_type=DateTime)
+    actor: str = Field(max_length=120)          # "staff:<name>" | "person:<id>" | "cli" | "anonymous"
+    action: str = Field(max_length=40)          # submit, return, accept, waive, login, login_failed ...
+    target: str = Field(default="", max_length=200)
+    detail: str = Field(default="", max_length=2000)
+
+
+class ServicePass(SQLModel, table=True):
+    """The reminder service's last completed planning pass (one row, id 1, overwritten: a
+    heartbeat, not a record). /healthz reads it (scheduler/heartbeat.py)."""
+    __tablename__ = "service_pass"
+
+    id: int | None = Field(default=None, primary_key=True)
+    finished_at: dt.datetime = Field(sa_type=DateTime)   # wall-clock time in the configured zone
+    clock: dt.datetime = Field(sa_type=DateTime)         # the pass's own `now` (differs under --now)
+    duration_ms: int = 0

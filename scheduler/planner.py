@@ -56,10 +56,11 @@ from obligations.reminders import (
     effective_policy, entry_key, plan_digests, stage_at,
 )
 from obligations.sending_windows import SendingWindow, next_window_start, window_id
-from scheduler import delivery_health, ledger, orders, outbox
+from scheduler import delivery_health, ledger, orders, outbox, reviews
 from scheduler.redelivery import UNDELIVERED, healthy_routes, insert_ignore, redelivery_keys
 from scheduler.lectures import PENDING, LectureReminders
 from scheduler.lectures import describe as describe_lectures
+from scheduler.links import Links
 from scheduler.moved import MovedDeadlines, messages_to_rerender
 from scheduler.provisional import reasons_of as provisional_reasons
 from scheduler.models import ROLES, Event, Occurrence, Outbox, OutboxItem, Person, RoleAssignment, Unit
@@ -258,6 +259,7 @@ class Planner:
             self._put(session, directory, digest.recipient, digest.channel, digest.send_at,
                       entries, now, report)
         self._tell_deductions(session, directory, now, report)
+        self._tell_returns(session, directory, now, report)
         session.flush()
         for row in self._to_render.values():
             self.render(session, directory, row, now)
@@ -295,6 +297,43 @@ class Planner:
             report.deductions += ledger.mark_notified(session, entry_ids, now, person_id=person_id,
                                                       channel=channel, outbox_id=row.id)
             self._to_render[row.id] = row
+
+    @cached_property
+    def links(self) -> Links:
+        """Personal links put into every message (scheduler/links.py)."""
+        return Links(self.app)
+
+    def _tell_returns(self, session: Session, directory: Directory, now: datetime,
+                      report: PlanReport) -> None:
+        """退回 notices (scheduler/reviews.py): a returned submission whose occurrence is still
+        open joins the responsible people's next message once, as the item "returned:<review>"."""
+        todo = reviews.returns_to_tell(session, now - reviews.RETURN_LOOKBACK)
+        open_ids = set(session.exec(self._open_query(
+            list({t.occurrence_id for t in todo}), now.date())).all()) if todo else set()
+        send_at = _naive(next_window_start(now, self.app.calendar, self.settings.window))
+        for t in todo:
+            occ = session.get(Occurrence, t.occurrence_id)
+            if t.occurrence_id not in open_ids or occ is None:
+                continue  # submitted again (or waived) since: nothing to tell
+            stage = f"{reviews.RETURN_STAGE_PREFIX}{t.review.id}"
+            ob = self.app.obligations[occ.obligation_key]
+            for person_id in directory.responsible(occ.unit_code, ob.responsible):
+                for channel in routes_for(directory.people[person_id], self.channels, self.settings.routes):
+                    if session.exec(select(OutboxItem.id).where(
+                            OutboxItem.occurrence_id == occ.id, OutboxItem.stage == stage,
+                            OutboxItem.channel == channel, OutboxItem.person_id == person_id)).first():
+                        continue
+                    row = self._unsent(session, person_id, channel, now)
+                    if row is None:
+                        row = self._free_row(session, person_id, channel, send_at, now, report)
+                    else:
+                        report.updated += 1
+                    session.add(OutboxItem(outbox_id=row.id, occurrence_id=occ.id, stage=stage,
+                                           channel=channel, person_id=person_id,
+                                           roles=ROLE_RESPONSIBLE, state=LISTED))
+                    session.flush()
+                    report.entries += 1
+                    self._to_render[row.id] = row
 
     def _reminder_items(self, session: Session, today: date, directory: Directory
                         ) -> tuple[list[ReminderItem], dict[int, Occurrence]]:
@@ -382,7 +421,7 @@ class Planner:
             report.updated += 1
         listed = {i.occurrence_id: i for i in session.exec(
             select(OutboxItem).where(OutboxItem.outbox_id == row.id, OutboxItem.state == LISTED)
-        ).all()}
+        ).all() if not i.stage.startswith(reviews.RETURN_STAGE_PREFIX)}  # a 退回 notice stays
         for entry in entries:
             occurrence_id = int(entry.occurrence)
             previous = listed.get(occurrence_id)
@@ -553,6 +592,10 @@ class Planner:
         described = {**describe_lectures(self.app, session, occs, stages), **orders.describe(session, occs)}
         reasons = provisional_reasons(self.app, session, occs.values())  # why a date may move
         moved = MovedDeadlines(session, ids)     # what the person was told before (scheduler/moved.py)
+        returned = reviews.return_notes(session, stages)
+        # Personal links (docs/web.md): never in a group robot's message, which others read.
+        token = self.links.token_for(session, row.person_id, now) if row.channel != WECOM_ROBOT else None
+        link = self.links.url(token) if token else self.links.public_url
         pairs, responsible, own_units, told_units = [], {}, set(), set()
         for occ in occs.values():
             ob = self.app.obligations.get(occ.obligation_key)
@@ -570,7 +613,8 @@ class Planner:
                 period_name=(f"{event.title or '活动'}（{event.date.isoformat()}）"
                              if event is not None else None),
                 note=f"需报送：{'、'.join(ob.evidence)}" if ob.evidence else None,
-            ), **described.get(occ.id, {}))))
+                url=self.links.url(token, occ.id) if token and ROLE_RESPONSIBLE in roles[occ.id] else None,
+            ), **described.get(occ.id, {}), **({"note": returned[occ.id]} if occ.id in returned else {}))))
             if ROLE_RESPONSIBLE in roles[occ.id]:
                 own_units.add(unit_name)
             else:  # told as supervisor / propaganda contact: say who answers for the unit
@@ -588,7 +632,7 @@ class Planner:
             groups=group_by_unit(pairs, {u: responsible[u] for u in escalated}, escalated),
             # Deductions are the person's own news: the ordinary wording, not the escalation's.
             escalation=not own_units and not deductions, sender=self.settings.sender,
-            contact=self.settings.contact, deductions=deductions,
+            contact=self.settings.contact, deductions=deductions, link=link,
         ), self.env)
         row.title, row.body_text = rendered.subject, rendered.text
         row.body_html, row.body_markdown = rendered.html, rendered.markdown

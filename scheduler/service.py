@@ -54,6 +54,7 @@ from obligations.sending_windows import (SendingWindow, SendingWindowError, in_w
 from scheduler import delivery_health, leases, ledger, orders, outbox
 from scheduler.channel_words import describe_routes
 from scheduler.dispatcher import Dispatcher, DispatchReport, StoreError
+from scheduler.heartbeat import record_pass
 from scheduler.lectures import sync_findings
 from scheduler.materialise import MaterialiseCounts
 from scheduler.planner import DEFAULT_SENDER, Planner, PlannerSettings, PlanReport, routes_for
@@ -312,7 +313,10 @@ class Service:
         return report
 
     def plan(self, now: datetime) -> PlanReport:
-        return self.planner.plan(now)
+        started = _time.monotonic()
+        report = self.planner.plan(now)
+        record_pass(self.app, now, _time.monotonic() - started)   # /healthz reads it
+        return report
 
     async def dispatch(self, now: datetime) -> DispatchReport | None:
         """Settle, then send what is due if ``now`` is inside a sending window."""

@@ -8,7 +8,11 @@ Nothing is deleted or edited. The design:
 - a withdrawal is a new row with `withdrawn = True` and `corrects_id` = the withdrawn row
   (`ccal submission withdraw ID --reason ...`); neither row counts;
 - only the latest row of a chain can be corrected or withdrawn (no forks);
-- a waiver is a row on an occurrence; revoking it is a new waiver row with `revokes_id`.
+- a waiver is a row on an occurrence; revoking it is a new waiver row with `revokes_id`;
+- a submission the propaganda department returned (退回, a `submission_review` row, see
+  scheduler/reviews.py) stops counting: the occurrence is open or overdue again until a new
+  submission arrives. On time versus late is read from the submissions that count, so the one
+  finally accepted (or still pending) decides it, not the returned one.
 `counting_submissions` and `waived_occurrences` are the one place that reads these rules.
 
 Events: for `event` obligations (a lecture to be approved) an event creates the occurrence
@@ -36,7 +40,7 @@ from scheduler.materialise import (
     MaterialiseCounts, anchor_keys, applies_to_unit, event_label, generated_by_calendar, materialise,
     materialise_event, move_dependents, period_year,
 )
-from scheduler.models import Event, Evidence, Occurrence, Submission, Waiver, local_now
+from scheduler.models import Event, Evidence, Occurrence, Submission, SubmissionReview, Waiver, local_now
 from scheduler.tracking import recorded_years
 
 if TYPE_CHECKING:
@@ -46,11 +50,21 @@ if TYPE_CHECKING:
 # --------------------------------------------------------------------------- reading the rules
 
 def superseded_submission_ids(session: Session, occurrence_ids=None) -> set[int]:
-    """Submissions replaced by a correction or withdrawn (of `occurrence_ids` when given: ids
-    or a SELECT of ids; a correction lives on the occurrence of the row it replaces)."""
+    """Submissions that do not count although not withdrawn themselves: replaced by a
+    correction, or returned by the propaganda department (退回). Of `occurrence_ids` when
+    given (ids or a SELECT of ids; a correction lives on the occurrence of the row it replaces)."""
     q = select(Submission.corrects_id).where(col(Submission.corrects_id).is_not(None))
     if occurrence_ids is not None:
         q = q.where(col(Submission.occurrence_id).in_(_ids(occurrence_ids)))
+    return set(session.exec(q).all()) | returned_submission_ids(session, occurrence_ids)
+
+
+def returned_submission_ids(session: Session, occurrence_ids=None) -> set[int]:
+    """Submissions the propaganda department returned (scheduler/reviews.py)."""
+    q = select(SubmissionReview.submission_id).where(SubmissionReview.decision == "returned")
+    if occurrence_ids is not None:
+        q = q.join(Submission, col(Submission.id) == col(SubmissionReview.submission_id)).where(
+            col(Submission.occurrence_id).in_(_ids(occurrence_ids)))
     return set(session.exec(q).all())
 
 
@@ -206,9 +220,11 @@ class SubmissionRecord:
 
 def submit(app: "App", key: str, unit_code: str, period: str, *, at: datetime | None = None,
            evidence: Sequence[Path] = (), note: str = "", corrects: int | None = None,
-           recorded_by: str = "") -> SubmissionRecord:
+           recorded_by: str = "", names: Sequence[str] | None = None) -> SubmissionRecord:
     """Record that `unit_code` did `key` for `period` at `at` (default now), with evidence
-    files copied into the evidence store. `corrects`: id of the submission this one replaces."""
+    files copied into the evidence store. `corrects`: id of the submission this one replaces.
+    `names`: the files' original names when they differ from the paths (web uploads are
+    spooled under names of the program's own; the uploaded name is only recorded)."""
     files = [Path(p) for p in evidence]
     when = at or app.now()
     check_period_opened(app, key, period, when)
@@ -221,7 +237,8 @@ def submit(app: "App", key: str, unit_code: str, period: str, *, at: datetime | 
                          corrects_id=corrects)
         session.add(sub)
         session.flush()
-        stored = tuple(_attach(app, session, sub, f) for f in files)
+        stored = tuple(_attach(app, session, sub, f, n) for f, n in
+                       zip(files, names if names is not None else [None] * len(files)))
         session.flush()
         touched = [occ.id] + ([session.get(Submission, corrects).occurrence_id] if corrects is not None else [])
         refresh_occurrences(session, touched, app.now())
@@ -230,9 +247,10 @@ def submit(app: "App", key: str, unit_code: str, period: str, *, at: datetime | 
         return SubmissionRecord(sub, occ, stored)
 
 
-def _attach(app: "App", session: Session, sub: Submission, path: Path) -> Evidence:
+def _attach(app: "App", session: Session, sub: Submission, path: Path, name: str | None = None) -> Evidence:
     stored = store_evidence(path, app.config.evidence.dir, protected=protected_files(app.config))
-    ev = Evidence(submission_id=sub.id, sha256=stored.sha256, original_name=stored.original_name,
+    ev = Evidence(submission_id=sub.id, sha256=stored.sha256,
+                  original_name=(name or stored.original_name)[:255],
                   size=stored.size, stored_path=stored.stored_path)
     session.add(ev)
     return ev

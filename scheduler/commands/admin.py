@@ -80,6 +80,9 @@ def init(ctx: click.Context, demo: bool, pack_names: tuple[str, ...], now: datet
         from scheduler.demo import load_history
         history = load_history(app, now)
         click.echo(f"示例记录（截至 {now:%Y-%m-%d %H:%M}）：{history.summary()}")
+        from scheduler.commands.web import demo_access
+        for line in demo_access(app):
+            click.echo(line)
 
 
 @click.group()

@@ -65,12 +65,15 @@ def tick(now: datetime | None, quiet: bool) -> None:
 @click.option("--now", type=DATETIME, default=None,
               help="试运行：假定启动时时钟读数为此时间，之后正常走时")
 @click.option("--verbose", "-v", is_flag=True, help="也记录空闲的发送轮次（DEBUG）")
+@click.option("--web/--no-web", default=True, show_default=True,
+              help="同时运行网页服务（[web] listen）")
 @config_option
-def serve(now: datetime | None, verbose: bool) -> None:
-    """运行提醒服务（守护进程），收到 SIGTERM/SIGINT 后停止。"""
+def serve(now: datetime | None, verbose: bool, web: bool) -> None:
+    """运行提醒服务和网页服务（守护进程），收到 SIGTERM/SIGINT 后停止。"""
     import sys
 
-    from scheduler.service import offset_clock, run_service
+    from scheduler.service import offset_clock
+    from scheduler.web.server import run_all
 
     app = get_app()
     tz = app.config.general.tz
@@ -81,7 +84,7 @@ def serve(now: datetime | None, verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler], force=True)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    run_service(app, start=now, clock=clock)
+    run_all(app, start=now, clock=clock, web=web)
 
 
 class ServiceClockFormatter(logging.Formatter):

@@ -284,3 +284,7 @@ def test_every_reminder_service_setting_in_the_example_is_accepted(tmp_path):
     environ = {"CCAL_SMTP_PASSWORD": "pw", "CCAL_WECOM_ROBOT_KEY": "k", "CCAL_WECOM_APP_SECRET": "s"}
     channels = build_channels(config.notify, config_path=path, data_dir=tmp_path, environ=environ)
     assert set(channels) == {"email", "wecom_robot", "wecom_app"}
+    from scheduler.web.settings import web_settings
+    web = web_settings(config)
+    assert (web.port, web.base_url, web.link_days, web.max_upload_mb) == (8080, "https://ccal.example.edu.cn", 365, 20)
+    assert web.secure_cookies

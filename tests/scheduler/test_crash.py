@@ -68,7 +68,7 @@ def wait_for(predicate, process, log, timeout, what):
 
 def serve(cfg, log):
     return subprocess.Popen(
-        [sys.executable, "-m", "cli", "--config", str(cfg), "serve", "--now", "2026-03-11 09:05"],
+        [sys.executable, "-m", "cli", "--config", str(cfg), "serve", "--no-web", "--now", "2026-03-11 09:05"],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONPATH": str(ROOT)})
 

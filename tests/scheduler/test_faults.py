@@ -97,7 +97,7 @@ def test_two_ticks_at_once_on_a_fresh_database_both_succeed_and_nothing_is_sent_
 def test_a_tick_two_seconds_after_the_daemon_started_succeeds(reminder_config):
     with FakeSMTP() as smtp:
         cfg = reminder_config("spring", extra=email_table(smtp.port))
-        daemon = ccal(cfg, "serve", "--now", "2026-03-11 10:00")
+        daemon = ccal(cfg, "serve", "--no-web", "--now", "2026-03-11 10:00")
         try:
             time.sleep(2)
             out = tick(cfg, "2026-03-11 10:00")
@@ -172,7 +172,7 @@ def test_kill_9_then_a_tick_at_once_leaves_nothing_stuck(reminder_config, tmp_pa
                               extra=email_table(port, concurrency=concurrency))
         tick(cfg, "2026-03-11 08:00")                     # planned, not sent
         log = open(tmp_path / "serve.log", "wb")
-        daemon = ccal(cfg, "serve", "--now", "2026-03-11 09:05")
+        daemon = ccal(cfg, "serve", "--no-web", "--now", "2026-03-11 09:05")
         deadline = time.monotonic() + 60
         while recorder.count() < units // 4:
             assert daemon.poll() is None and time.monotonic() < deadline
@@ -478,7 +478,7 @@ def test_a_failing_pass_logs_one_line_per_channel_and_reason(engine, session, pe
 @pytest.mark.sqlite_only     # one daemon per SQLite file; PostgreSQL takes several
 def test_a_second_daemon_on_one_sqlite_file_refuses_and_names_the_first(reminder_config, tmp_path):
     cfg = reminder_config("spring")
-    first = ccal(cfg, "serve", "--now", "2026-03-11 07:00")
+    first = ccal(cfg, "serve", "--no-web", "--now", "2026-03-11 07:00")
     try:
         app = open_app(cfg)
         deadline = time.monotonic() + 30
@@ -489,7 +489,7 @@ def test_a_second_daemon_on_one_sqlite_file_refuses_and_names_the_first(reminder
             assert first.poll() is None and time.monotonic() < deadline
             time.sleep(0.05)
         app.engine.dispose()
-        second = CliRunner().invoke(main, ["--config", str(cfg), "serve", "--now", "2026-03-11 07:00"])
+        second = CliRunner().invoke(main, ["--config", str(cfg), "serve", "--no-web", "--now", "2026-03-11 07:00"])
         assert second.exit_code == 1
         assert "已有一个 ccal serve" in second.output and f"进程号 {first.pid}" in second.output
         assert "Traceback" not in second.output
