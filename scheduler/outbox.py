@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, update
+from sqlalchemy import bindparam, func, update
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 

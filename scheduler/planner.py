@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from functools import cached_property
@@ -49,7 +49,6 @@ from notifiers.rendering import Deduction
 from notifiers.rendering import Digest as RenderDigest
 from notifiers.rendering import DigestItem, group_by_unit, render_digest
 from obligations.citations import cite
-from obligations.occurrences import occurrence_status
 from obligations.packs import Obligation
 from obligations.reminders import (
     ROLE_RESPONSIBLE, Audience, DigestEntry, OutboxKey, ReminderItem, ReminderPolicy,
@@ -350,7 +349,6 @@ class Planner:
             .where(*cond).order_by(col(Occurrence.id))).all()
         opened = select(Occurrence.id).where(*cond)
         moved = MovedDeadlines(session, opened)  # a date moved: escalation waits (scheduler/moved.py)
-        tz = self.app.config.general.tz
         items: list[ReminderItem] = []
         open_occs: dict[int, Occurrence] = {}
         for occ in occs:

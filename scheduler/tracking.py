@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from scheduler.materialise import MaterialiseCounts, materialise
 from scheduler.models import TrackedYear

@@ -117,9 +117,9 @@ def test_python_m_cli_runs_the_same_registry():
 
 
 def test_click_errors_are_in_chinese():
-    result = CliRunner().invoke(main, ["submit"], env={"CCAL_CONFIG": None})
+    result = CliRunner().invoke(main, ["status"], env={"CCAL_CONFIG": None})
     assert result.exit_code == 2
-    assert "缺少参数 'KEY'" in result.stderr and "用法：" in result.stderr and "Missing" not in result.stderr
+    assert "缺少参数 'CODE'" in result.stderr and "用法：" in result.stderr and "Missing" not in result.stderr
     typo = CliRunner().invoke(main, ["ovrdue"], env={"CCAL_CONFIG": None})
     assert "没有命令 'ovrdue'" in typo.stderr
 

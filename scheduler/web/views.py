@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, func, select
@@ -14,7 +14,6 @@ from sqlmodel import Session, col, func, select
 from notifiers.rendering import cn_date, period_name
 from obligations.occurrences import occurrence_status
 from scheduler import queries, reviews
-from scheduler.materialise import materialise
 from scheduler.models import Event, Occurrence, RoleAssignment, Unit, UNIT_KINDS
 from scheduler.submissions import counting_submissions, waived_occurrences
 
@@ -117,14 +116,8 @@ class UnitYearView:
 
 
 def unit_year_view(app: "App", session: Session, code: str, year: int, as_of: date) -> UnitYearView:
-    from scheduler.service import years_to_materialise
-    if year not in years_to_materialise(datetime.combine(as_of, datetime.min.time())) and session.exec(
-            select(Occurrence.id).where(Occurrence.unit_code == code,
-                                        col(Occurrence.period).startswith(f"{year:04d}")).limit(1)).first() is None:
-        # A year the daemon has not materialised: reading it must not create its occurrences
-        # (the next pass would remind them as overdue). Show it empty.
-        unit = session.get(Unit, code)
-        return UnitYearView(code, unit.name if unit else code, year, totals={k: 0 for k, _ in SECTIONS})
+    # queries never write: a year nobody tracks is computed on the fly (scheduler/tracking.py);
+    # its rows have no stored occurrence, so they are shown without a submit form.
     uy = queries.unit_year(app, code, year, as_of)
     ids = {(o.obligation_key, o.period): o.id for o in session.exec(
         select(Occurrence).where(Occurrence.unit_code == code)).all()}
@@ -228,9 +221,8 @@ def matrix(app: "App", session: Session, as_of: date, *, kind: str | None = None
     codes = [u.code for u in units]
     if not codes:
         return Matrix([], [], {}, total)
-    # Only the year the daemon keeps materialised: viewing a page must not create last year's
-    # occurrences (they would be reminded as overdue at the next pass).
-    materialise(app, [as_of.year], codes, session=session)
+    # Looking is free: a page never materialises (the daemon, `ccal init` and `ccal org import`
+    # keep the tracked years; scheduler/tracking.py).
     occs = session.exec(select(Occurrence).where(
         col(Occurrence.unit_code).in_(codes), col(Occurrence.opens) <= as_of,
         col(Occurrence.opens) >= date(as_of.year - 1, 1, 1))).all()

@@ -23,8 +23,11 @@ def site(open_college, monkeypatch):
     from scheduler.web.app import create_app
 
     monkeypatch.setenv("CCAL_WEB_SECRET", "lecture-test-secret-0123456789")
+    from scheduler.materialise import materialise
+
     app = open_college(ORG)
     fix_clock(app, NOW)
+    materialise(app, [2026])      # the tracked year, as the daemon keeps it (scheduler/tracking.py)
     add_user(app, "propaganda", "propaganda", PASSWORD)
     add_user(app, "viewer", "viewer", PASSWORD)
     web = create_app(app)
