@@ -364,7 +364,9 @@ class Service:
                               "plan", lambda: self.plan(self.clock()))),
                           IntervalTrigger(seconds=self.settings.plan_every.total_seconds(),
                                           timezone=tz), id="plan")
-        scheduler.add_job(job("dispatch", lambda: self.dispatch(self.clock())),
+        # Each dispatch first takes back rows of a sender that died meanwhile (a killed tick).
+        scheduler.add_job(job("dispatch", lambda: (self.recover(self.clock(), lease=True),
+                                                   self.dispatch(self.clock()))[1]),
                           IntervalTrigger(seconds=self.settings.dispatch_every.total_seconds(),
                                           timezone=tz), id="dispatch")
         if self._serve_lease_needed():

@@ -653,3 +653,26 @@ def test_a_planning_pass_that_loses_the_insert_race_uses_the_winners_message(rem
     app.engine.dispose()
     assert len(found) == 2 and all(r.title for r in found)      # the winner's row, rendered
     assert len(items) == 3 and {i.state for i in items} == {"listed"}
+
+
+def test_the_daemon_takes_back_rows_of_a_tick_killed_while_it_runs(reminder_config):
+    from sqlalchemy import update as sa_update
+    from scheduler.service import Service
+    from tests.scheduler.test_outbox import dead_owner
+
+    cfg = reminder_config("spring")
+    app = open_app(cfg)
+    now = datetime(2026, 3, 11, 10, 0)
+    service = Service(app, clock=lambda: now)
+    service.materialise(now)
+    service.plan(now)
+    with Session(app.engine) as s:   # a tick claimed them, then was killed
+        s.execute(sa_update(Outbox).values(status="sending", claim_owner=dead_owner(),
+                                           lease_until=datetime(2099, 1, 1), claimed_at=now))
+        s.commit()
+    jobs = {j.id: j for j in service.build_scheduler(lambda name, body: body).get_jobs()}
+    asyncio.run(jobs["dispatch"].func())      # the next dispatch job, not a restart
+    asyncio.run(service.aclose())
+    with Session(app.engine) as s:
+        assert {r.status for r in s.exec(select(Outbox)).all()} == {"sent"}
+    app.engine.dispose()
