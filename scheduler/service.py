@@ -450,9 +450,9 @@ class Service:
                     task.cancel()
             scheduler.shutdown(wait=False)
             await self.aclose()
+            leases.release(self.app.engine, leases.PLAN)   # another daemon may plan at once
             if self._serve_lease_needed():
                 leases.release(self.app.engine, leases.SERVE)
-                leases.release(self.app.engine, leases.PLAN)
             for sig in handled:
                 loop.remove_signal_handler(sig)
             log.info("ccal service stopped")
