@@ -31,7 +31,7 @@ Faults (docs/service.md, "Faults"):
   passes skip a paused channel. The first success clears the pause;
 - a pass has a deadline (``deadline``, seconds): after it no new message is started; while
   sending, the claims' lease is renewed, so no other process takes rows that are on the wire;
-- a row is marked as going on the wire (``send_started_at``) before it is handed over, in the
+- a row is marked as going on the wire (``outbox_start``) before it is handed over, in the
   transaction that records the previous result, so after a crash only those are ambiguous;
 - a store error (disk full, database gone) stops the pass: nothing more is started, the rows
   not started are released when the store allows it, results already known but not recorded

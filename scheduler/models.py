@@ -245,9 +245,19 @@ class Outbox(SQLModel, table=True):
     # ("host/pid/process start"), and until when (UTC, real time; renewed while sending).
     claim_owner: str | None = Field(default=None, max_length=200)
     lease_until: dt.datetime | None = Field(default=None, sa_type=DateTime)
-    send_started_at: dt.datetime | None = Field(default=None, sa_type=DateTime)  # went on the wire
     progress: str | None = Field(default=None, max_length=100)  # parts delivered: "k:content hash"
     fault_since: dt.datetime | None = Field(default=None, sa_type=DateTime)  # channel fault streak
+
+
+class OutboxStart(SQLModel, table=True):
+    """The claim under which a row last went on the wire. Kept apart from ``outbox``: marking a
+    row there would rewrite its rendered bodies once more per message. After a crash a
+    ``sending`` row counts as ambiguous only when its current claim is recorded here."""
+    __tablename__ = "outbox_start"
+
+    outbox_id: int = Field(primary_key=True, foreign_key="outbox.id")
+    claim: str = Field(max_length=32)
+    started_at: dt.datetime = Field(sa_type=DateTime)
 
 
 class ChannelState(SQLModel, table=True):

@@ -21,7 +21,7 @@ Every function takes ``now`` (naive wall-clock time in the configured zone) and 
 changes: each state change is its own transaction, so no later failure can undo it.
 
 Faults (docs/service.md, "Faults"): a claim records its owner process and a lease (UTC real
-time, renewed while sending); a row whose send began is marked (``send_started_at``), so after
+time, renewed while sending); a row whose send began is marked (``outbox_start``), so after
 a crash only those count as ambiguous and the others go back without a duplicate risk. A
 failure that belongs to the channel (``Delivery.channel_fault``) does not count as an attempt:
 the row waits for the channel and stays retryable for ``CHANNEL_FAULT_GRACE``; if it dies
@@ -37,13 +37,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, update
+from sqlalchemy import DateTime, bindparam, func, update
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
 from notifiers.base import WECOM_ROBOT, Delivery, Message, Recipient
 from scheduler import leases
-from scheduler.models import OUTBOX_STATES, Outbox, OutboxItem
+from scheduler.models import OUTBOX_STATES, Outbox, OutboxItem, OutboxStart
 
 PLANNED, SENDING, SENT, FAILED, DEAD, CANCELLED = OUTBOX_STATES
 _outbox = Outbox.__table__  # Core statements: no ORM bookkeeping on the sending path
@@ -51,6 +51,7 @@ UNSENT = (PLANNED, FAILED)  # rows that may still change and be sent
 ERROR_MAX = 2000
 INTERRUPTED = "发送中断：服务在发送过程中停止，无法确定是否已送达，将重新发送"
 _item = OutboxItem.__table__
+_start = OutboxStart.__table__
 UNDELIVERED = "undelivered"   # outbox_item state: its message died for a channel reason
 CHANNEL_FAULT_GRACE = timedelta(days=1)
 CHANNEL_DEAD_PREFIX = "通道故障超过一天仍未恢复："
@@ -142,7 +143,7 @@ def claim_due(session: Session, channel: str, now: datetime, limit: int, *,
              .where(_outbox.c.id.in_(due.scalar_subquery()), _outbox.c.status.in_(UNSENT))
              .values(status=SENDING, claim=token, claimed_at=now, updated_at=now,
                      claim_owner=owner or leases.this_process(),
-                     lease_until=leases.utc_now() + lease, send_started_at=None,
+                     lease_until=leases.utc_now() + lease,
                      attempts=_outbox.c.attempts + 1))
     if session.get_bind().dialect.update_returning:
         ids = list(session.execute(claim.returning(_outbox.c.id)).scalars())
@@ -162,16 +163,35 @@ def claim_due(session: Session, channel: str, now: datetime, limit: int, *,
     return list(rows)
 
 
-_STARTED = (update(_outbox)
-            .where(_outbox.c.id.in_(bindparam("ids", expanding=True)), _outbox.c.status == SENDING)
-            .values(send_started_at=bindparam("now")))
+def _started_statement(dialect: str, now_param, many: bool):
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    source = (select(_outbox.c.id, _outbox.c.claim, now_param)
+              .where(_outbox.c.id.in_(bindparam("ids", expanding=True)) if many
+                     else _outbox.c.id == bindparam("id"),
+                     _outbox.c.status == SENDING, _outbox.c.claim.is_not(None)))
+    stmt = dialect_insert(_start).from_select(["outbox_id", "claim", "started_at"], source)
+    return stmt.on_conflict_do_update(index_elements=["outbox_id"],
+                                      set_={"claim": stmt.excluded.claim,
+                                            "started_at": stmt.excluded.started_at})
+
+
+_STARTED: dict[str, Any] = {}
 
 
 def mark_started(db: Session | Connection, ids: Sequence[int], now: datetime, *,
                  commit: bool = True) -> None:
-    """These claimed rows go on the wire now: after a crash they count as ambiguous."""
+    """These claimed rows go on the wire now: after a crash they count as ambiguous. Recorded
+    in the narrow ``outbox_start`` table (the claim they went out under), not on the row."""
     if ids:
-        db.execute(_STARTED, {"ids": list(ids), "now": now})
+        name = db.get_bind().dialect.name if isinstance(db, Session) else db.dialect.name
+        many = len(ids) > 1   # one id (each result starts the next row): no expanding IN
+        if (name, many) not in _STARTED:
+            _STARTED[(name, many)] = _started_statement(name, bindparam("now", type_=DateTime()), many)
+        db.execute(_STARTED[(name, many)],
+                   {"ids": list(ids), "now": now} if many else {"id": ids[0], "now": now})
     if commit:
         db.commit()
 
@@ -326,7 +346,8 @@ def recover_interrupted(session: Session, now: datetime,
     real_now = leases.utc_now()
     candidates = session.execute(
         select(_outbox.c.id, _outbox.c.claim_owner, _outbox.c.lease_until,
-               _outbox.c.claimed_at, _outbox.c.send_started_at)
+               _outbox.c.claimed_at, (_start.c.claim == _outbox.c.claim).label("started"))
+        .select_from(_outbox.outerjoin(_start, _start.c.outbox_id == _outbox.c.id))
         .where(_outbox.c.status == SENDING)).all()
     started, unstarted = [], []
     for row in candidates:
@@ -337,8 +358,7 @@ def recover_interrupted(session: Session, now: datetime,
             gone = claimed_before is None or (row.claimed_at is not None
                                               and row.claimed_at < claimed_before)
         if gone:
-            (started if row.send_started_at is not None or not row.claim_owner
-             else unstarted).append(row.id)
+            (started if row.started or not row.claim_owner else unstarted).append(row.id)
     common = dict(status=FAILED, claim=None, claim_owner=None, lease_until=None,
                   next_attempt_at=now, updated_at=now)
     for ids, values in ((started, {"last_error": INTERRUPTED}),

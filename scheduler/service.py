@@ -18,8 +18,11 @@ dispatch        every ``dispatch_every_seconds`` settle unsent messages, then se
                                                 when inside a sending window (dispatcher.py)
 ==============  ==============================  ================================================
 
-At start-up, before the jobs, the daemon puts rows a crash left in ``sending`` back to retryable
-and runs one full catch-up pass. SIGTERM/SIGINT: no new message is started, the messages in
+At start-up, before the jobs, the daemon (on SQLite: refusing to start when another daemon serves
+the file, ``ServiceRunning``) puts rows a dead sender left in ``sending`` back to retryable and
+runs one full catch-up pass. Materialise, score and plan run under the planning lease
+(``scheduler.leases``): one process at a time, whichever daemon or tick holds it; each dispatch
+first takes back rows of senders that died meanwhile (docs/service.md, "Faults"). SIGTERM/SIGINT: no new message is started, the messages in
 flight finish (up to ``shutdown_grace_seconds``; whatever is cut off stays ``sending`` and is
 retried at the next start), the channels are closed, the process exits 0.
 
@@ -379,7 +382,9 @@ class Service:
                               "plan", lambda: self.plan(self.clock()))),
                           IntervalTrigger(seconds=self.settings.plan_every.total_seconds(),
                                           timezone=tz), id="plan")
-        scheduler.add_job(job("dispatch", lambda: self.dispatch(self.clock())),
+        # Each dispatch first takes back rows of a sender that died meanwhile (a killed tick).
+        scheduler.add_job(job("dispatch", lambda: (self.recover(self.clock(), lease=True),
+                                                   self.dispatch(self.clock()))[1]),
                           IntervalTrigger(seconds=self.settings.dispatch_every.total_seconds(),
                                           timezone=tz), id="dispatch")
         if self._serve_lease_needed():
@@ -463,9 +468,9 @@ class Service:
                     task.cancel()
             scheduler.shutdown(wait=False)
             await self.aclose()
+            leases.release(self.app.engine, leases.PLAN)   # another daemon may plan at once
             if self._serve_lease_needed():
                 leases.release(self.app.engine, leases.SERVE)
-                leases.release(self.app.engine, leases.PLAN)
             for sig in handled:
                 loop.remove_signal_handler(sig)
             log.info("ccal service stopped")

@@ -625,3 +625,61 @@ def test_a_configured_robot_waits_at_most_five_seconds_for_its_own_limit(tmp_pat
     channels = build_channels({"wecom_robot": {}}, config_path=tmp_path / "ccal.toml",
                               data_dir=tmp_path, environ={"CCAL_WECOM_ROBOT_KEY": "k" * 20})
     assert channels["wecom_robot"].max_wait == 5
+
+
+def test_a_planning_pass_that_loses_the_insert_race_uses_the_winners_message(reminder_config):
+    from scheduler.service import Service
+    import sqlite3
+
+    cfg = reminder_config("spring")
+    app = open_app(cfg)
+    now = datetime(2026, 3, 11, 8, 0)
+    service = Service(app, clock=lambda: now)
+    service.materialise(now)
+    won = []
+
+    def other_pass_first(conn, cursor, statement, parameters, context, executemany):
+        # Right before this pass inserts a message, another pass inserts the same key.
+        if statement.startswith("INSERT INTO outbox ") and not won:
+            other = sqlite3.connect(app.engine.url.database)
+            other.execute("PRAGMA busy_timeout=5000")
+            other.execute(statement, parameters).fetchall()   # the very same row, first
+            other.commit()
+            other.close()
+            won.append(statement)
+
+    event.listen(app.engine, "before_cursor_execute", other_pass_first)
+    try:
+        report = service.plan(now)
+    finally:
+        event.remove(app.engine, "before_cursor_execute", other_pass_first)
+    assert won and report.entries == 3
+    with Session(app.engine) as s:
+        found = s.exec(select(Outbox)).all()
+        items = s.exec(select(OutboxItem)).all()
+    app.engine.dispose()
+    assert len(found) == 2 and all(r.title for r in found)      # the winner's row, rendered
+    assert len(items) == 3 and {i.state for i in items} == {"listed"}
+
+
+def test_the_daemon_takes_back_rows_of_a_tick_killed_while_it_runs(reminder_config):
+    from sqlalchemy import update as sa_update
+    from scheduler.service import Service
+    from tests.scheduler.test_outbox import dead_owner
+
+    cfg = reminder_config("spring")
+    app = open_app(cfg)
+    now = datetime(2026, 3, 11, 10, 0)
+    service = Service(app, clock=lambda: now)
+    service.materialise(now)
+    service.plan(now)
+    with Session(app.engine) as s:   # a tick claimed them, then was killed
+        s.execute(sa_update(Outbox).values(status="sending", claim_owner=dead_owner(),
+                                           lease_until=datetime(2099, 1, 1), claimed_at=now))
+        s.commit()
+    jobs = {j.id: j for j in service.build_scheduler(lambda name, body: body).get_jobs()}
+    asyncio.run(jobs["dispatch"].func())      # the next dispatch job, not a restart
+    asyncio.run(service.aclose())
+    with Session(app.engine) as s:
+        assert {r.status for r in s.exec(select(Outbox)).all()} == {"sent"}
+    app.engine.dispose()

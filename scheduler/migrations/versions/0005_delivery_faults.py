@@ -5,7 +5,7 @@ Revises: 0004
 Create Date: 2026-11-28
 
 Faults without surprises (docs/service.md, "Faults"): outbox claims record their owner process
-and a renewable lease, whether the send had begun, the parts of a multi-part message already
+and a renewable lease, whether the send had begun (`outbox_start`), the parts of a multi-part message already
 delivered and since when the row's channel has been failing; `channel_state` holds paused and
 rate-limited channels; `service_lease` lets one process at a time plan and materialise (and,
 on SQLite, run the daemon). Outbox items gain the state `undelivered`.
@@ -27,12 +27,18 @@ def upgrade() -> None:
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.add_column(sa.Column('claim_owner', sa.String(length=200), nullable=True))
         batch_op.add_column(sa.Column('lease_until', sa.DateTime(), nullable=True))
-        batch_op.add_column(sa.Column('send_started_at', sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column('progress', sa.String(length=100), nullable=True))
         batch_op.add_column(sa.Column('fault_since', sa.DateTime(), nullable=True))
     with op.batch_alter_table('outbox_item', schema=None) as batch_op:
         batch_op.drop_constraint('state', type_='check')
         batch_op.create_check_constraint('state', NEW_STATES)
+    op.create_table('outbox_start',
+    sa.Column('outbox_id', sa.Integer(), nullable=False),
+    sa.Column('claim', sa.String(length=32), nullable=False),
+    sa.Column('started_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['outbox_id'], ['outbox.id'], name=op.f('fk_outbox_start_outbox_id_outbox')),
+    sa.PrimaryKeyConstraint('outbox_id', name=op.f('pk_outbox_start'))
+    )
     op.create_table('channel_state',
     sa.Column('channel', sa.String(length=20), nullable=False),
     sa.Column('paused_until', sa.DateTime(), nullable=True),
@@ -54,6 +60,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table('service_lease')
     op.drop_table('channel_state')
+    op.drop_table('outbox_start')
     op.execute("UPDATE outbox_item SET state = 'listed' WHERE state = 'undelivered'")
     with op.batch_alter_table('outbox_item', schema=None) as batch_op:
         batch_op.drop_constraint('state', type_='check')
@@ -61,6 +68,5 @@ def downgrade() -> None:
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_column('fault_since')
         batch_op.drop_column('progress')
-        batch_op.drop_column('send_started_at')
         batch_op.drop_column('lease_until')
         batch_op.drop_column('claim_owner')
