@@ -344,6 +344,11 @@ def emit(rows, columns, fmt: str, footnotes=(), *, csv_keys=None, words=None, ti
         from scheduler.xlsx_tables import write_table_xlsx
         write_table_xlsx(rows, spreadsheet_keys(rows, columns, csv_keys), Path(output), title=title, words=words,
                          notes=footnotes)
+    elif fmt == "json" and not output:   # printed piece by piece: a large answer is never one string
+        from scheduler.tables import json_chunks
+        for piece in json_chunks(rows):
+            out(piece)
+        return
     else:
         text = render(rows, columns, fmt, footnotes, csv_keys, words)
         if not output:
