@@ -345,9 +345,12 @@ def emit(rows, columns, fmt: str, footnotes=(), *, csv_keys=None, words=None, ti
         write_table_xlsx(rows, spreadsheet_keys(rows, columns, csv_keys), Path(output), title=title, words=words,
                          notes=footnotes)
     elif fmt == "json" and not output:   # printed piece by piece: a large answer is never one string
+        from itertools import islice
+
         from scheduler.tables import json_chunks
-        for piece in json_chunks(rows):
-            out(piece)
+        pieces = json_chunks(rows)
+        while batch := "".join(islice(pieces, 500)):
+            out(batch)
         return
     else:
         text = render(rows, columns, fmt, footnotes, csv_keys, words)
