@@ -106,21 +106,21 @@ COMMANDS: dict[str, Entry] = {
     "submit": Entry("records", "submit", "登记完成情况", "日常工作"),
     "calendar": Entry("tracking", "calendar_cmd", "日程（可导出 iCalendar）", "日常工作"),
     # records
-    "submission": Entry("records", "submission", "提交记录（撤回）", "记录"),
+    "submission": Entry("records", "submission", "提交记录（一览、撤回）", "记录"),
     "waive": Entry("records", "waive", "豁免某期事项", "记录"),
-    "waiver": Entry("records", "waiver", "豁免记录（撤销）", "记录"),
-    "event": Entry("records", "event", "活动与会议", "记录"),
+    "waiver": Entry("records", "waiver", "豁免记录（一览、撤销）", "记录"),
+    "event": Entry("records", "event", "活动与会议（登记、一览）", "记录"),
     "meeting": Entry("records", "meeting", "季度联席会议日期", "记录"),
     "lecture": Entry("lectures", "lecture", "讲座、报告会、研讨会、论坛（一会一报、审批）", "记录"),
     "order": Entry("orders", "order_cmd", "督办单（限期整改）", "记录"),
-    "finding": Entry("score", "finding", "检查发现的问题（扣分）", "记录"),
+    "finding": Entry("score", "finding", "检查发现的问题（登记、一览、更正）", "记录"),
     # reports
     "score": Entry("score", "score", "年度考核得分与排名", "报表"),
     "obligations": Entry("tracking", "obligations", "事项目录及依据", "报表"),
     "outbox": Entry("service", "outbox_cmd", "发件箱：提醒消息", "报表"),
     # administration
     "init": Entry("admin", "init", "创建或升级数据库", "管理"),
-    "org": Entry("admin", "org", "组织架构（单位、人员、职务）", "管理"),
+    "org": Entry("admin", "org", "组织架构（导入、一览）", "管理"),
     "packs": Entry("admin", "packs", "规则包", "管理"),
     "holidays": Entry("admin", "holidays", "节假日数据", "管理"),
     "workdays": Entry("admin", "workdays", "工作日计算", "管理"),
@@ -130,6 +130,19 @@ COMMANDS: dict[str, Entry] = {
     "notify": Entry("service", "notify", "提醒通道：发送测试消息", "管理"),
     "doctor": Entry("admin", "doctor", "检查配置、数据库、规则包、节假日数据和提醒通道", "管理"),
 }
+
+
+OPTIONS_METAVAR = "[选项]"
+SUBCOMMAND_METAVAR = "命令 [参数]..."
+
+
+def _chinese_usage(command: click.Command) -> None:
+    """The usage line in Chinese too: 用法： ccal submit [选项] KEY."""
+    command.options_metavar = OPTIONS_METAVAR
+    if isinstance(command, click.Group):
+        command.subcommand_metavar = SUBCOMMAND_METAVAR
+        for sub in command.commands.values():
+            _chinese_usage(sub)
 
 
 class LazyGroup(CcalGroup):
@@ -143,7 +156,9 @@ class LazyGroup(CcalGroup):
         if entry is None:
             return None
         module = importlib.import_module(f"scheduler.commands.{entry.module}")
-        return getattr(module, entry.attr)
+        command = getattr(module, entry.attr)
+        _chinese_usage(command)
+        return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         for section in SECTIONS:
@@ -281,9 +296,10 @@ class State:
             raise CcalError(NO_PACK_MESSAGE)
         return self._app
 
-    def reset(self) -> None:
+    def adopt(self, app) -> None:
+        """Use `app` (built by `ccal init`, which decides the packs itself) from now on."""
         self.close()
-        self._app = None
+        self._app = app
 
     def close(self) -> None:
         # Release the database file (SQLite WAL) as soon as the command is done.
@@ -397,7 +413,8 @@ def recorder(by: str | None) -> str:
         return ""
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]},
+             options_metavar=OPTIONS_METAVAR, subcommand_metavar=SUBCOMMAND_METAVAR)
 @click.option("--config", type=click.Path(dir_okay=False), envvar="CCAL_CONFIG", expose_value=False,
               is_eager=True, callback=_set_config, help=_CONFIG_HELP)
 @click.version_option(package_name="compliance-calendar", prog_name="ccal")

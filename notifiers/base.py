@@ -44,6 +44,9 @@ class Message:
     markdown: str | None  # WeCom markdown body
     recipients: tuple[Recipient, ...]
     mentions: tuple[Recipient, ...] = ()  # WeCom robot: who is @-mentioned in the group
+    # Parts of a multi-part message already delivered by an earlier attempt ("k:content hash",
+    # from `Delivery.progress`, kept on the outbox row): a retry resumes at part k+1.
+    progress: str | None = None
 
 
 @dataclass(frozen=True)
@@ -55,14 +58,23 @@ class Delivery:
     ok: bool
     retryable: bool
     error: str | None
+    # The trouble belongs to the channel, not to this message: authentication, configuration,
+    # connection, timeout or rate limit. The outbox pauses the channel and keeps the row
+    # retryable (for a day) whatever `retryable` says; only recipient faults make a row dead.
+    channel_fault: bool = False
+    retry_after: float | None = None  # seconds the channel asks to wait (rate limit, pause hint)
+    progress: str | None = None       # multi-part: parts delivered so far ("k:content hash")
 
     @classmethod
     def success(cls, recipient: Recipient | None) -> Delivery:
         return cls(recipient, ok=True, retryable=False, error=None)
 
     @classmethod
-    def failure(cls, recipient: Recipient | None, error: str, *, retryable: bool) -> Delivery:
-        return cls(recipient, ok=False, retryable=retryable, error=error)
+    def failure(cls, recipient: Recipient | None, error: str, *, retryable: bool,
+                channel_fault: bool = False, retry_after: float | None = None,
+                progress: str | None = None) -> Delivery:
+        return cls(recipient, ok=False, retryable=retryable, error=error,
+                   channel_fault=channel_fault, retry_after=retry_after, progress=progress)
 
 
 # Told the result of message `index` of a batch as soon as it is known. Returning False (exactly)
@@ -70,11 +82,13 @@ class Delivery:
 OnResult = Callable[[int, list[Delivery]], bool | None]
 
 
-def fail_all(message: Message, error: str, *, retryable: bool) -> list[Delivery]:
+def fail_all(message: Message, error: str, *, retryable: bool, channel_fault: bool = False,
+             retry_after: float | None = None) -> list[Delivery]:
     """The same failure for every recipient of a message (e.g. the server is down)."""
+    extra = {"channel_fault": channel_fault, "retry_after": retry_after}
     if not message.recipients:
-        return [Delivery.failure(None, error, retryable=retryable)]
-    return [Delivery.failure(r, error, retryable=retryable) for r in message.recipients]
+        return [Delivery.failure(None, error, retryable=retryable, **extra)]
+    return [Delivery.failure(r, error, retryable=retryable, **extra) for r in message.recipients]
 
 
 class Channel(ABC):

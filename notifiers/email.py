@@ -161,8 +161,8 @@ def message_bytes(mail: EmailMessage) -> bytes:
 @dataclass
 class _BatchState:
     # Set when a connection cannot be opened: the rest of the batch fails the same
-    # way instead of knocking on a closed door once per message.
-    fatal: tuple[str, bool] | None = None
+    # way instead of knocking on a closed door once per message. (error, retryable, channel_fault)
+    fatal: tuple[str, bool, bool] | None = None
     # Set once the first connection attempt is over; the other workers only
     # connect after it, so a wrong password costs one login, not `concurrency`.
     first_attempt_done: asyncio.Event = field(default_factory=asyncio.Event)
@@ -282,18 +282,16 @@ class EmailChannel(Channel):
     async def _deliver(self, smtp, message: Message, state: _BatchState):
         for attempt in (1, 2):
             if state.fatal is not None:
-                error, retryable = state.fatal
-                return smtp, self._fail_addressed(message, error, retryable)
+                return smtp, self._fail_addressed(message, *state.fatal)
             if smtp is None or not smtp.is_connected:
                 if smtp is not None:
                     await self._close(smtp)
                 try:
                     smtp = await self._connect()
                 except Exception as exc:
-                    error, retryable = self._classify(exc)
-                    log.warning("smtp %s:%s: cannot connect: %s", self.host, self.port, error)
-                    state.fatal = (error, retryable)
-                    return None, self._fail_addressed(message, error, retryable)
+                    state.fatal = self._classify(exc)
+                    log.warning("smtp %s:%s: cannot connect: %s", self.host, self.port, state.fatal[0])
+                    return None, self._fail_addressed(message, *state.fatal)
                 finally:
                     state.first_attempt_done.set()
             try:
@@ -303,19 +301,16 @@ class EmailChannel(Channel):
                 await self._close(smtp)
                 smtp = None
                 if attempt == 2:
-                    error, retryable = self._classify(exc)
-                    return None, self._fail_addressed(message, error, retryable)
+                    return None, self._fail_addressed(message, *self._classify(exc))
             except (aiosmtplib.SMTPTimeoutError, asyncio.TimeoutError, OSError) as exc:
                 # Connection state unknown after a timeout: do not reuse it.
                 await self._close(smtp)
-                error, retryable = self._classify(exc)
-                return None, self._fail_addressed(message, error, retryable)
+                return None, self._fail_addressed(message, *self._classify(exc))
             except aiosmtplib.SMTPRecipientsRefused as exc:
                 refused = {e.recipient.lower(): e for e in exc.recipients}
                 return smtp, self._per_recipient(message, refused)
             except aiosmtplib.SMTPException as exc:
-                error, retryable = self._classify(exc)
-                return smtp, self._fail_addressed(message, error, retryable)
+                return smtp, self._fail_addressed(message, *self._classify(exc))
         raise AssertionError("unreachable")
 
     def build(self, message: Message) -> EmailMessage:
@@ -348,9 +343,10 @@ class EmailChannel(Channel):
                     retryable=_retryable_code(reply.code)))
         return out
 
-    def _fail_addressed(self, message: Message, error: str, retryable: bool) -> list[Delivery]:
-        return [Delivery.failure(r, error, retryable=retryable) if address_problem(r) is None
-                else undeliverable(r) for r in message.recipients]
+    def _fail_addressed(self, message: Message, error: str, retryable: bool,
+                        channel_fault: bool = False) -> list[Delivery]:
+        return [Delivery.failure(r, error, retryable=retryable, channel_fault=channel_fault)
+                if address_problem(r) is None else undeliverable(r) for r in message.recipients]
 
     async def _connect(self) -> aiosmtplib.SMTP:
         smtp = aiosmtplib.SMTP(
@@ -386,24 +382,31 @@ class EmailChannel(Channel):
                 pass
         smtp.close()
 
-    def _classify(self, exc: BaseException) -> tuple[str, bool]:
-        """(scrubbed error text, retryable)."""
+    def _classify(self, exc: BaseException) -> tuple[str, bool, bool]:
+        """(scrubbed error text, retryable, channel_fault). Channel faults are the server's or
+        the configuration's, not the message's: a failed login (535/530/534), a sender the
+        server refuses, 421 "service not available", a refused or silent connection, a
+        timeout, an untrusted certificate. A refused mailbox (550/553, per recipient) is not."""
+        fault = False
         if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
-            text, retryable = f"SMTP 登录失败：{exc.code} {exc.message}", _retryable_code(exc.code)
+            text, retryable, fault = f"SMTP 登录失败：{exc.code} {exc.message}", _retryable_code(exc.code), True
+        elif isinstance(exc, aiosmtplib.SMTPSenderRefused):
+            text, retryable, fault = f"SMTP 发件人被拒绝：{exc.code} {exc.message}", _retryable_code(exc.code), True
         elif isinstance(exc, aiosmtplib.SMTPResponseException):
             text, retryable = f"SMTP {exc.code} {exc.message}", _retryable_code(exc.code)
+            fault = exc.code in (421, 454, 530, 534, 535)
         elif (cert_error := _cause(exc, ssl.SSLCertVerificationError)) is not None:
             # A configuration problem (untrusted or mismatched certificate): set `cafile`.
-            text, retryable = f"SMTP 服务器证书校验失败：{cert_error.verify_message}", False
+            text, retryable, fault = f"SMTP 服务器证书校验失败：{cert_error.verify_message}", False, True
         elif isinstance(exc, (aiosmtplib.SMTPTimeoutError, asyncio.TimeoutError, TimeoutError)):
-            text, retryable = f"SMTP 超时：{exc}", True
+            text, retryable, fault = f"SMTP 超时：{exc}", True, True
         elif isinstance(exc, aiosmtplib.SMTPNotSupported):
-            text, retryable = f"SMTP 服务器不支持所需功能：{exc}", False
+            text, retryable, fault = f"SMTP 服务器不支持所需功能：{exc}", False, True
         elif isinstance(exc, (ConnectionError, OSError, aiosmtplib.SMTPServerDisconnected)):
-            text, retryable = f"SMTP 连接失败（{self.host}:{self.port}）：{exc}", True
+            text, retryable, fault = f"SMTP 连接失败（{self.host}:{self.port}）：{exc}", True, True
         else:
             text, retryable = f"SMTP 错误 {type(exc).__name__}: {exc}", False
-        return self.scrubber.scrub(text), retryable
+        return self.scrubber.scrub(text), retryable, fault
 
 
 def _cause(exc: BaseException, kind: type[BaseException]):

@@ -320,7 +320,9 @@ def _robot(t: _Table, store: SecretStore) -> WeComRobotChannel:
         base_url=t.base_url(),
         # WeCom allows 20 messages a minute per robot; more would only earn 45009s.
         per_minute=t.integer("per_minute", 20, low=1, high=20),
-        max_wait=t.number("max_wait", 60.0, strict=False),
+        # Longer waits would stall a pass: past this the robot says "retry later" with the wait,
+        # and the service pauses the channel until a slot is free (docs/service.md, Faults).
+        max_wait=t.number("max_wait", 5.0, strict=False),
         timeout=t.number("timeout", 10.0),
         trust_env=t.flag("trust_env", True),
     )

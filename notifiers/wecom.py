@@ -18,6 +18,18 @@ DEFAULT_BASE_URL = "https://qyapi.weixin.qq.com"
 # 45033 too many concurrent calls.
 RETRYABLE_ERRCODES = frozenset({-1, 45009, 45033})
 RATE_LIMITED = 45009
+RATE_LIMIT_PAUSE = 60.0  # seconds: WeCom counts its limits per minute
+# Trouble that belongs to the channel, not to one message (Delivery.channel_fault): the service
+# pauses the channel and keeps the rows retryable. -1 busy; 40001 bad secret; 40013 bad corpid;
+# 40014/42001 token trouble that a refetch did not cure; 40056 bad agentid; 45009/45033 limits;
+# 48002 API forbidden for the app; 60020 server IP not in the trusted list; 93000/93004/93008
+# robot key invalid or robot disabled.
+CHANNEL_ERRCODES = frozenset({-1, 40001, 40013, 40014, 42001, 40056, 45009, 45033, 48002, 60020,
+                              93000, 93004, 93008})
+
+
+def retry_after_of(errcode: int | None) -> float | None:
+    return RATE_LIMIT_PAUSE if errcode in (RATE_LIMITED, 45033) else None
 
 
 class _CredentialLogFilter(logging.Filter):
@@ -72,11 +84,14 @@ class WeComHttpClient:
 class WeComCallError(Exception):
     """A failed call; `error` is already scrubbed of secrets."""
 
-    def __init__(self, error: str, *, retryable: bool, errcode: int | None = None) -> None:
+    def __init__(self, error: str, *, retryable: bool, errcode: int | None = None,
+                 channel_fault: bool | None = None, retry_after: float | None = None) -> None:
         super().__init__(error)
         self.error = error
         self.retryable = retryable
         self.errcode = errcode
+        self.channel_fault = errcode in CHANNEL_ERRCODES if channel_fault is None else channel_fault
+        self.retry_after = retry_after if retry_after is not None else retry_after_of(errcode)
 
 
 @dataclass(frozen=True)
@@ -103,24 +118,44 @@ async def call(client: httpx.AsyncClient, method: str, path: str, *, params: dic
     try:
         response = await client.request(method, path, params=params, content=content, headers=headers)
     except httpx.TimeoutException as exc:
-        raise WeComCallError(scrubber.scrub(f"企业微信接口超时（{type(exc).__name__}）"), retryable=True) from None
+        raise WeComCallError(scrubber.scrub(f"企业微信接口超时（{type(exc).__name__}）"), retryable=True,
+                             channel_fault=True) from None
     except httpx.HTTPError as exc:
         raise WeComCallError(scrubber.scrub(f"企业微信接口连接失败：{type(exc).__name__}: {exc}"),
-                             retryable=True) from None
+                             retryable=True, channel_fault=True) from None
     status = response.status_code
     if status >= 500 or status == 429:
-        raise WeComCallError(f"企业微信接口 HTTP {status}", retryable=True)
+        raise WeComCallError(f"企业微信接口 HTTP {status}", retryable=True, channel_fault=True,
+                             retry_after=RATE_LIMIT_PAUSE if status == 429 else None)
     if status >= 400:
         # Wrong base_url or path: retrying will not help until the config is fixed.
-        raise WeComCallError(f"企业微信接口 HTTP {status}（请检查 base_url 配置）", retryable=False)
+        raise WeComCallError(f"企业微信接口 HTTP {status}（请检查 base_url 配置）", retryable=False,
+                             channel_fault=True)
     try:
         data = response.json()
     except ValueError:
         data = None
     if not isinstance(data, dict) or not isinstance(data.get("errcode", 0), int):
         # Typically a proxy's HTML error page.
-        raise WeComCallError(f"企业微信接口返回了无法识别的内容（HTTP {status}）", retryable=True)
+        raise WeComCallError(f"企业微信接口返回了无法识别的内容（HTTP {status}）", retryable=True,
+                             channel_fault=True)
     return WeComReply(errcode=data.get("errcode", 0), errmsg=str(data.get("errmsg", "")), data=data)
+
+
+def parts_hash(parts: list) -> str:
+    """A short fingerprint of a message's parts: delivered-part progress applies only to the
+    same content (a message re-rendered since starts again)."""
+    import hashlib
+    return hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()[:16]
+
+
+def resume_at(progress: str | None, fingerprint: str) -> int:
+    """Parts already delivered according to `progress` ("k:fingerprint"), 0 if it is for other content."""
+    if progress:
+        done, _, of = progress.partition(":")
+        if of == fingerprint and done.isdigit():
+            return int(done)
+    return 0
 
 
 def utf8_len(text: str) -> int:

@@ -8,6 +8,11 @@ once. `POST /cgi-bin/message/send?access_token=` takes up to 1000 userids
 joined by `|`. Members the API lists in `invaliduser`/`unlicenseduser` fail
 individually (permanently) while the others are delivered; WeCom lower-cases
 the userids it returns, so they are matched case-insensitively.
+
+Token, secret, IP and rate-limit trouble are channel faults (`Delivery.channel_fault`,
+`retry_after` for 45009). The parts of a long message already delivered are reported in
+`Delivery.progress` (kept on the outbox row), so a retry resumes at the failed part instead of
+relying on WeCom's duplicate check, which lapses after `duplicate_check_interval`.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from notifiers.base import Channel, Delivery, Message, Recipient
 from notifiers.ratelimit import Clock
 from notifiers.secrets import Scrubber, Secret
 from notifiers.wecom import (WeComHttpClient, DEFAULT_BASE_URL, RETRYABLE_ERRCODES, WeComCallError, call,
-                             mask_credentials_in_http_logs, split_numbered)
+                             mask_credentials_in_http_logs, parts_hash, resume_at, split_numbered)
 
 log = logging.getLogger(__name__)
 
@@ -133,37 +138,48 @@ class WeComAppChannel(WeComHttpClient, Channel):
             if r.wecom_userid:
                 by_lower.setdefault(r.wecom_userid.lower(), r.wecom_userid)
         userids = list(by_lower.values())
-        failed: dict[str, tuple[str, bool]] = {}  # lower-cased userid -> (error, retryable)
+        # Progress across parts is kept for a message to one call's worth of people (every
+        # outbox row: one person); a larger one starts again at part 1.
+        fingerprint = parts_hash(parts)
+        single = len(userids) <= MAX_USERS_PER_CALL and len(parts) > 1
+        first = resume_at(message.progress, fingerprint) if single else 0
+        failed: dict[str, tuple] = {}  # lower-cased userid -> (error, retryable, fault, after, progress)
         for start in range(0, len(userids), MAX_USERS_PER_CALL):
             targets = userids[start:start + MAX_USERS_PER_CALL]
-            for part in parts:
+            for index, part in enumerate(parts):
                 if not targets:
                     break
+                if index < first:
+                    continue
                 try:
                     data = await self._post(self._body(targets, part, msgtype))
                 except WeComCallError as exc:
-                    log.warning("wecom app: message %s: %s", message.key, exc.error)
+                    log.debug("wecom app: message %s: %s", message.key, exc.error)
+                    progress = f"{index}:{fingerprint}" if single else None
                     for t in targets:
-                        failed[t.lower()] = (exc.error, exc.retryable)
+                        failed[t.lower()] = (exc.error, exc.retryable, exc.channel_fault,
+                                             exc.retry_after, progress)
                     break
                 invalid = _userid_set(data.get("invaliduser"))
                 unlicensed = _userid_set(data.get("unlicenseduser"))
                 for t in targets:
                     if t.lower() in invalid:
-                        failed[t.lower()] = (INVALID_USER, False)
+                        failed[t.lower()] = (INVALID_USER, False, False, None, None)
                     elif t.lower() in unlicensed:
-                        failed[t.lower()] = (UNLICENSED_USER, False)
+                        failed[t.lower()] = (UNLICENSED_USER, False, False, None, None)
                 targets = [t for t in targets if t.lower() not in failed]
         return [self._delivery(r, failed) for r in message.recipients]
 
     @staticmethod
-    def _delivery(r: Recipient, failed: dict[str, tuple[str, bool]]) -> Delivery:
+    def _delivery(r: Recipient, failed: dict[str, tuple]) -> Delivery:
         if not r.wecom_userid:
             return Delivery.failure(r, NO_USERID, retryable=False)
         problem = failed.get(r.wecom_userid.lower())
         if problem is None:
             return Delivery.success(r)
-        return Delivery.failure(r, problem[0], retryable=problem[1])
+        error, retryable, fault, after, progress = problem
+        return Delivery.failure(r, error, retryable=retryable, channel_fault=fault,
+                                retry_after=after, progress=progress)
 
 
 def _userid_set(value) -> set[str]:

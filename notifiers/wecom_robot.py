@@ -6,21 +6,24 @@ are split at line boundaries. The robot's markdown supports mentions only as
 messages, so people known only by mobile number are mentioned in one short
 follow-up text message. The API allows 20 messages a minute per robot: a local
 sliding-window limiter keeps under it, and errcode 45009 (limit hit anyway)
-backs off for a minute and reports the message as retryable.
+reports the message as a channel fault with `retry_after` = 60 s at once (the service marks
+the channel rate-limited until then and leaves the rest for a later pass; no waiting inside
+the pass). Parts already delivered are reported in `Delivery.progress`, kept on the outbox row,
+so a retry resumes at the failed part even in another process.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 
 
 from notifiers.base import Channel, Delivery, Message
 from notifiers.ratelimit import Clock, SlidingWindowLimiter, Sleep
 from notifiers.secrets import Scrubber, Secret
-from notifiers.wecom import (WeComHttpClient, DEFAULT_BASE_URL, RATE_LIMITED, RETRYABLE_ERRCODES, WeComCallError, call,
-                             mask_credentials_in_http_logs, split_numbered, utf8_len)
+from notifiers.wecom import (CHANNEL_ERRCODES, DEFAULT_BASE_URL, RATE_LIMITED, RETRYABLE_ERRCODES,
+                             WeComCallError, WeComHttpClient, call, mask_credentials_in_http_logs,
+                             parts_hash, resume_at, retry_after_of, split_numbered, utf8_len)
 
 log = logging.getLogger(__name__)
 
@@ -90,29 +93,41 @@ class WeComRobotChannel(WeComHttpClient, Channel):
 
     async def _send_parts(self, message: Message) -> Delivery:
         bodies = self.payloads(message)
-        progress_key = (message.key, hashlib.sha256(repr(bodies).encode()).hexdigest())
+        fingerprint = parts_hash(bodies)
+        progress_key = (message.key, fingerprint)
         n = len(bodies)
-        for index in range(self._progress.get(progress_key, 0), n):
+        start = max(self._progress.get(progress_key, 0), resume_at(message.progress, fingerprint))
+        for index in range(start, n):
             where = f"第 {index + 1}/{n} 条：" if n > 1 else ""
+            progress = f"{index}:{fingerprint}" if n > 1 else None
             if not await self.limiter.acquire(self.max_wait):
                 return Delivery.failure(None, f"{where}本地限流：每个机器人每分钟最多 "
-                                        f"{self.limiter.limit} 条，稍后重试", retryable=True)
+                                        f"{self.limiter.limit} 条，稍后重试", retryable=True,
+                                        channel_fault=True,
+                                        retry_after=max(self.limiter.wait_needed(), 1.0),
+                                        progress=progress)
             try:
                 reply = await call(self.client, "POST", WEBHOOK_PATH, params={"key": self._key.reveal()},
                                    body=bodies[index], scrubber=self.scrubber)
             except WeComCallError as exc:
-                return self._failed(message, where + exc.error, exc.retryable)
+                return self._failed(message, where + exc.error, exc.retryable, progress,
+                                    exc.channel_fault, exc.retry_after)
             if reply.errcode != 0:
                 if reply.errcode == RATE_LIMITED:
-                    self.limiter.block_for(60.0)
+                    # Not waited out here: the service pauses the channel (retry_after).
+                    self.limiter.block_for(retry_after_of(reply.errcode) or 60.0)
                 retryable = reply.errcode in RETRYABLE_ERRCODES
                 if reply.errcode in PERMANENT_ERRCODES:
                     retryable = False
-                return self._failed(message, where + reply.error_text(self.scrubber), retryable)
+                return self._failed(message, where + reply.error_text(self.scrubber), retryable,
+                                    progress, reply.errcode in CHANNEL_ERRCODES,
+                                    retry_after_of(reply.errcode))
             self._progress[progress_key] = index + 1
         self._progress.pop(progress_key, None)
         return Delivery.success(None)
 
-    def _failed(self, message: Message, error: str, retryable: bool) -> Delivery:
-        log.warning("wecom robot: message %s: %s", message.key, error)
-        return Delivery.failure(None, error, retryable=retryable)
+    def _failed(self, message: Message, error: str, retryable: bool, progress: str | None = None,
+                channel_fault: bool = False, retry_after: float | None = None) -> Delivery:
+        log.debug("wecom robot: message %s: %s", message.key, error)
+        return Delivery.failure(None, error, retryable=retryable, channel_fault=channel_fault,
+                                retry_after=retry_after, progress=progress)

@@ -219,11 +219,16 @@ def _read_pack(path: Path) -> tuple[Pack | None, list[PackError]]:
     reader = _PackReader(path, text)
     pack = reader.read(data)
     errors = list(reader.errors)
-    if pack is not None and pack.scorecard:
+    # The scorecard is checked when every obligation was built, even if a top-level field was
+    # bad, so those errors are reported together. With a broken obligation its links cannot
+    # be checked without false alarms, so it waits for the next run.
+    complete = reader.complete
+    if complete is not None and complete[1]:
         # [scorecard] has its own reader; imported here because it builds on PackError.
         from obligations.scorecard import scorecard_errors
 
-        errors += scorecard_errors(pack.scorecard, pack=pack.name, obligations=pack.obligations,
+        name, scorecard, obligations = complete
+        errors += scorecard_errors(scorecard, pack=name, obligations=obligations,
                                    path=path, text=text)
     return (None if errors else pack), errors
 
@@ -235,6 +240,9 @@ class _PackReader:
         self.path = path
         self.lines = text.splitlines()
         self.errors: list[PackError] = []
+        # (name, scorecard, obligations) when the pack's name and every obligation were read
+        # without error (other top-level fields may still be bad); else None.
+        self.complete: tuple[str, dict, tuple[Obligation, ...]] | None = None
         headers = [i for i, ln in enumerate(self.lines) if re.match(r"^\s*\[\[\s*obligation\s*\]\]", ln)]
         # Line ranges [start, end) of each [[obligation]] block, in file order = array order.
         self.blocks = list(zip(headers, headers[1:] + [len(self.lines)]))
@@ -330,7 +338,11 @@ class _PackReader:
             obligations.append(ob)
         # Keys declared by obligations that failed to build: anchoring on them is not a new error.
         declared = {r.get("key") for r in raw_obs if isinstance(r, dict) and isinstance(r.get("key"), str)}
+        n_before_anchors = len(self.errors)
         self._check_anchors(obligations, seen, name, declared)
+        if name is not None and len(obligations) == len(raw_obs) and len(self.errors) == n_before_anchors \
+                and not any(e.key is not None for e in self.errors):
+            self.complete = (name, scorecard or {}, tuple(obligations))
         cited = {source} | {ob.citation.source for ob in obligations}
         if isinstance(scorecard, dict) and isinstance(scorecard.get("source"), str):
             cited.add(scorecard["source"])

@@ -12,16 +12,18 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
-
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, func, select
+from typing import TYPE_CHECKING
 
 from obligations.packs import Obligation, Pack, load_packs
 from obligations.schedules import Context
 from obligations.workdays import WorkdayCalendar
 from scheduler.config import Config, check_pack_settings, load_config
-from scheduler.db import open_db, session_scope
-from scheduler.models import Unit
+
+if TYPE_CHECKING:       # the database libraries load when the database is first used
+    from sqlalchemy.engine import Engine
+    from sqlmodel import Session
+
+    from scheduler.models import Unit
 
 
 class UserInputError(ValueError):
@@ -43,6 +45,7 @@ class App:
     # -- lazily opened resources
     @cached_property
     def engine(self) -> Engine:
+        from scheduler.db import open_db
         return open_db(self.config, create=self.create_database)
 
     @cached_property
@@ -60,6 +63,7 @@ class App:
 
     def session(self):
         """A committing session scope on the app's database."""
+        from scheduler.db import session_scope
         return session_scope(self.engine)
 
     # -- settings
@@ -90,6 +94,9 @@ class App:
             raise UserInputError(f"未知事项编号 unknown obligation key: {key}{hint}") from None
 
     def unit(self, session: Session, code: str) -> Unit:
+        from sqlmodel import func, select
+
+        from scheduler.models import Unit
         unit = session.get(Unit, code)
         if unit is None:
             # Codes match regardless of case (jdx = JDX) unless two codes differ only by case.

@@ -28,6 +28,8 @@ from obligations import schedules
 ENV_CONFIG = "CCAL_CONFIG"
 ENV_DATABASE_URL = "CCAL_DATABASE_URL"
 ENV_HOME = "CCAL_HOME"
+# sqlite:///relative/or/absolute/path (no query string, no user/host): see _Builder.database.
+_PLAIN_SQLITE = re.compile(r"^(?P<scheme>sqlite(\+[A-Za-z0-9_]+)?):///(?P<path>[^?#]*)$")
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 DEFAULT_PACKS = ("jincheng-2020", "henan-2023", "school-template", "shanghai-2023")
@@ -210,9 +212,11 @@ def check_pack_settings(config: Config) -> None:
     the pack directory, not the config line that asked for it)."""
     from obligations.packs import bundled_pack_dir, bundled_pack_names
 
-    known = bundled_pack_names()
     for name in config.packs.enabled:
-        if name not in known and not (bundled_pack_dir() / f"{name}.toml").is_file():
+        if (bundled_pack_dir() / f"{name}.toml").is_file():
+            continue
+        known = bundled_pack_names()
+        if name not in known:
             raise config.error("packs.enabled", f"unknown bundled pack {_show(name)} "
                                                 f"(bundled: {', '.join(known) or 'none'})")
     for d in config.packs.extra_dirs:
@@ -467,9 +471,6 @@ class _Builder:
         return GeneralSettings(timezone=tz, data_dir=data_dir)
 
     def database(self, data_dir: Path) -> DatabaseSettings:
-        from sqlalchemy.engine import make_url
-        from sqlalchemy.exc import ArgumentError
-
         tbl = self.table("database", ("url",))
         env_url = os.environ.get(ENV_DATABASE_URL)
         if env_url:
@@ -478,6 +479,16 @@ class _Builder:
             source, url, base = None, self.string(tbl, "url", "database.url", None), self.base
         if url is None:
             return DatabaseSettings(f"sqlite:///{data_dir / 'ccal.db'}")
+        # A plain SQLite file URL is resolved here without SQLAlchemy (importing it costs a
+        # second: `ccal workdays` and the like never touch the database).
+        plain = _PLAIN_SQLITE.match(url)
+        if plain and plain["path"] and plain["path"] != ":memory:" and not plain["path"].startswith("file:") \
+                and "%" not in plain["path"]:
+            p = Path(plain["path"]).expanduser()
+            return DatabaseSettings(f"{plain['scheme']}:///{p if p.is_absolute() else base / p}")
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
         try:
             parsed = make_url(url)
         except (ArgumentError, ValueError):

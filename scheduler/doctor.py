@@ -1,7 +1,8 @@
 """`ccal doctor`: what ccal is using and whether it is ready, checked without changing anything.
 
 Each check is a `Check(topic, ok, detail)`: ok True (fine), False (must be fixed; the detail
-says how) or None (information). Nothing is created: a missing database is reported, not made.
+says how), None (information) or "warn" (to do soon: next year's holidays are published by the
+State Council late in the year, so their absence is a reminder, not a failure). Nothing is created: a missing database is reported, not made.
 Channel settings are described in words (server, sender, directory); secrets are never shown,
 only whether the variable or file that holds them is set.
 """
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Check:
     topic: str
-    ok: bool | None
+    ok: bool | None | str      # True, False, None (information) or "warn"
     detail: str
 
 
@@ -76,7 +77,7 @@ def _holidays(config: "Config", today: date) -> list[Check]:
     for year in (today.year, today.year + 1):
         source = cal.year_source(year)
         if source == "provisional":
-            checks.append(Check(f"节假日 {year}", False,
+            checks.append(Check(f"节假日 {year}", False if year == today.year else "warn",
                                 f"无 {year} 年官方节假日安排，日期按暂定计算：国务院公布后用 ccal holidays import 导入"))
         else:
             word = "管理员导入" if source == "user" else "官方数据（chinesecalendar）"

@@ -20,12 +20,13 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
-from sqlalchemy import insert, update
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from obligations.occurrences import Slot, slot_for_event, slots_for_year
 from obligations.packs import Obligation
 from scheduler.models import Event, Occurrence, Submission, Unit
+from scheduler.redelivery import insert_many_ignore
 
 if TYPE_CHECKING:
     from scheduler.app import App
@@ -191,11 +192,14 @@ def _apply(session: Session, wanted: Mapping[tuple[str, str, str], dict], existi
     new = [{**row, "created_at": now, "updated_at": now, "tracked": track, **_NEW_STATE}
            for k, row in wanted.items()
            if k not in seen and (due_from is None or row["due"] >= due_from)] if create else []
+    created = 0
     if new:
-        session.execute(insert(Occurrence.__table__), new)   # Core executemany: no ORM objects
+        # Insert-or-ignore: a concurrent pass (a tick beside the daemon, a query) may have
+        # created some of them a moment ago; losing that race is not an error.
+        created = insert_many_ignore(session, Occurrence, new)
     if changes:
         session.execute(update(Occurrence), changes)
-    return MaterialiseCounts(len(new), len(changes), unchanged)
+    return MaterialiseCounts(created, len(changes), unchanged)
 
 
 def event_label(event_id: int) -> str:

@@ -202,7 +202,9 @@ class Waiver(SQLModel, table=True):
 OUTBOX_STATES = ("planned", "sending", "sent", "failed", "dead", "cancelled")
 # An outbox item is "listed" in its message, "superseded" by a later stage of the same occurrence
 # before the message went out, or "settled" (submitted or waived before it went out).
-OUTBOX_ITEM_STATES = ("listed", "superseded", "settled")
+# "undelivered": its message died for a channel reason (docs/service.md, "Faults"); the item is
+# planned again in the person's next digest.
+OUTBOX_ITEM_STATES = ("listed", "superseded", "settled", "undelivered")
 
 
 class Outbox(SQLModel, table=True):
@@ -239,6 +241,37 @@ class Outbox(SQLModel, table=True):
     sent_at: dt.datetime | None = Field(default=None, sa_type=DateTime)
     created_at: dt.datetime = Field(default_factory=local_now, sa_type=DateTime)
     updated_at: dt.datetime = Field(default_factory=local_now, sa_type=DateTime)
+    # Faults (migration 0005, docs/service.md "Faults"). The process holding the claim
+    # ("host/pid/process start"), and until when (UTC, real time; renewed while sending).
+    claim_owner: str | None = Field(default=None, max_length=200)
+    lease_until: dt.datetime | None = Field(default=None, sa_type=DateTime)
+    send_started_at: dt.datetime | None = Field(default=None, sa_type=DateTime)  # went on the wire
+    progress: str | None = Field(default=None, max_length=100)  # parts delivered: "k:content hash"
+    fault_since: dt.datetime | None = Field(default=None, sa_type=DateTime)  # channel fault streak
+
+
+class ChannelState(SQLModel, table=True):
+    """A channel's health: paused after an authentication/configuration/connection fault or a
+    rate limit, until ``paused_until`` (the service clock). One row per channel route."""
+    __tablename__ = "channel_state"
+
+    channel: str = Field(primary_key=True, max_length=20)
+    paused_until: dt.datetime | None = Field(default=None, sa_type=DateTime)
+    reason: str | None = Field(default=None, max_length=2000)
+    failures: int = 0                      # consecutive channel faults (the back-off exponent)
+    since: dt.datetime | None = Field(default=None, sa_type=DateTime)   # first fault of the streak
+    updated_at: dt.datetime = Field(default_factory=local_now, sa_type=DateTime)
+
+
+class ServiceLease(SQLModel, table=True):
+    """A lease row: the process allowed to plan/materialise (``plan``) or, on SQLite, to run
+    the daemon (``serve``). Owner "host/pid/process start"; ``expires_at`` is UTC real time."""
+    __tablename__ = "service_lease"
+
+    name: str = Field(primary_key=True, max_length=32)
+    owner: str = Field(max_length=200)
+    expires_at: dt.datetime = Field(sa_type=DateTime)
+    acquired_at: dt.datetime = Field(sa_type=DateTime)
 
 
 class OutboxItem(SQLModel, table=True):

@@ -56,7 +56,8 @@ from obligations.reminders import (
     effective_policy, entry_key, plan_digests, stage_at,
 )
 from obligations.sending_windows import SendingWindow, next_window_start, window_id
-from scheduler import ledger, orders, outbox
+from scheduler import delivery_health, ledger, orders, outbox
+from scheduler.redelivery import UNDELIVERED, healthy_routes, insert_ignore, redelivery_keys
 from scheduler.lectures import PENDING, LectureReminders
 from scheduler.lectures import describe as describe_lectures
 from scheduler.moved import MovedDeadlines, messages_to_rerender
@@ -237,12 +238,13 @@ class Planner:
             items, occurrences, [str(p) for p in directory.propaganda], self.policy)
         report.open_occurrences = len(occurrences)
         planned = self._planned_keys(session, list(occurrences))
+        paused = delivery_health.paused_channels(session, now)
         self._settled = self._settled_items(session, list(occurrences))
         self._to_render: dict[int, Outbox] = {}      # each message rendered once, at the end
         digest_plan = plan_digests(
             items, now=now, cal=self.app.calendar, window=self.settings.window,
-            channels=lambda person: routes_for(directory.people[int(person)], self.channels,
-                                               self.settings.routes),
+            channels=lambda person: healthy_routes(routes_for(
+                directory.people[int(person)], self.channels, self.settings.routes), paused),
             already_planned=planned,
         )
         for item in digest_plan.unaddressed:
@@ -346,13 +348,15 @@ class Planner:
 
     @staticmethod
     def _settled_items(session: Session, occurrence_ids: Sequence[int]) -> dict[tuple, OutboxItem]:
-        """(occurrence, stage, channel, person) -> its settled item: an occurrence open again is
-        told on the same key in a new message. One query for the pass (chunked ids)."""
+        """(occurrence, stage, channel, person) -> its item when it is to be told again on the
+        same key in a new message: settled (the occurrence is open again) or undelivered (its
+        message died for a channel reason). One query for the pass (chunked ids)."""
         out: dict[tuple, OutboxItem] = {}
         ids = list(occurrence_ids)
         for i in range(0, len(ids), 500):
             for item in session.exec(select(OutboxItem).where(
-                    col(OutboxItem.occurrence_id).in_(ids[i:i + 500]), OutboxItem.state == SETTLED)).all():
+                    col(OutboxItem.occurrence_id).in_(ids[i:i + 500]),
+                    col(OutboxItem.state).in_((SETTLED, UNDELIVERED)))).all():
                 out[(item.occurrence_id, item.stage, item.channel, item.person_id)] = item
         return out
 
@@ -363,10 +367,13 @@ class Planner:
         ids = list(occurrence_ids)
         keys: set[OutboxKey] = set()
         for i in range(0, len(ids), 500):     # chunks: parameter limits at province scale
+            chunk = ids[i:i + 500]
             q = (select(OutboxItem.occurrence_id, OutboxItem.stage, OutboxItem.channel,
                         OutboxItem.person_id)
-                 .where(col(OutboxItem.occurrence_id).in_(ids[i:i + 500]), OutboxItem.state != SETTLED))
+                 .where(col(OutboxItem.occurrence_id).in_(chunk), OutboxItem.state != SETTLED))
             keys |= {entry_key(str(o), s, c, str(p)) for o, s, c, p in session.exec(q).all()}
+            # Items whose message died for a channel reason are planned again (issue 10 item 5).
+            keys -= redelivery_keys(session, chunk)
         return keys
 
     # -- one message
@@ -428,13 +435,19 @@ class Planner:
                 Outbox.topic == topic, Outbox.stage == DIGEST, Outbox.channel == channel,
                 Outbox.person_id == person_id)).first()
             if row is None:
-                row = Outbox(topic=topic, stage=DIGEST, channel=channel, person_id=person_id,
-                             send_at=send_at, next_attempt_at=send_at, status=outbox.PLANNED,
-                             created_at=now, updated_at=now)
-                session.add(row)
-                session.flush()
-                report.created += 1
-                return row
+                # Insert-or-ignore, then read: a concurrent pass may have planned it first
+                # (then it is still planned, and this pass adds to it).
+                if insert_ignore(session, Outbox, dict(
+                        topic=topic, stage=DIGEST, channel=channel, person_id=person_id,
+                        address="{}", title="", body_text="", attempts=0, send_at=send_at,
+                        next_attempt_at=send_at, status=outbox.PLANNED, created_at=now,
+                        updated_at=now)):
+                    report.created += 1
+                row = session.exec(select(Outbox).where(
+                    Outbox.topic == topic, Outbox.stage == DIGEST, Outbox.channel == channel,
+                    Outbox.person_id == person_id)).one()
+                if row.status == outbox.PLANNED and self._lock(session, row, now):
+                    return row
             if row.status == outbox.CANCELLED:
                 # Nothing of it was ever sent: it carries the new items instead.
                 row.status, row.attempts, row.last_error = outbox.PLANNED, 0, None
@@ -457,9 +470,10 @@ class Planner:
             existing.outbox_id, existing.state, existing.roles = row.id, LISTED, roles
             session.add(existing)
             return
-        session.add(OutboxItem(outbox_id=row.id, occurrence_id=occurrence_id,
-                               stage=entry.stage.id, channel=channel, person_id=person_id,
-                               roles=roles, state=LISTED))
+        session.flush()
+        insert_ignore(session, OutboxItem, dict(outbox_id=row.id, occurrence_id=occurrence_id,
+                                                stage=entry.stage.id, channel=channel,
+                                                person_id=person_id, roles=roles, state=LISTED))
 
     # -- settling
     def settle(self, session: Session, now: datetime, directory: Directory | None = None,

@@ -199,3 +199,12 @@ def completes_nothing_new(app: "App", submission: Submission, occurrence: Occurr
     return (f"注意：{occurrence.obligation_key} / {occurrence.unit_code} / {occurrence.period} 此前已完成，"
             f"本次登记不增加完成次数（已保存；如为更正请用 --corrects，"
             f"查看记录：ccal submission list --unit {occurrence.unit_code} --period {occurrence.period}）")
+
+
+def has_units(app: "App") -> bool:
+    """Whether the organisation has been imported: an empty answer means "nothing due" only then."""
+    with app.session() as session:
+        return session.exec(select(Unit.code).limit(1)).first() is not None
+
+
+NO_UNITS_NOTE = "注意：数据库中还没有任何单位，所以没有事项；请先 ccal org import 导入组织架构（或 ccal init --demo）"

@@ -51,13 +51,14 @@ from notifiers.settings import NotifyConfigError, build_channels, template_envir
 from obligations.reminders import ReminderPolicy, ReminderPolicyError
 from obligations.sending_windows import (SendingWindow, SendingWindowError, in_window,
                                          next_window_start)
-from scheduler import ledger, orders, outbox
+from scheduler import delivery_health, leases, ledger, orders, outbox
 from scheduler.channel_words import describe_routes
-from scheduler.dispatcher import Dispatcher, DispatchReport
+from scheduler.dispatcher import Dispatcher, DispatchReport, StoreError
 from scheduler.lectures import sync_findings
 from scheduler.materialise import MaterialiseCounts
+from scheduler.planner import DEFAULT_SENDER, Planner, PlannerSettings, PlanReport, routes_for
+from scheduler.redelivery import healthy_routes
 from scheduler.tracking import track
-from scheduler.planner import DEFAULT_SENDER, Planner, PlannerSettings, PlanReport
 
 if TYPE_CHECKING:
     from scheduler.app import App
@@ -66,9 +67,14 @@ log = logging.getLogger(__name__)
 
 ROUTES = (EMAIL, WECOM_ROBOT, WECOM_APP)
 # Errors a clerk or operator can fix; the CLI prints them without a traceback.
+class ServiceRunning(RuntimeError):
+    """Another daemon already serves this SQLite database."""
+
+
 SERVICE_USER_ERRORS: tuple[type[Exception], ...] = (
     ReminderPolicyError, SendingWindowError, NotifyConfigError, TemplateRenderError,
-    outbox.OutboxError)
+    outbox.OutboxError, StoreError, ServiceRunning)
+SERVE_LEASE = timedelta(minutes=2)   # SQLite: one daemon per file; renewed every 30 s
 _HH_MM = re.compile(r"^(\d{1,2}):(\d{2})$")
 
 
@@ -90,6 +96,8 @@ class ServiceSettings:
     shutdown_grace: timedelta = timedelta(seconds=30)
     sender: str = DEFAULT_SENDER
     contact: str | None = None
+    operator_email: str | None = None   # who gets the daily 投递异常 notice (default: the
+    operator_wecom: str | None = None   # propaganda department's contact)
 
 
 _INTS = {  # key: (default, low, high)
@@ -104,7 +112,7 @@ _INTS = {  # key: (default, low, high)
     "track_years": (1, 1, 20),   # read by scheduler/tracking.py
 }
 _TIMES = {"materialise_at": time(0, 5), "score_at": time(0, 10), "holidays_at": time(3, 0)}
-_TEXTS = ("sender", "contact")
+_TEXTS = ("sender", "contact", "operator_email", "operator_wecom")
 SERVICE_KEYS = tuple(_INTS) + tuple(_TIMES) + _TEXTS + ("channels",)
 
 
@@ -160,6 +168,8 @@ def service_settings(config) -> ServiceSettings:
         shutdown_grace=timedelta(seconds=ints["shutdown_grace_seconds"]),
         sender=texts["sender"] or DEFAULT_SENDER,
         contact=texts["contact"],
+        operator_email=texts["operator_email"],
+        operator_wecom=texts["operator_wecom"],
     )
 
 
@@ -194,7 +204,10 @@ class ScoreKeeping:
 @dataclass
 class TickReport:
     now: datetime
-    recovered: int = 0
+    recovered: int = 0          # rows put back after a crash (ambiguous + released)
+    ambiguous: int = 0          # of those, rows whose send had begun
+    planning_skipped: str | None = None   # another process holds the planning lease: who
+    notices: int = 0            # 投递异常 notices planned
     materialised: MaterialiseCounts = field(default_factory=MaterialiseCounts)
     score: ScoreKeeping = field(default_factory=ScoreKeeping)
     plan: PlanReport = field(default_factory=PlanReport)
@@ -227,21 +240,52 @@ class Service:
         for ob in app.obligations.values():  # a bad [reminders] setting stops us here, not later
             self.planner.policy(ob)
         routes = self.settings.routes or tuple(self.channels)
+        self.last_notices = 0
         self.dispatcher = Dispatcher(
             app.engine, {r: c for r, c in self.channels.items() if r in routes},
-            clock=self.clock, retry=self.settings.retry, batch_size=self.settings.batch_size)
+            clock=self.clock, retry=self.settings.retry, batch_size=self.settings.batch_size,
+            lease=self.settings.sending_lease)
 
     # -- the pieces of a pass
-    def recover(self, now: datetime, *, lease: bool) -> int:
-        """Rows a dead process left in ``sending``: all of them at daemon start-up, only those
-        older than the lease in a tick (a running daemon may be sending the others)."""
+    def recover(self, now: datetime, *, lease: bool) -> outbox.Recovery:
+        """Rows a dead process left in ``sending``: those whose owner is gone from this host
+        or whose lease ran out (rows of a live sender are never taken)."""
         with self.app.session() as session:
             before = now - self.settings.sending_lease if lease else None
             n = outbox.recover_interrupted(session, now, claimed_before=before)
-        if n:
+        if n.ambiguous:
             log.warning("%d message(s) were being sent when the service stopped; they will be "
-                        "sent again", n)
+                        "sent again (same key and Message-ID)", n.ambiguous)
+        if n.released:
+            log.info("%d claimed message(s) had not been started; released", n.released)
         return n
+
+    def plan_lease(self) -> leases.Holder | None:
+        """Take (or renew) the planning lease; None when this process holds it, else who does."""
+        return leases.acquire(self.app.engine, leases.PLAN, self.settings.sending_lease)
+
+    def _under_plan_lease(self, name: str, body: Callable[[], Any]) -> Any:
+        holder = self.plan_lease()
+        if holder is not None:
+            log.debug("%s skipped: %s holds the planning lease", name, holder.describe())
+            return None
+        return body()
+
+    def plan_notice(self, now: datetime) -> int:
+        """Today's 投递异常 notice to the operator, when there is trouble (once a day)."""
+        with self.app.session() as session:
+            from scheduler.planner import Directory
+            directory = Directory(session, self.app.propaganda_unit)
+            people = delivery_health.operator(
+                session, email=self.settings.operator_email,
+                wecom_userid=self.settings.operator_wecom, fallback=directory.propaganda, now=now)
+            paused = delivery_health.paused_channels(session, now)
+            routes = self.settings.routes or tuple(self.dispatcher.channels)
+            return delivery_health.plan_notice(
+                session, now, people=people, send_at=now, sender=self.settings.sender,
+                channels=list(self.dispatcher.channels),
+                routes=lambda p: healthy_routes(routes_for(p, self.dispatcher.channels, routes),
+                                                paused))
 
     def refresh_holidays(self) -> None:
         self.app.reload_calendar()
@@ -276,17 +320,29 @@ class Service:
             self.planner.settle(session, now)
         if not in_window(now, self.app.calendar, self.window):
             return None
+        self.last_notices = self.plan_notice(now)
         return await self.dispatcher.dispatch()
 
     async def tick(self, now: datetime, *, lease: bool = True) -> TickReport:
         """One pass of everything the daemon does, at ``now``."""
         report = TickReport(now)
-        report.recovered = self.recover(now, lease=lease)
+        recovery = self.recover(now, lease=lease)
+        report.recovered, report.ambiguous = int(recovery), recovery.ambiguous
         self.refresh_holidays()
-        report.materialised = self.materialise(now, force=False)
-        report.score = self.keep_score(now)
-        report.plan = self.plan(now)
+        holder = self.plan_lease()
+        if holder is None:
+            try:
+                report.materialised = self.materialise(now, force=False)
+                report.score = self.keep_score(now)
+                report.plan = self.plan(now)
+            finally:
+                if lease:  # a tick lets the daemon plan again at once
+                    leases.release(self.app.engine, leases.PLAN)
+        else:   # another process is planning right now: this pass only sends
+            report.planning_skipped = holder.describe()
+        self.last_notices = 0
         report.dispatch = await self.dispatch(now)
+        report.notices = self.last_notices
         report.next_window = next_window_start(now, self.app.calendar, self.window)
         with self.app.session() as session:
             report.outbox = outbox.counts(session)
@@ -303,28 +359,49 @@ class Service:
         scheduler = AsyncIOScheduler(timezone=tz, job_defaults={
             "coalesce": True, "max_instances": 1, "misfire_grace_time": 3600})
         m_at, h_at = self.settings.materialise_at, self.settings.holidays_at
-        scheduler.add_job(job("materialise", lambda: self.materialise(self.clock())),
+        scheduler.add_job(job("materialise", lambda: self._under_plan_lease(
+                              "materialise", lambda: self.materialise(self.clock()))),
                           CronTrigger(hour=m_at.hour, minute=m_at.minute, timezone=tz),
                           id="materialise")
         s_at = self.settings.score_at
-        scheduler.add_job(job("score", lambda: self.keep_score(self.clock(), full=True)),
+        scheduler.add_job(job("score", lambda: self._under_plan_lease(
+                              "score", lambda: self.keep_score(self.clock(), full=True))),
                           CronTrigger(hour=s_at.hour, minute=s_at.minute, timezone=tz), id="score")
-        scheduler.add_job(job("holidays", lambda: (self.refresh_holidays(),
-                                                   self.materialise(self.clock()))[1]),
+        scheduler.add_job(job("holidays", lambda: (self.refresh_holidays(), self._under_plan_lease(
+                              "materialise", lambda: self.materialise(self.clock())))[1]),
                           CronTrigger(hour=h_at.hour, minute=h_at.minute, timezone=tz),
                           id="holidays")
-        scheduler.add_job(job("plan", lambda: self.plan(self.clock())),
+        scheduler.add_job(job("plan", lambda: self._under_plan_lease(
+                              "plan", lambda: self.plan(self.clock()))),
                           IntervalTrigger(seconds=self.settings.plan_every.total_seconds(),
                                           timezone=tz), id="plan")
         scheduler.add_job(job("dispatch", lambda: self.dispatch(self.clock())),
                           IntervalTrigger(seconds=self.settings.dispatch_every.total_seconds(),
                                           timezone=tz), id="dispatch")
+        if self._serve_lease_needed():
+            scheduler.add_job(job("lease", self.claim_serve_lease),
+                              IntervalTrigger(seconds=30, timezone=tz), id="lease")
         return scheduler
+
+    def _serve_lease_needed(self) -> bool:
+        return self.app.engine.dialect.name == "sqlite"
+
+    def claim_serve_lease(self) -> None:
+        """SQLite: one daemon per database file. Raises ServiceRunning naming the other one."""
+        holder = leases.acquire(self.app.engine, leases.SERVE, SERVE_LEASE)
+        if holder is not None:
+            raise ServiceRunning(
+                f"已有一个 ccal serve 在使用此数据库（{holder.describe()}，"
+                f"租约至 {holder.expires_at:%Y-%m-%d %H:%M:%S} UTC）：{self.app.engine.url.database}。"
+                "SQLite 上同一数据库只能运行一个守护进程；请先停止它（SIGTERM），"
+                "或改用 ccal tick 做一次性运行。")
 
     async def serve(self, stop: asyncio.Event | None = None) -> None:
         """Run until SIGTERM/SIGINT (or ``stop`` is set)."""
         stop = stop or asyncio.Event()
         loop = asyncio.get_running_loop()
+        if self._serve_lease_needed():
+            self.claim_serve_lease()   # before anything else: a second daemon starts nothing
 
         def on_signal() -> None:
             self.dispatcher.stop()  # at once: even the start-up catch-up starts nothing new
@@ -351,6 +428,8 @@ class Service:
                     if result is not None:
                         # An idle pass (nothing due, nothing sent) every minute is not news.
                         log.log(logging.DEBUG if _idle(result) else logging.INFO, "%s: %s", name, _summary(result))
+                except SERVICE_USER_ERRORS as exc:  # e.g. the disk is full: said plainly
+                    log.error("%s failed: %s", name, exc)
                 except Exception:  # a failed pass is logged; the next one tries again
                     log.exception("%s failed", name)
                 finally:
@@ -380,6 +459,9 @@ class Service:
                     task.cancel()
             scheduler.shutdown(wait=False)
             await self.aclose()
+            if self._serve_lease_needed():
+                leases.release(self.app.engine, leases.SERVE)
+                leases.release(self.app.engine, leases.PLAN)
             for sig in handled:
                 loop.remove_signal_handler(sig)
             log.info("ccal service stopped")

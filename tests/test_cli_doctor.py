@@ -41,12 +41,15 @@ def test_doctor_names_what_is_used_and_finds_next_years_holidays_missing(cfg, tm
     assert f"{tmp_path / 'ccal.db'}（版本" in out and "为最新" in out
     assert f"数据目录：{tmp_path / 'data'}" in out
     assert "jincheng-2020（内置）" in out and "school-template（内置）" in out
-    assert "[正常] 节假日 2026" in out and "[问题] 节假日 2027" in out and "ccal holidays import" in out
+    assert "[正常] 节假日 2026" in out and "[注意] 节假日 2027" in out and "ccal holidays import" in out
     assert "本地发件箱" in out
-    assert result.exit_code == 1 and "1 个问题" in result.stderr
+    assert result.exit_code == 0            # next year's holidays are published late in the year
     assert run(cfg, "holidays", "import", holiday_file_2027(tmp_path / "2027.toml")).exit_code == 0
     healthy = run(cfg, "doctor", "--as-of", "2026-06-20")
     assert healthy.exit_code == 0 and "[正常] 节假日 2027：管理员导入" in healthy.stdout
+    # In 2027 itself a missing year is a problem: every working-day date is provisional.
+    late = run(cfg, "doctor", "--as-of", "2028-01-05")
+    assert late.exit_code == 1 and "[问题] 节假日 2028" in late.stdout and "1 个问题" in late.stderr
 
 
 def test_doctor_reports_a_missing_database_without_creating_it(tmp_path):

@@ -155,3 +155,11 @@ def test_packs_list_names_an_extra_directory(cfg, tmp_path):
     assert [(r["pack"], r["origin"]) for r in rows if r["enabled"]] == [("school-template", str(extra))]
     table = invoke("--config", cfg, "packs", "list").stdout
     assert f"扩展目录 {extra}" in table
+
+
+def test_an_empty_organisation_is_not_an_all_clear(cfg):
+    assert invoke("--config", cfg, "init", "--packs", "school-template").exit_code == 0
+    for cmd in ("overdue", "upcoming"):
+        result = invoke("--config", cfg, cmd, "--as-of", "2026-06-20")
+        assert result.exit_code == 0
+        assert "还没有任何单位" in result.stderr and "ccal org import" in result.stderr

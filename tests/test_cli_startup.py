@@ -99,6 +99,7 @@ def test_every_registered_command_resolves_and_its_help_works():
         # One language: click's own strings are Chinese too.
         assert "用法：" in result.output and "显示本帮助后退出" in result.output
         assert "Usage:" not in result.output and "Show this message" not in result.output
+        assert "[OPTIONS]" not in result.output and "[选项]" in result.output
 
 
 def test_the_table_names_each_commands_registered_name():
@@ -126,3 +127,13 @@ def test_click_errors_are_in_chinese():
 def test_root_help_is_chinese_only():
     out = CliRunner().invoke(main, ["--help"]).output
     assert "Compliance calendar" not in out and "config file" not in out
+
+
+def test_a_command_without_the_database_loads_no_database_library(tmp_path):
+    # Each command imports only what it uses: working-day arithmetic needs packs and the
+    # calendar, not SQLAlchemy (issue 8 item 1).
+    cfg = tmp_path / "ccal.toml"
+    cfg.write_text('[database]\nurl = "sqlite:///ccal.db"\n[packs]\nenabled = ["school-template"]\n', encoding="utf-8")
+    out, loaded = probe("--config", str(cfg), "workdays", "count", "2026-10-08", "2026-10-16")
+    assert out.splitlines()[0] == "8"
+    assert loaded == ""

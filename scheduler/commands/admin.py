@@ -53,8 +53,8 @@ def init(ctx: click.Context, demo: bool, pack_names: tuple[str, ...], now: datet
         config = load_config(path if config.path is None else config.path)
     elif not config.packs.chosen:
         config = with_packs(config, tuple(bundled_pack_names()) if demo else ())
-    state.reset()
-    app = state._app = open_app(config=config)
+    app = open_app(config=config)
+    state.adopt(app)
     click.echo(f"数据库已就绪（版本 {current_revision(app.engine)}）")
     now = now or app.now()
     year = now.year
@@ -302,7 +302,7 @@ def materialise_cmd(years: tuple[int, ...], unit: str | None) -> None:
 @config_option
 @click.pass_context
 def doctor(ctx: click.Context, as_of: date | None) -> None:
-    """检查在用的配置文件、数据库、数据目录和规则包，数据库版本，今明两年节假日数据，各提醒通道设置（不显示密钥）。有问题时退出码为 1。"""
+    """检查在用的配置文件、数据库、数据目录和规则包，数据库版本，今明两年节假日数据，各提醒通道设置（不显示密钥）。有问题时退出码为 1（明年节假日尚未导入只提示注意）。"""
     from datetime import datetime as _datetime
 
     from cli import State
@@ -311,7 +311,7 @@ def doctor(ctx: click.Context, as_of: date | None) -> None:
 
     config = load_config(ctx.ensure_object(State).config_path)
     checks = diagnose(config, as_of or _datetime.now(config.general.tz).date())
-    marks = {True: "正常", False: "问题", None: "信息"}
+    marks = {True: "正常", False: "问题", None: "信息", "warn": "注意"}
     for c in checks:
         click.echo(f"[{marks[c.ok]}] {c.topic}：{c.detail}")
     problems = [c for c in checks if c.ok is False]

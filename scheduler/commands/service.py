@@ -30,7 +30,10 @@ def tick(now: datetime | None, quiet: bool) -> None:
     r = run_tick(app, now or app.now())
     say(f"时间 {r.now:%Y-%m-%d %H:%M}")
     if r.recovered:
-        say(f"中断后恢复：{r.recovered} 条消息将重新发送")
+        say(f"中断后恢复：{r.recovered} 条消息将重新发送"
+            + (f"（其中 {r.ambiguous} 条发送中断，可能重复，Message-ID 相同）" if r.ambiguous else ""))
+    if r.planning_skipped:
+        say(f"规划：另一进程正在规划（{r.planning_skipped}），本次只发送")
     say(f"事项：新增 {r.materialised.created}，更新 {r.materialised.updated}")
     say(f"考核：扣分新增 {r.score.findings} 项，撤销 {r.score.withdrawn} 项；自动记分 {r.score.posted} 条")
     for why in r.score.skipped:
@@ -45,6 +48,12 @@ def tick(now: datetime | None, quiet: bool) -> None:
         if r.dispatch.failed or r.dispatch.dead:
             click.echo(f"警告：本次发送失败待重试 {r.dispatch.failed} 条，已放弃 {r.dispatch.dead} 条"
                        "（ccal outbox --status failed / --status dead 查看）", err=True)
+        for route, why in sorted(r.dispatch.stopped.items()):
+            click.echo(f"通道 {route} 本轮停止发送：{why}", err=True)
+        for route, until in sorted(r.dispatch.paused.items()):
+            say(f"通道 {route} 暂停至 {until:%Y-%m-%d %H:%M:%S}（上次故障后等待重试）")
+    if r.notices:
+        say(f"投递异常通知：{r.notices} 条")
     say("发件箱：" + "，".join(f"{OUTBOX_STATE_WORDS[k]} {v}" for k, v in r.outbox.items()))
     if r.plan.unaddressed:
         click.echo(f"无人可提醒（未登记书记或联系方式）：{len(r.plan.unaddressed)} 项："
@@ -101,10 +110,15 @@ def outbox_cmd(ctx: click.Context, status: str | None, limit: int, fmt: str) -> 
     """发件箱：列出提醒消息；ccal outbox retry 重新排队。"""
     if ctx.invoked_subcommand is not None:
         return
+    from scheduler.delivery_health import health
     from scheduler.outbox import listing
 
-    with get_app(packs=False).session() as session:
+    app = get_app(packs=False)
+    with app.session() as session:
         rows = listing(session, status, limit)
+        trouble = health(session, app.now()).lines()
+    if fmt == "table" and trouble:   # the same summary as the daily 投递异常 notice
+        click.echo("投递异常：\n" + "\n".join(f"  {line}" for line in trouble) + "\n")
     cols = [Column("id", "编号", align="right"),
             Column("status", "状态", show=lambda r: OUTBOX_STATE_WORDS[r["status"]]),
             Column("channel", "通道"), Column("recipient", "收件人"), Column("address", "地址"),

@@ -30,6 +30,14 @@ from scheduler.tables import (
 
 # --------------------------------------------------------------------------- queries
 
+def _warn_if_no_units(app, rows) -> None:
+    """No false all-clear: an empty answer from a database without units says why."""
+    if not rows:
+        from scheduler.records import NO_UNITS_NOTE, has_units
+        if not has_units(app):
+            click.echo(NO_UNITS_NOTE, err=True)
+
+
 def _status_word(r) -> str:
     return STATE_WORDS.get(r["status"], r["status"])
 
@@ -56,6 +64,7 @@ def overdue(unit, as_of, fmt) -> None:
             Column("done", "进度", show=lambda r: f"{r['done']}/{r['required']}"),
             Column("status", "状态", show=_status_word)]
     emit(rows, cols, fmt, provisional_footnotes(rows), csv_keys=LIST_KEYS + ["days_overdue"], title="已逾期")
+    _warn_if_no_units(app, rows)
 
 
 @click.command()
@@ -75,6 +84,7 @@ def upcoming(days, unit, as_of, fmt) -> None:
             Column("done", "进度", show=lambda r: f"{r['done']}/{r['required']}"),
             Column("status", "状态", show=_status_word)]
     emit(rows, cols, fmt, provisional_footnotes(rows), csv_keys=LIST_KEYS + ["days_left"], title="即将到期")
+    _warn_if_no_units(app, rows)
 
 
 @click.command()

@@ -456,3 +456,12 @@ def test_unit_kinds_have_one_chinese_mapping():
     assert [unit_kind_name(k) for k in ("committee", "branch", "dept_branch", "office")] == [
         "党委", "党支部", "系党支部", "处室"]
     assert DB_KINDS == {k: UNIT_KIND_NAMES[k] for k in DB_KINDS}
+
+
+def test_a_bad_top_level_field_and_a_broken_scorecard_are_both_reported(tmp_path):
+    text = GOOD.replace('issued = "2020-12-28"', 'issued = "28.12.2020"')
+    text = text.replace('[reminders]', '[scorecard]\ntotal = 100\n\n[reminders]', 1)
+    write(tmp_path, text)
+    errors = check_dir(tmp_path)
+    assert [e.field for e in errors if e.field == "issued"] == ["issued"]
+    assert any("scorecard" in str(e) for e in errors), [str(e) for e in errors]

@@ -104,3 +104,14 @@ def test_packs_the_config_asks_for_name_the_config_line(tmp_path, text, line, fi
     with pytest.raises(ConfigError) as err:
         open_app(path)
     assert str(err.value).startswith(f"{path}:{line}: field {field}: {message}")
+
+
+def test_a_missing_secret_names_the_line_of_its_table(reminder_config):
+    cfg = reminder_config("spring", extra='[notify.wecom_robot]\nper_minute = 10\n')
+    app = open_app(cfg)
+    try:
+        with pytest.raises(ValueError) as err:
+            Service(app, environ={})
+    finally:
+        app.engine.dispose()
+    assert str(err.value).startswith(f"{cfg}:8: [notify.wecom_robot] key_env: secret CCAL_WECOM_ROBOT_KEY")

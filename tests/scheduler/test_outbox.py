@@ -114,23 +114,58 @@ def test_the_default_policy_keeps_retrying_for_hours():
     assert policy.delay(200) == policy.max_delay
 
 
-def test_rows_left_sending_by_a_crash_are_retried_at_once(session, person):
+def dead_owner() -> str:
+    """An owner on this host whose process is gone (a pid no process has)."""
+    import socket
+    return f"{socket.gethostname()}/{2 ** 22 + 12345}/1"
+
+
+def test_rows_of_a_live_sender_stay_and_a_dead_senders_go_back_at_once(session, person):
+    # Behaviour changed with the faults work (issue 10, item 2): a claim records its owner
+    # process; a dead owner's rows come back at once, a live owner's never before its lease
+    # ends. Only rows whose send had begun count as interrupted (ambiguous).
+    started = add_row(session, person)
+    unstarted = add_row(session, person, topic="digest:2026-03-17")
+    live = add_row(session, person, topic="digest:2026-03-18")
+    claimed = outbox.claim_due(session, "email", NOW, 10)
+    assert len(claimed) == 3
+    outbox.mark_started(session, [started.id], NOW)
+    later = NOW + timedelta(minutes=1)
+    assert outbox.recover_interrupted(session, later) == 0       # its owner (us) is alive
+    session.execute(update(Outbox).where(Outbox.id.in_([started.id, unstarted.id]))
+                    .values(claim_owner=dead_owner()))
+    session.commit()
+    recovered = outbox.recover_interrupted(session, later)
+    assert (recovered, recovered.ambiguous, recovered.released) == (2, 1, 1)
+    for row in (started, unstarted, live):
+        session.refresh(row)
+    assert (started.status, started.last_error, started.attempts) == ("failed", outbox.INTERRUPTED, 1)
+    assert (unstarted.status, unstarted.last_error, unstarted.attempts) == ("failed", None, 0)
+    assert started.next_attempt_at == unstarted.next_attempt_at == later
+    assert live.status == "sending"
+    # A lease that ran out (an owner on another host, or one that hung) frees the row too.
+    session.execute(update(Outbox).where(Outbox.id == live.id)
+                    .values(lease_until=datetime(2000, 1, 1)))
+    session.commit()
+    assert outbox.recover_interrupted(session, later) == 1
+    assert {r.id for r in outbox.claim_due(session, "email", later, 10)} == {started.id, unstarted.id, live.id}
+
+
+def test_rows_claimed_before_owners_were_recorded_honour_the_tick_lease(session, person):
     old = add_row(session, person)
     new = add_row(session, person, topic="digest:2026-03-17")
     outbox.claim_due(session, "email", NOW, 10)
+    session.execute(update(Outbox).values(claim_owner=None, lease_until=None))
     session.execute(update(Outbox).where(Outbox.id == new.id)
                     .values(claimed_at=NOW + timedelta(hours=1)))
     session.commit()
     later = NOW + timedelta(hours=1, minutes=5)
-    # A tick honours a lease: only rows claimed before it are taken back.
     assert outbox.recover_interrupted(session, later, claimed_before=later - timedelta(minutes=30)) == 1
-    # The daemon at start-up takes back every one.
     assert outbox.recover_interrupted(session, later) == 1
     for row in (old, new):
         session.refresh(row)
         assert row.status == "failed" and row.next_attempt_at == later
         assert row.last_error == outbox.INTERRUPTED
-    assert {r.id for r in outbox.claim_due(session, "email", later, 10)} == {old.id, new.id}
 
 
 def test_an_operator_requeues_one_row_or_every_dead_one(session, person):

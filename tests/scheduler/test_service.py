@@ -191,7 +191,8 @@ def test_the_daemon_schedules_its_jobs_in_the_configured_zone(reminder_config):
     scheduler = service.build_scheduler(lambda name, body: body)
     assert scheduler.timezone == ZoneInfo("Asia/Shanghai")
     jobs = {job.id: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {"materialise", "score", "holidays", "plan", "dispatch"}
+    # "lease": on SQLite the daemon renews its one-daemon-per-file lease (docs/service.md, Faults)
+    assert set(jobs) == {"materialise", "score", "holidays", "plan", "dispatch", "lease"}
     assert jobs["dispatch"].trigger.interval == timedelta(minutes=1)
     assert str(jobs["score"].trigger) == "cron[hour='0', minute='10']"     # daily, after materialise
     # January still posts last year's entries: December work reported late moves its score.
@@ -224,7 +225,9 @@ def test_dead_after_the_retry_limit_until_an_operator_requeues(reminder_config):
         assert "已放弃 2" in tick(cfg, "2026-03-11 10:01")
         runner = CliRunner()
         listing = runner.invoke(main, ["--config", str(cfg), "outbox", "--status", "dead"])
-        assert listing.exit_code == 0 and listing.output.count("重试 2 次仍失败：SMTP 451") == 2
+        # Two rows, and the 投递异常 summary above the table counts them (issue 10 item 12).
+        assert listing.exit_code == 0 and listing.output.count("重试 2 次仍失败：SMTP 451") == 3
+        assert "已放弃 2 条（邮件）：重试 2 次仍失败：SMTP 451" in listing.output
         assert "已放弃" in listing.output
         assert not smtp.messages
         result = runner.invoke(main, ["--config", str(cfg), "outbox", "retry", "--dead"])

@@ -1,7 +1,7 @@
 """told due date
 
 Revision ID: 0008
-Revises: 0004
+Revises: 0005
 Create Date: 2026-11-28
 
 `outbox_item.told_due`: the due date a reminder item told (as rendered into its message). When
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 
 revision = '0008'
-down_revision = '0004'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
