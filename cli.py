@@ -363,6 +363,14 @@ def emit(rows, columns, fmt: str, footnotes=(), *, csv_keys=None, words=None, ti
         from scheduler.xlsx_tables import write_table_xlsx
         write_table_xlsx(rows, spreadsheet_keys(rows, columns, csv_keys), Path(output), title=title, words=words,
                          notes=footnotes)
+    elif fmt == "json" and not output:   # printed piece by piece: a large answer is never one string
+        from itertools import islice
+
+        from scheduler.tables import json_chunks
+        pieces = json_chunks(rows)
+        while batch := "".join(islice(pieces, 500)):
+            out(batch)
+        return
     else:
         text = render(rows, columns, fmt, footnotes, csv_keys, words)
         if not output:

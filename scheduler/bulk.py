@@ -9,8 +9,8 @@ inserted in one statement, the state columns refreshed once per batch
 
 CSV (header row, any order): `key` (事项编号), `unit` (单位代码), `period` (期间), `at` (完成时间,
 `YYYY-MM-DD` or `YYYY-MM-DD HH:MM`; default now), `note` (备注, optional). Decoding: UTF-8 (with or
-without BOM), else GB18030 (what Chinese Excel writes as "CSV"). A simple decoder; the shared one
-of the CLI work replaces it when merged.
+without BOM), else GB18030 (what Chinese Excel writes as "CSV"), by the shared
+`obligations.csv_text.decode_csv`.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import bindparam, insert
 from sqlmodel import Session, col, select
 
+from obligations.csv_text import CSVEncodingError, decode_csv
 from obligations.schedules import periods_in_year
 from scheduler.materialise import anchor_keys, applies_to_unit, materialise, move_dependents, period_year
 from scheduler.models import Occurrence, Submission, Unit
@@ -85,14 +86,6 @@ class BulkInputError(ValueError):
 
 # --------------------------------------------------------------------------- reading the CSV
 
-def decode(raw: bytes) -> str:
-    """UTF-8 (BOM or not), else GB18030."""
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return raw.decode("gb18030")
-
-
 def _parse_at(text: str) -> datetime:
     text = text.strip().replace("/", "-")
     if len(text) == 10:
@@ -113,9 +106,9 @@ def read_csv(path: Path | str) -> tuple[list[SubmitRow], list[RowError]]:
     except OSError as e:
         raise BulkInputError([RowError(label, None, None, f"无法读取文件：{e.strerror}")]) from None
     try:
-        text = decode(raw)
-    except UnicodeDecodeError:
-        raise BulkInputError([RowError(label, None, None, "不是 UTF-8 或 GB18030 文本")]) from None
+        text = decode_csv(raw).text      # the shared decoder: UTF-8 (BOM or not), else GB18030
+    except CSVEncodingError as e:
+        raise BulkInputError([RowError(label, e.line, None, str(e))]) from None
     reader = csv.reader(io.StringIO(text, newline=""))
     header: list[str] | None = None
     rows: list[SubmitRow] = []

@@ -351,12 +351,18 @@ class Planner:
         moved = MovedDeadlines(session, opened)  # a date moved: escalation waits (scheduler/moved.py)
         items: list[ReminderItem] = []
         open_occs: dict[int, Occurrence] = {}
+        stages: dict[tuple, object] = {}
         for occ in occs:
             ob = self.app.obligations.get(occ.obligation_key)
             if ob is None:  # its pack is no longer enabled: kept in the record, not reminded
                 continue
-            stage = stage_at(self.policy(ob), opens=occ.opens, due=occ.due, today=today,
-                             cal=self.app.calendar)
+            # The stage depends on the obligation and the window only: thousands of units share
+            # each (key, opens, due), so it is worked out once per pass.
+            window = (ob.key, occ.opens, occ.due)
+            if window not in stages:
+                stages[window] = stage_at(self.policy(ob), opens=occ.opens, due=occ.due, today=today,
+                                          cal=self.app.calendar)
+            stage = stages[window]
             if stage is None:
                 continue
             if stage.escalate and moved.holds_escalation(occ.id, occ.due, today, self.app.calendar):

@@ -177,9 +177,10 @@ def overdue(app: "App", as_of: date, unit: str | None = None) -> list[dict[str, 
         items = _load(app, session, col(Occurrence.due) < as_of, open_on(as_of), *_unit_condition(unit),
                       as_of=as_of)
         # Periods start at most a year before they are due (an autumn semester is due in January).
-        items += _virtual(app, session, (as_of.year - 1, as_of.year), date(as_of.year, 1, 1),
-                          as_of - timedelta(days=1), as_of, unit)
-    items.sort(key=_sort_key)
+        computed = _virtual(app, session, (as_of.year - 1, as_of.year), date(as_of.year, 1, 1),
+                            as_of - timedelta(days=1), as_of, unit)
+    if computed:      # stored rows come sorted from SQL; computed ones are merged in
+        items = sorted(items + computed, key=_sort_key)
     return [_row(i, as_of, days_overdue=i.status.days_overdue)
             for i in items if i.status.state == "overdue"]
 

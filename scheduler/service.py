@@ -327,6 +327,9 @@ class Service:
             self.planner.settle(session, now)
         if not in_window(now, self.app.calendar, self.window):
             return None
+        # Another daemon on the same database may have died while sending: its rows come back
+        # now (owner dead on this host, or lease run out), not only at the next start or tick.
+        self.recover(now, lease=True)
         self.last_notices = self.plan_notice(now)
         return await self.dispatcher.dispatch()
 

@@ -12,7 +12,7 @@ import json
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Iterator, Callable, Iterable, Mapping, Sequence
 
 FORMATS = ("table", "json", "csv")
 
@@ -174,6 +174,20 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, (date, datetime)):
         return value.isoformat()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def json_chunks(records: Sequence[Mapping[str, Any]]) -> Iterator[str]:
+    """`render_json`'s text in pieces (one object per piece), to print without building it."""
+    encode = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=_json_default).encode
+    if not records:
+        yield "[]\n"
+        return
+    yield "["
+    sep = "\n"
+    for r in records:
+        yield sep + encode(r)
+        sep = ",\n"
+    yield "\n]\n"
 
 
 def render_json(records: Sequence[Mapping[str, Any]]) -> str:

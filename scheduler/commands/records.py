@@ -41,8 +41,11 @@ def submit(key, unit, period, at, evidence, note, corrects, from_csv) -> None:
         if key or unit or period or evidence or corrects:
             raise CcalError("--from-csv 不能与 KEY/--unit/--period/--evidence/--corrects 同用")
         return _submit_csv(from_csv)
-    if not (key and unit and period):
-        raise CcalError("请给出 KEY、--unit 和 --period（或用 --from-csv FILE 批量登记）")
+    for name, value in (("key", key), ("unit", unit), ("period", period)):
+        if not value:   # click's own error (exit 2), as when they were required
+            ctx = click.get_current_context()
+            param = next(p for p in ctx.command.params if p.name == name)
+            raise click.MissingParameter(ctx=ctx, param=param, param_hint="'KEY'" if name == "key" else None)
 
     r = do_submit(get_app(), key, unit, period, at=at, evidence=[Path(e) for e in evidence],
                   note=note, corrects=corrects)
