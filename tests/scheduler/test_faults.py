@@ -627,6 +627,7 @@ def test_a_configured_robot_waits_at_most_five_seconds_for_its_own_limit(tmp_pat
     assert channels["wecom_robot"].max_wait == 5
 
 
+@pytest.mark.sqlite_only     # a second writer through sqlite3 itself
 def test_a_planning_pass_that_loses_the_insert_race_uses_the_winners_message(reminder_config):
     from scheduler.service import Service
     import sqlite3
