@@ -301,8 +301,8 @@ class OutboxItem(SQLModel, table=True):
     person_id: int = Field(foreign_key="person.id")
     roles: str = Field(default="responsible", max_length=100)  # comma-separated
     state: str = Field(default="listed", max_length=12)
-    # The due date this item told, as rendered into its message (migration 0008); a later
-    # message says when it moved (scheduler/moved.py). None: planned before 0008.
+    # The due date this item told, as rendered into its message (migration 0006); a later
+    # message says when it moved (scheduler/moved.py). None: planned before 0006.
     told_due: dt.date | None = Field(default=None)
 
 
@@ -481,7 +481,7 @@ class ScoreWatermark(SQLModel, table=True):
     fingerprint: str = Field(default="", max_length=64)
 
 
-# The web (scheduler/web/, scheduler/links.py, scheduler/reviews.py, docs/web.md; migration 0007).
+# The web (scheduler/web/, scheduler/links.py, scheduler/reviews.py, docs/web.md; migration 0008).
 STAFF_ROLES: dict[str, str] = {"propaganda": "宣传部工作人员", "viewer": "只读"}
 REVIEW_DECISIONS = ("accepted", "returned")
 

@@ -3,7 +3,7 @@
 An occurrence's due date can move after a message told it: the propaganda department records
 the quarter's meeting (the reports before it fall due earlier), a holiday file replaces a
 provisional year. Each reminder item keeps the due date it told (`OutboxItem.told_due`,
-migration 0008, written when its message is rendered). From those:
+migration 0006, written when its message is rendered). From those:
 
 - the next message to a person whose last *sent* message told another date says so:
   「截止日期已由3月30日调整为3月27日」 (`MovedDeadlines.moved_from`). That message comes with the
@@ -17,7 +17,7 @@ migration 0008, written when its message is rendered). From those:
 - an unsent message whose items told a date that has since moved is rendered again before it
   goes out (`messages_to_rerender`).
 
-Items planned before migration 0008 have no told date and are ignored.
+Items planned before migration 0006 have no told date and are ignored.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """province scale: the occurrence's state in SQL, tracked years, score watermark
 
-Revision ID: 0006
-Revises: 0008 (0004 before main's 0008 was merged into this branch)
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-11-28
 
 Occurrences carry what makes them open or done (`done`, `completed_at`, `waived`, `is_open`,
@@ -24,8 +24,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0006'
-down_revision = '0008'
+revision = '0007'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 

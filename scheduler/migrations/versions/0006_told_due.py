@@ -1,6 +1,6 @@
 """told due date
 
-Revision ID: 0008
+Revision ID: 0006
 Revises: 0005
 Create Date: 2026-11-28
 
@@ -14,7 +14,7 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0008'
+revision = '0006'
 down_revision = '0005'
 branch_labels = None
 depends_on = None
