@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import TYPE_CHECKING
 
 from sqlalchemy import update
@@ -198,38 +198,10 @@ def _apply(session: Session, wanted: Mapping[tuple[str, str, str], dict], existi
     if new:
         # Insert-or-ignore: a concurrent pass (a tick beside the daemon, a query) may have
         # created some of them a moment ago; losing that race is not an error.
-        created = _insert_new(session, new)
+        created = insert_many_ignore(session, Occurrence, new)
     if changes:
         session.execute(update(Occurrence), changes)
     return MaterialiseCounts(created, len(changes), unchanged)
-
-
-def _insert_new(session: Session, rows: list[dict]) -> int:
-    """Insert-or-ignore the new occurrences; returns how many were inserted. On SQLite the rows
-    go straight to the driver (executemany, values in SQLAlchemy's storage format): SQLAlchemy's
-    per-row parameter processing was half the cost of materialising a province (650,000 rows);
-    other databases use the shared insert-or-ignore."""
-    conn = session.connection()
-    if conn.dialect.name != "sqlite":
-        return insert_many_ignore(session, Occurrence, rows)
-    cols = list(rows[0])
-    sql = (f"INSERT OR IGNORE INTO occurrence ({', '.join(cols)}) "
-           f"VALUES ({', '.join('?' for _ in cols)})")
-    # Every row has the same timestamps and flags: each value is converted once per distinct value.
-    cache: dict = {}
-
-    def value(v):
-        if v is None or type(v) in (int, str):
-            return v
-        key = (type(v), v)
-        if key not in cache:
-            cache[key] = int(v) if isinstance(v, bool) else (
-                v.strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(v, datetime) else v.isoformat())
-        return cache[key]
-
-    before = conn.exec_driver_sql("SELECT total_changes()").scalar()
-    conn.exec_driver_sql(sql, [tuple(value(r[c]) for c in cols) for r in rows])
-    return conn.exec_driver_sql("SELECT total_changes()").scalar() - before
 
 
 def event_label(event_id: int) -> str:
