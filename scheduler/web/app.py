@@ -27,7 +27,7 @@ from starlette.staticfiles import StaticFiles
 from notifiers.rendering import cn_date, period_name
 from scheduler.links import Links
 from scheduler.models import Person, StaffUser
-from scheduler.reviews import WEB_PERSON_MARK
+from scheduler.reviews import web_recorded_by
 from scheduler.web.settings import WebSettings, web_secret, web_settings
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ class Visitor:
     def recorded_by(self) -> str:
         """What the record says about who did it."""
         if self.kind == "person":
-            return f"{self.name}{WEB_PERSON_MARK}{self.person_id}）"     # the review queue reads it
+            return web_recorded_by(self.name, self.person_id)     # the review queue reads it
         return f"{self.name}（网页，宣传部）" if self.staff else ""
 
 
