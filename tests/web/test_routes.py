@@ -58,8 +58,32 @@ TABLE = [
     # no planning pass has run in this college: stale, for everyone alike
     ("GET", "/healthz", dict(anonymous=503, A=503, B=503, viewer=503, propaganda=503)),
     ("GET", "/login", dict(anonymous=200, A=200, B=200, viewer=200, propaganda=200)),
+    ("POST", "/logout", dict(anonymous=303, A=303, B=303, viewer=303, propaganda=303)),
     ("GET", "/", dict(anonymous=303, A=303, B=303, viewer=303, propaganda=303)),
+    # token routes: whoever holds A's link is A for that request (it is a bearer credential)
+    ("GET", "/l/{tok}", dict(anonymous=303, A=303, B=303, viewer=303, propaganda=303)),
+    ("GET", "/l/{tok}/o/{b1}", dict(anonymous=303, A=303, B=303, viewer=303, propaganda=303)),
+    ("GET", "/ics/{tok}.ics", dict(anonymous=200, A=200, B=200, viewer=200, propaganda=200)),
 ]
+# Routes outside the table, each with the test that covers it.
+ELSEWHERE = {
+    "POST /login": "test_staff_login_is_throttled_after_repeated_failures",
+    "GET /static": "static files (the stylesheet): no data",
+}
+
+
+def test_the_authorization_table_covers_every_route(college):
+    """A route added later without a row here fails this test."""
+    from starlette.routing import Mount
+    missing = []
+    for route in college.web.routes:
+        pattern = re.compile(re.sub(r"{[^}]+}", "[^/]+", route.path) + "$")
+        methods = ["GET"] if isinstance(route, Mount) else sorted(route.methods - {"HEAD"})
+        for m in methods:
+            if not any(tm == m and pattern.match(tp) for tm, tp, _ in TABLE) \
+                    and f"{m} {route.path}" not in ELSEWHERE:
+                missing.append(f"{m} {route.path}")
+    assert missing == []
 
 
 @pytest.mark.parametrize("method,path,expected", TABLE, ids=[f"{m} {p}" for m, p, _ in TABLE])
@@ -68,7 +92,8 @@ def test_authorization_table(college, method, path, expected):
     sid, ev = _evidence_of_b1(college)
     b1 = college.occurrence("B1", "rpack.spring", "2026")
     lec = lectures.register(college.app, "B1", title="形势政策报告会", starts=datetime(2026, 4, 20, 14))["id"]
-    url = path.format(b1=b1, sid=sid, ev=ev, lec=lec, pa=college.people["B"] if "rotate" in path else 0)
+    url = path.format(b1=b1, sid=sid, ev=ev, lec=lec, pa=college.people["B"] if "rotate" in path else 0,
+                      tok=college.links["A"].rsplit("/", 1)[1])
     data = {"decision": "return", "reason": "缺少签字页", "note": "n"} if "review" in path else \
         {"reason": "本期不适用"} if "waive" in path else \
         {"decision": "approve"} if "decide" in path else \
