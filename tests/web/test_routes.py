@@ -236,6 +236,27 @@ def test_a_form_without_its_csrf_token_is_refused(college):
     assert r.status_code == 403 and "安全校验失败" in r.text
 
 
+@pytest.mark.parametrize("method,path,expected", [row for row in TABLE if row[0] == "POST"],
+                         ids=[p for m, p, _ in TABLE if m == "POST"])
+def test_every_form_refuses_a_post_without_its_csrf_token(college, method, path, expected):
+    """Every POST route, sent by the visitor it would otherwise serve, with a forged token:
+    403 and the Chinese explanation, and no audit record of the action."""
+    from scheduler import lectures
+    sid, _ = _evidence_of_b1(college)
+    b1 = college.occurrence("B1", "rpack.spring", "2026")
+    lec = lectures.register(college.app, "B1", title="形势政策报告会", starts=datetime(2026, 4, 20, 14))["id"]
+    url = path.format(b1=b1, sid=sid, lec=lec, pa=college.people["B"])
+    who = next(w for w in ("propaganda", "A") if expected[w] != 403)
+    c = college.client(who)
+    with college.app.session() as s:
+        before = len(s.exec(select(WebAudit)).all())
+    r = c.post(url, data={"csrf": "forged"},
+               files=[("files", ("a.pdf", PDF, "application/pdf"))] if url.endswith("submit") else None)
+    assert r.status_code == 403 and "安全校验失败" in r.text
+    with college.app.session() as s:
+        assert len(s.exec(select(WebAudit)).all()) == before
+
+
 def test_downloads_show_pdf_inline_and_send_other_files_as_attachments(college):
     sid, ev = _evidence_of_b1(college)
     docx = submit(college.app, "rpack.spring", "B1", "2026", at=NOW,
