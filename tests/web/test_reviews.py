@@ -136,6 +136,18 @@ def test_email_and_wecom_app_messages_carry_the_personal_link_the_group_robot_do
     assert "http://127.0.0.1:8080/me" in robot.body_markdown
 
 
+def test_a_reminder_with_a_link_asks_for_the_online_submission_not_for_paper(college):
+    """Issue 9: the closing line "完成后请及时将相关材料报送党委宣传部登记" is the loop the web closes.
+    A message that carries a link says to submit through it (paper stays possible)."""
+    app = college.app
+    planner(app).plan(NOW)
+    with app.session() as s:
+        row = s.exec(select(Outbox).where(Outbox.person_id == college.people["A"])).one()
+    assert "完成后请通过本消息中的链接在线提交材料" in row.body_text
+    assert "完成后请及时将相关材料报送" not in row.body_text
+    assert "完成后请通过本消息中的链接在线提交材料" in row.body_html
+
+
 def test_an_escalation_carries_the_supervisors_own_link_but_no_submit_form_of_the_unit(college):
     from scheduler.models import Person
     app = college.app
