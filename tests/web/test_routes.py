@@ -388,6 +388,19 @@ def test_metrics_count_occurrences_by_state_from_the_state_columns(college, monk
     assert got == dict(want)
 
 
+def test_the_overviews_next_page_keeps_a_filter_with_an_ampersand(college):
+    """The pager wrote the filter into its links unencoded: 「党建&宣传」 came back as 「党建」."""
+    import html
+    with college.app.session() as s:
+        s.add_all(Unit(code=f"X{i:02d}", name=f"党建&宣传{i:02d}支部", kind="branch") for i in range(55))
+        s.add_all(Unit(code=f"Y{i:02d}", name=f"党建{i:02d}支部", kind="branch") for i in range(5))
+    c = college.client("viewer")
+    page = c.get("/staff", params={"q": "党建&宣传"}).text
+    assert "共 55 个单位，第 1/2 页" in page
+    nxt = html.unescape(re.search(r'<a href="([^"]+)">下一页', page).group(1))
+    assert "共 55 个单位，第 2/2 页" in c.get(nxt).text
+
+
 def test_the_overview_matrix_shows_each_units_current_occurrence_by_colour_and_word(college):
     from scheduler import reviews
     rec = submit(college.app, "rpack.spring", "B1", "2026", at=NOW)
