@@ -388,6 +388,17 @@ def test_metrics_count_occurrences_by_state_from_the_state_columns(college, monk
     assert got == dict(want)
 
 
+def test_the_overview_shows_each_units_counts_beside_its_name(college):
+    """With some 40 obligations as columns the per-unit counts were the last column, off the
+    screen; they follow the unit's name, before the obligations."""
+    submit(college.app, "rpack.spring", "B1", "2026", at=NOW)
+    page = college.client("viewer").get("/staff").text
+    head = re.search(r"<thead><tr>(.*?)</tr></thead>", page, re.S).group(1)
+    assert re.findall(r"<th[^>]*>([^<]*)</th>", head)[:2] == ["单位", "合计"]
+    row = re.search(r'<tr><th><a href="/u/B1">第一党支部</a></th>\s*<td class="meta">([^/]*?)</td>', page)
+    assert row and "完成 1" in row.group(1)
+
+
 def test_the_overviews_next_page_keeps_a_filter_with_an_ampersand(college):
     """The pager wrote the filter into its links unencoded: 「党建&宣传」 came back as 「党建」."""
     import html
