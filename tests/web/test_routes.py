@@ -439,6 +439,7 @@ def test_the_review_queue_holds_what_people_submitted_through_their_links(colleg
     _post(a, f"/o/{b1}/submit", {}, [("files", ("a.pdf", PDF, "application/pdf"))])
     queue = college.client("viewer").get("/staff/review").text
     assert "审核（1）" in queue and "第一党支部" in queue and "第二党支部" not in queue
+    assert "提交人：许芳（网页提交）" in queue and "人员" not in queue      # no internal id
 
 
 def test_staff_submit_on_behalf_without_a_file_and_waive(college):
