@@ -399,6 +399,19 @@ def test_the_overview_shows_each_units_counts_beside_its_name(college):
     assert row and "完成 1" in row.group(1)
 
 
+def test_the_overview_counts_what_is_still_overdue_from_earlier_periods(college):
+    """Each cell is the current period, so a unit that left the first quarter's studies undone
+    looked clean in April. Its counts say 往期逾期 N and lead to its year."""
+    for _ in range(3):
+        submit(college.app, "rpack.study", "B3", "2026-Q1", at=datetime(2026, 3, 1, 9))
+    college.app.now = lambda: datetime(2026, 4, 7, 10)     # Q2 is the current quarter
+    page = college.client("viewer").get("/staff").text
+    row = lambda code: re.search(rf'<tr><th><a href="/u/{code}">[^<]*</a></th>\s*<td class="meta">(.*?)</td>',
+                                 page, re.S).group(1)
+    assert '<a class="earlier" href="/u/B1">往期逾期 1</a>' in row("B1")      # Q1's studies, not done
+    assert "往期逾期" not in row("B3")                        # done in time
+
+
 def test_the_overviews_next_page_keeps_a_filter_with_an_ampersand(college):
     """The pager wrote the filter into its links unencoded: 「党建&宣传」 came back as 「党建」."""
     import html
