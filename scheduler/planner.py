@@ -305,7 +305,8 @@ class Planner:
     def _tell_returns(self, session: Session, directory: Directory, now: datetime,
                       report: PlanReport) -> None:
         """退回 notices (scheduler/reviews.py): a returned submission whose occurrence is still
-        open joins the responsible people's next message once, as the item "returned:<review>"."""
+        open joins the next message of the responsible people and of the person who sent it through
+        their link, once, as the item "returned:<review>"."""
         todo = reviews.returns_to_tell(session, now - reviews.RETURN_LOOKBACK)
         open_ids = set(session.exec(self._open_query(
             list({t.occurrence_id for t in todo}), now.date())).all()) if todo else set()
@@ -316,7 +317,10 @@ class Planner:
                 continue  # submitted again (or waived) since: nothing to tell
             stage = f"{reviews.RETURN_STAGE_PREFIX}{t.review.id}"
             ob = self.app.obligations[occ.obligation_key]
-            for person_id in directory.responsible(occ.unit_code, ob.responsible):
+            told = list(directory.responsible(occ.unit_code, ob.responsible))
+            if t.submitter in directory.people and t.submitter not in told:
+                told.append(t.submitter)    # who sent it hears of it, responsible or not
+            for person_id in told:
                 for channel in routes_for(directory.people[person_id], self.channels, self.settings.routes):
                     if session.exec(select(OutboxItem.id).where(
                             OutboxItem.occurrence_id == occ.id, OutboxItem.stage == stage,

@@ -13,6 +13,7 @@ Every web action is appended to `web_audit` (who, what, when).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -33,6 +34,7 @@ ACCEPTED, RETURNED = "accepted", "returned"
 # The review queue holds these; what a clerk or staff member records (CLI, 代为提交, the demo's
 # history) was checked by whoever recorded it, and can still be returned from its page.
 WEB_PERSON_MARK = "（网页，人员"
+_WEB_PERSON_RE = re.compile(re.escape(WEB_PERSON_MARK) + r"(\d+)）$")
 RETURN_STAGE_PREFIX = "returned:"   # outbox_item stage of a return notice: "returned:<review id>"
 
 
@@ -157,17 +159,32 @@ class ReturnToTell:
     review: SubmissionReview
     occurrence_id: int
     unit_code: str
+    submitter: int | None = None    # the person who sent it through their link, told too
+
+
+def web_recorded_by(name: str, person_id: int) -> str:
+    """`recorded_by` of a submission a person made through their own link."""
+    return f"{name}{WEB_PERSON_MARK}{person_id}）"
+
+
+def web_submitter(recorded_by: str) -> int | None:
+    """The person who submitted through their link, from `recorded_by`; None for the CLI,
+    staff and the demo's history."""
+    m = _WEB_PERSON_RE.search(recorded_by or "")
+    return int(m.group(1)) if m else None
 
 
 def returns_to_tell(session: Session, since: datetime) -> list[ReturnToTell]:
     """Returns reviewed after `since` whose occurrence is not settled by a newer submission.
     (Whether each was told already is the outbox's business: stage "returned:<id>".)"""
-    q = (select(SubmissionReview, Submission.occurrence_id, Occurrence.unit_code)
+    q = (select(SubmissionReview, Submission.occurrence_id, Occurrence.unit_code,
+                Submission.recorded_by)
          .join(Submission, col(Submission.id) == col(SubmissionReview.submission_id))
          .join(Occurrence, col(Occurrence.id) == col(Submission.occurrence_id))
          .where(SubmissionReview.decision == RETURNED, col(SubmissionReview.reviewed_at) >= since)
          .order_by(col(SubmissionReview.id)))
-    return [ReturnToTell(r, oid, unit) for r, oid, unit in session.exec(q).all()]
+    return [ReturnToTell(r, oid, unit, web_submitter(by))
+            for r, oid, unit, by in session.exec(q).all()]
 
 
 def return_notes(session: Session, stages: dict[int, set[str]]) -> dict[int, str]:

@@ -27,7 +27,7 @@ from starlette.staticfiles import StaticFiles
 from notifiers.rendering import cn_date, period_name
 from scheduler.links import Links
 from scheduler.models import Person, StaffUser
-from scheduler.reviews import WEB_PERSON_MARK
+from scheduler.reviews import WEB_PERSON_MARK, web_recorded_by, web_submitter
 from scheduler.web.settings import WebSettings, web_secret, web_settings
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ class Visitor:
     def recorded_by(self) -> str:
         """What the record says about who did it."""
         if self.kind == "person":
-            return f"{self.name}{WEB_PERSON_MARK}{self.person_id}）"     # the review queue reads it
+            return web_recorded_by(self.name, self.person_id)     # the review queue reads it
         return f"{self.name}（网页，宣传部）" if self.staff else ""
 
 
@@ -169,8 +169,15 @@ def templates() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True, lstrip_blocks=True,
     )
-    env.filters.update(cn_date=cn_date, period_name=period_name)
+    env.filters.update(cn_date=cn_date, period_name=period_name, recorder=recorder)
     return env
+
+
+def recorder(recorded_by: str) -> str:
+    """Who recorded it, for a clerk: "许芳（网页，人员4）" reads "许芳（网页提交）"."""
+    if web_submitter(recorded_by) is not None:
+        return recorded_by[:recorded_by.rindex(WEB_PERSON_MARK)] + "（网页提交）"
+    return recorded_by or "命令行登记"
 
 
 # --------------------------------------------------------------------------- errors and limits

@@ -84,21 +84,27 @@ async def metrics(request: Request) -> Response:
 
 
 def occurrence_states(app, session, as_of) -> dict[str, int]:
-    """Occurrences due in `as_of`'s year by state (the same status rules as every page)."""
-    from collections import Counter
-    from datetime import date
+    """Occurrences due in `as_of`'s year by state, counted in SQL from the state columns
+    (`waived`, `completed_at`, kept by every write path), with the rules of
+    `obligations.occurrences.occurrence_status`: waived wins; complete by the end of `as_of`:
+    done on or before the due date, else late; incomplete: overdue after the due date, open from
+    `opens`, else upcoming. Reading every submission per scrape took 11 s at 4,000 units."""
+    from datetime import date, datetime, time, timedelta
 
-    from obligations.occurrences import occurrence_status
+    from sqlalchemy import case
+
     from scheduler.models import Occurrence
-    from scheduler.submissions import counting_submissions, waived_occurrences
-    year = (col(Occurrence.due) >= date(as_of.year, 1, 1)) & (col(Occurrence.due) <= date(as_of.year, 12, 31))
-    ids = select(Occurrence.id).where(year)
-    subs = counting_submissions(session, ids)
-    waived = waived_occurrences(session, ids)
-    tz = app.config.general.tz
-    counts: Counter = Counter()
-    for o in session.exec(select(Occurrence).where(year)).all():
-        if o.obligation_key in app.obligations:
-            counts[occurrence_status(o.opens, o.due, o.required, subs.get(o.id, ()), o.id in waived,
-                                     as_of, tz=tz).state] += 1
-    return dict(counts)
+    o = Occurrence
+    day_after = lambda d: datetime.combine(d + timedelta(days=1), time())  # noqa: E731
+    complete = col(o.completed_at).is_not(None) & (col(o.completed_at) < day_after(as_of))
+    on_time = func.date(o.completed_at) <= col(o.due)     # local wall-clock day (SQLite, PostgreSQL)
+    state = case((col(o.waived), "waived"),
+                 (complete & on_time, "done"), (complete, "late"),
+                 (col(o.due) < as_of, "overdue"), (col(o.opens) <= as_of, "open"),
+                 else_="upcoming")
+    states = select(state.label("state")).where(
+        col(o.due) >= date(as_of.year, 1, 1), col(o.due) <= date(as_of.year, 12, 31),
+        col(o.obligation_key).in_(sorted(app.obligations))).subquery()
+    # grouped outside: PostgreSQL would not match the bound CASE of SELECT and GROUP BY
+    q = select(states.c.state, func.count()).group_by(states.c.state)
+    return {s: n for s, n in session.exec(q).all()}

@@ -208,7 +208,8 @@ def matrix(app: "App", session: Session, as_of: date, *, kind: str | None = None
     """Units (paged, filtered) × obligations: each cell the unit's current occurrence of the
     obligation, i.e. the latest one that has opened by `as_of`, with its state (returned when
     a submission was returned and nothing counts since). Counts per unit and per obligation are
-    over the units of the page."""
+    over the units of the page; each unit's counts also hold "earlier_overdue", its occurrences
+    of earlier periods (opened since last year) still overdue."""
     from scheduler.models import Submission, SubmissionReview
     q = select(Unit)
     if kind in UNIT_KINDS:
@@ -252,4 +253,11 @@ def matrix(app: "App", session: Session, as_of: date, *, kind: str | None = None
         column_counts.setdefault(key, Counter())[state] += 1
     columns = sorted(column_counts, key=lambda k: (app.obligations[k].pack, k))
     rows = [(u, cells[u.code], Counter(s for _, s in cells[u.code].values())) for u in units]
+    # Earlier periods still overdue (the state columns): a cell shows only the current period.
+    shown = set(ids)
+    earlier = Counter(o.unit_code for o in occs if o.id not in shown and o.is_open and o.due < as_of
+                      and o.obligation_key in app.obligations
+                      and app.obligations[o.obligation_key].schedule.kind not in ("event", "ad_hoc"))
+    for u, _, counts in rows:
+        counts["earlier_overdue"] = earlier[u.code]
     return Matrix([(k, app.obligations[k].title) for k in columns], rows, column_counts, total)

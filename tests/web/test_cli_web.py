@@ -88,3 +88,37 @@ def test_serve_runs_the_daemon_and_the_web_in_one_process(reminder_config, tmp_p
         proc.wait(30)
         log.close()
     assert proc.returncode == 0, (tmp_path / "serve.log").read_text()
+
+
+def test_web_runs_only_the_web_server(reminder_config, tmp_path):
+    """`ccal web` (several web processes behind nginx): pages answer, but no planning pass runs
+    and nothing is sent, so /healthz stays 503 (stale) until a daemon or tick has planned."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    cfg = reminder_config("spring")
+    log = open(tmp_path / "web.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "--config", str(cfg), "web",
+                             "--host", "127.0.0.1", "--port", str(port)],
+                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                            env={**os.environ, "PYTHONPATH": str(ROOT), "CCAL_WEB_SECRET": "x" * 32})
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, (tmp_path / "web.log").read_text()
+                assert time.monotonic() < deadline, "ccal web never answered"
+                time.sleep(0.1)
+        assert r.status_code == 503 and r.json()["status"] == "stale" and r.json()["last_pass"] is None
+        assert "<h1>工作人员登录</h1>" in httpx.get(f"http://127.0.0.1:{port}/login", timeout=5).text
+        assert not (tmp_path / "data" / "outbox").exists() or not any((tmp_path / "data" / "outbox").iterdir())
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+        log.close()
+    # uvicorn shuts down gracefully, then re-raises SIGTERM (systemd counts that as a clean stop)
+    assert proc.returncode in (0, -signal.SIGTERM), (tmp_path / "web.log").read_text()
+    assert "Finished server process" in (tmp_path / "web.log").read_text()

@@ -136,6 +136,18 @@ def test_email_and_wecom_app_messages_carry_the_personal_link_the_group_robot_do
     assert "http://127.0.0.1:8080/me" in robot.body_markdown
 
 
+def test_a_reminder_with_a_link_asks_for_the_online_submission_not_for_paper(college):
+    """Issue 9: the closing line "完成后请及时将相关材料报送党委宣传部登记" is the loop the web closes.
+    A message that carries a link says to submit through it (paper stays possible)."""
+    app = college.app
+    planner(app).plan(NOW)
+    with app.session() as s:
+        row = s.exec(select(Outbox).where(Outbox.person_id == college.people["A"])).one()
+    assert "完成后请通过本消息中的链接在线提交材料" in row.body_text
+    assert "完成后请及时将相关材料报送" not in row.body_text
+    assert "完成后请通过本消息中的链接在线提交材料" in row.body_html
+
+
 def test_an_escalation_carries_the_supervisors_own_link_but_no_submit_form_of_the_unit(college):
     from scheduler.models import Person
     app = college.app
@@ -160,3 +172,28 @@ def test_an_escalation_carries_the_supervisors_own_link_but_no_submit_form_of_th
     r = c.post(f"/o/{b2}/submit", data={"csrf": csrf_of(c)}, files=[("files", ("a.pdf", PDF, "application/pdf"))])
     assert r.status_code == 403
     assert c.get(f"/o/{college.occurrence('B1', 'rpack.spring', '2026')}").status_code == 403
+
+
+def test_the_person_who_submitted_hears_of_the_return_even_when_not_responsible(college):
+    """In the demo, 吕刚 (secretary) answered a report whose responsible role is the head: his
+    link opens every unit where he holds a role, so he may. The 退回 notice went to the head
+    only and the person who sent it never heard. It goes to the submitter too."""
+    from scheduler.models import Person, RoleAssignment
+    app = college.app
+    with app.session() as s:
+        zhou = Person(key="zhou@example.edu.cn", name="周明", email="zhou@example.edu.cn")
+        s.add(zhou)
+        s.flush()
+        s.add(RoleAssignment(unit_code="B1", person_id=zhou.id, role="propaganda"))
+        zhou_id = zhou.id
+    p = planner(app)
+    rec = submit(app, "rpack.spring", "B1", "2026", at=NOW,
+                 recorded_by=f"周明（网页，人员{zhou_id}）")   # as the web records it
+    reviews.review(app, rec.submission.id, "returned", "缺少签字页", by="propaganda", now=NOW)
+    p.plan(datetime(2026, 3, 16, 11))
+    with app.session() as s:
+        told = {i.person_id for i in s.exec(select(OutboxItem).where(
+            OutboxItem.stage.startswith("returned:"))).all()}
+        assert told == {college.people["A"], zhou_id}      # the secretary and the submitter
+        row = s.exec(select(Outbox).where(Outbox.person_id == zhou_id)).one()
+        assert "已退回" in row.body_text and "缺少签字页" in row.body_text
