@@ -114,7 +114,7 @@ def org_import(file: str, partial: bool) -> None:
     if result.errors:
         for err in result.errors:
             click.echo(str(err), err=True)
-        raise CcalError(f"{len({e.line for e in result.errors})} 行有误已跳过 bad rows skipped")
+        raise CcalError(f"{len({e.line for e in result.errors})} 行有误，已跳过")
 
 
 @org.command("list")
