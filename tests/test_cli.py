@@ -230,6 +230,21 @@ def test_obligations_table_names_documents_and_unit_kinds_in_chinese(cfg):
     assert "党支部、系党支部" in line and ".txt" not in line and "dept_branch" not in line
 
 
+def test_obligations_csv_names_documents_kinds_and_roles_in_chinese(cfg):
+    # audit7: the CSV for Excel still had an English header (citation_document), kinds, roles,
+    # schedules and deadline rules in English, and the document only as a file name.
+    import csv
+    import io
+
+    text = run(cfg, "obligations", "--pack", "jincheng-2020", "--format", "csv").stdout
+    rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+    assert all(not any(c.isascii() and c.isalpha() for c in h) for h in rows[0]), list(rows[0])
+    r = next(x for x in rows if x["事项编号"] == "jincheng-2020.1.2")
+    assert r["依据"] == "《落实意识形态工作责任制考核办法（试行）》晋市职院党〔2020〕44号 考核评分体系 1.2"
+    assert r["适用单位"] == "党支部、系党支部" and r["责任人"] == "书记"
+    assert r["周期"] == "每半年" and r["截止"] == "末月15日"
+
+
 # --------------------------------------------------------------------------- errors
 
 def test_unknown_unit_key_and_period_are_clear_errors(cfg):
