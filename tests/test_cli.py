@@ -304,6 +304,7 @@ def test_org_import_bad_rows_lists_line_numbers_and_imports_nothing(cfg, tmp_pat
     result = run(cfg, "org", "import", csv)
     assert result.exit_code == 1
     assert f"{csv}:3" in result.stderr and f"{csv}:4" in result.stderr
+    assert "未导入任何数据" in result.stderr and "nothing imported" not in result.stderr   # audit7
     assert unit_codes(tmp_path / "ccal.db") == before
     partial = run(cfg, "org", "import", csv, "--partial")
     assert partial.exit_code == 1 and f"{csv}:3" in partial.stderr
@@ -322,6 +323,7 @@ def test_packs_check_names_file_key_and_field(tmp_path):
     assert result.exit_code == 1
     assert "jincheng-2020.toml" in result.stderr and "jincheng-2020.1.2" in result.stderr
     assert "deadline.day" in result.stderr
+    assert f"{packs}：发现 1 个错误" in result.stderr and "errors in" not in result.stderr   # audit7
     (packs / "jincheng-2020.toml").write_text(good, encoding="utf-8")
     assert "OK" in ok(run(tmp_path / "ccal.toml", "packs", "check", packs)).stdout
 

@@ -106,7 +106,7 @@ def org_import(file: str, partial: bool) -> None:
     except OrgImportError as e:
         for err in e.errors:
             click.echo(str(err), err=True)
-        raise CcalError(f"{len(e.errors)} 处错误，未导入任何数据 nothing imported") from None
+        raise CcalError(f"{len(e.errors)} 处错误，未导入任何数据") from None
     click.echo(result.summary())
     if result.new_units and app.packs:   # new units get the tracked years' occurrences
         from scheduler.tracking import track   # (scheduler/tracking.py)
@@ -155,7 +155,7 @@ def packs_check(directory: str) -> None:
     if errors:
         for e in errors:
             click.echo(str(e), err=True)
-        raise CcalError(f"{len(errors)} 个错误 errors in {directory}")
+        raise CcalError(f"{directory}：发现 {len(errors)} 个错误")
     n = len(list(Path(directory).glob("*.toml")))
     click.echo(f"OK：{directory} 中 {n} 个规则包均有效")
 
@@ -252,7 +252,7 @@ def holidays_import(file: str) -> None:
     # Windows of periods starting the year before can reach into an installed year.
     affected = range(min(years) - 1, max(years) + 1)
     counts = materialise(app, affected, create=False)
-    click.echo(f"已更新 {counts.updated} 项截止日期 occurrences updated")
+    click.echo(f"已更新 {counts.updated} 项截止日期")
 
 
 @holidays.command("show")
