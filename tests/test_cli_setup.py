@@ -112,6 +112,10 @@ def test_init_without_a_choice_enables_no_pack_and_queries_say_how_to_choose(cfg
     listed = invoke("--config", cfg, "packs", "list", "--format", "json")
     assert listed.exit_code == 0
     assert not any(r["enabled"] for r in json.loads(listed.stdout))
+    # audit7: a clerk choosing a pack sees what each one is (its title and size) before enabling it.
+    jincheng = next(r for r in json.loads(listed.stdout) if r["pack"] == "jincheng-2020")
+    assert jincheng["title"] == "晋城职业技术学院 落实意识形态工作责任制考核办法（试行）"
+    assert jincheng["obligations"] > 30
 
 
 def test_init_packs_writes_the_choice_into_the_config(cfg):

@@ -165,7 +165,7 @@ def packs_check(directory: str) -> None:
 @config_option
 def packs_list(fmt: str) -> None:
     """规则包：已启用的及其来源（内置或扩展目录），以及未启用的内置规则包。"""
-    from obligations.packs import bundled_pack_dir, bundled_pack_names
+    from obligations.packs import bundled_pack_dir, bundled_pack_names, load_packs
 
     app = get_app(packs=False)
     bundled = bundled_pack_dir().resolve()
@@ -176,8 +176,16 @@ def packs_list(fmt: str) -> None:
     rows = [{"pack": p.name, "title": p.title, "obligations": len(p.obligations), "enabled": True,
              "origin": origin(p.path), "path": str(p.path)} for p in app.packs]
     enabled = {p.name for p in app.packs}
-    rows += [{"pack": n, "title": "", "obligations": None, "enabled": False, "origin": "bundled", "path": ""}
-             for n in bundled_pack_names() if n not in enabled]
+    for n in bundled_pack_names():      # not enabled: still say what it is, for choosing
+        if n in enabled:
+            continue
+        try:
+            (p,) = load_packs([n])
+            title, count, path = p.title, len(p.obligations), str(p.path)
+        except ValueError:
+            title, count, path = "", None, ""
+        rows.append({"pack": n, "title": title, "obligations": count, "enabled": False,
+                     "origin": "bundled", "path": path})
     cols = [Column("pack", "规则包"), Column("title", "名称"),
             Column("obligations", "事项数", align="right"),
             Column("enabled", "启用", show=lambda r: "是" if r["enabled"] else "否"),
