@@ -167,3 +167,13 @@ def test_an_empty_organisation_is_not_an_all_clear(cfg):
         result = invoke("--config", cfg, cmd, "--as-of", "2026-06-20")
         assert result.exit_code == 0
         assert "还没有任何单位" in result.stderr and "ccal org import" in result.stderr
+
+
+def test_init_again_on_the_demo_keeps_its_packs_and_says_nothing_false(cfg):
+    # audit7: `ccal init` (the upgrade step) on a database that tracks packs printed
+    # "未启用任何规则包" although every other command keeps the packs the database tracks.
+    assert invoke("--config", cfg, "init", "--demo", "--now", "2026-03-16 10:00").exit_code == 0
+    again = invoke("--config", cfg, "init")
+    assert again.exit_code == 0 and "未启用任何规则包" not in again.output, again.output
+    rows = json.loads(invoke("--config", cfg, "packs", "list", "--format", "json").stdout)
+    assert all(r["enabled"] for r in rows)

@@ -39,7 +39,7 @@ def init(ctx: click.Context, demo: bool, pack_names: tuple[str, ...], now: datet
     from scheduler.app import open_app
     from scheduler.config import load_config
     from scheduler.db import current_revision
-    from scheduler.pack_choice import NO_PACK_MESSAGE, record_choice, with_packs
+    from scheduler.pack_choice import NO_PACK_MESSAGE, record_choice, tracked_packs, with_packs
 
     names = tuple(dict.fromkeys(n.strip() for x in pack_names for n in x.split(",") if n.strip()))
     if demo and names:
@@ -52,7 +52,8 @@ def init(ctx: click.Context, demo: bool, pack_names: tuple[str, ...], now: datet
         click.echo(f"规则包：{', '.join(names)}（已写入 {path} 的 [packs] enabled）")
         config = load_config(path if config.path is None else config.path)
     elif not config.packs.chosen:
-        config = with_packs(config, tuple(bundled_pack_names()) if demo else ())
+        # An upgrade keeps what the database tracks, as every other command does (pack_choice).
+        config = with_packs(config, tuple(bundled_pack_names()) if demo else tracked_packs(config))
     app = open_app(config=config)
     state.adopt(app)
     click.echo(f"数据库已就绪（版本 {current_revision(app.engine)}）")
