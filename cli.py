@@ -68,7 +68,7 @@ def _translate(e: Exception) -> CcalError | None:
     exc = sys.modules.get("sqlalchemy.exc")
     if exc is not None and isinstance(e, exc.OperationalError):
         # The driver's message (no URL, so no password): locked or unreachable database.
-        return CcalError(f"数据库不可用 database unavailable: {e.orig}")
+        return CcalError(f"数据库不可用：{e.orig}")
     return None
 
 

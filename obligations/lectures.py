@@ -72,7 +72,7 @@ def parse_categories(values: Iterable[str]) -> tuple[str, ...]:
             key = by_name.get(name) or by_name.get(name.lower())
             if key is None:
                 known = "；".join(f"{c.key}（{c.short}）" for c in SENSITIVE_CATEGORIES)
-                raise ValueError(f"未知敏感议题类别 unknown category {name!r}；可选：{known}")
+                raise ValueError(f"未知敏感议题类别 {name!r}；可选：{known}")
             picked.add(key)
     return tuple(c.key for c in SENSITIVE_CATEGORIES if c.key in picked)
 

@@ -91,7 +91,7 @@ class App:
         except KeyError:
             similar = difflib.get_close_matches(key, list(self.obligations), n=5, cutoff=0.6)
             hint = "；相近的编号：" + ", ".join(similar) if similar else "（ccal obligations 列出全部编号）"
-            raise UserInputError(f"未知事项编号 unknown obligation key: {key}{hint}") from None
+            raise UserInputError(f"未知事项编号：{key}{hint}") from None
 
     def unit(self, session: Session, code: str) -> Unit:
         from sqlmodel import func, select
@@ -108,7 +108,7 @@ class App:
                                      f"{', '.join(u.code for u in matches)}；请按原样输入")
             known = session.exec(select(Unit.code).order_by(Unit.code).limit(20)).all()
             hint = f"（已有单位：{', '.join(known)}）" if known else "（数据库中还没有单位，请先 ccal org import 或 ccal init --demo）"
-            raise UserInputError(f"未知单位代码 unknown unit: {code}{hint}")
+            raise UserInputError(f"未知单位代码：{code}{hint}")
         return unit
 
 

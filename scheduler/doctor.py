@@ -91,7 +91,7 @@ def _channels(config: "Config", environ) -> list[Check]:
 
     try:
         channels = build_channels(config.notify, config_path=config.path, data_dir=config.general.data_dir,
-                                  environ=environ)
+                                  environ=environ, line_of=config.line_of)
     except ValueError as e:     # NotifyConfigError, a missing secret: the message names no secret
         return [Check("提醒通道", False, str(e))]
     seen: dict[int, str] = {}
@@ -104,6 +104,21 @@ def _channels(config: "Config", environ) -> list[Check]:
         local = getattr(channel, "name", "") == "local"
         checks.append(Check(f"通道 {route}", None if local else True, describe_channel(channel, chinese=True)))
     return checks
+
+
+def _reminder_settings(config: "Config") -> list[Check]:
+    """The [reminders], [service] and [templates] checks `ccal tick` makes before it runs, so
+    that doctor never passes a config the service refuses (each error names its line)."""
+    from notifiers.settings import template_environment
+    from scheduler.service import sending_window, service_settings
+
+    try:
+        service_settings(config)
+        sending_window(config)
+        template_environment(config.templates, config_path=config.path, line_of=config.line_of)
+    except ValueError as e:     # ConfigError, NotifyConfigError: file, line and field
+        return [Check("提醒设置", False, str(e))]
+    return []
 
 
 def diagnose(config: "Config", today: date, environ=None) -> list[Check]:
@@ -123,5 +138,6 @@ def diagnose(config: "Config", today: date, environ=None) -> list[Check]:
     checks.append(Check("节假日数据目录", None, str(config.calendar.holiday_dir)))
     checks += _packs(config)
     checks += _holidays(config, today)
+    checks += _reminder_settings(config)
     checks += _channels(config, environ)
     return checks

@@ -81,33 +81,32 @@ def _open_source(src: Path, protected: Sequence[Path]) -> int:
     try:
         lst = os.lstat(src)
     except FileNotFoundError:
-        raise EvidenceError(f"{src}: file not found（文件不存在）") from None
+        raise EvidenceError(f"{src}：文件不存在") from None
     except OSError as e:
-        raise EvidenceError(f"{src}：无法读取 cannot read: {e.strerror}") from None
+        raise EvidenceError(f"{src}：无法读取（{e.strerror}）") from None
     if stat.S_ISLNK(lst.st_mode):
-        raise EvidenceError(f"{src}：是符号链接，请直接给出文件本身 (a symlink is refused)")
+        raise EvidenceError(f"{src}：是符号链接，请直接给出文件本身")
     if not stat.S_ISREG(lst.st_mode):
-        raise EvidenceError(f"{src}: not a regular file（目录、管道或设备不能作为佐证材料）")
+        raise EvidenceError(f"{src}：不是普通文件（目录、管道或设备不能作为佐证材料）")
     real = Path(os.path.realpath(src))
     for root in FORBIDDEN_ROOTS:
         if real.is_relative_to(root):
-            raise EvidenceError(f"{src}：{root} 下的系统文件不能作为佐证材料 (system files are refused)")
+            raise EvidenceError(f"{src}：{root} 下的系统文件不能作为佐证材料")
     try:
         fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
     except OSError as e:
-        raise EvidenceError(f"{src}：无法读取 cannot read: {e.strerror}") from None
+        raise EvidenceError(f"{src}：无法读取（{e.strerror}）") from None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != (lst.st_dev, lst.st_ino):
-            raise EvidenceError(f"{src}：文件在检查时被替换 (changed while being checked)")
+            raise EvidenceError(f"{src}：文件在检查时被替换")
         for p in protected:
             try:
                 pst = os.stat(p)
             except OSError:
                 continue
             if (pst.st_dev, pst.st_ino) == (st.st_dev, st.st_ino):
-                raise EvidenceError(f"{src}：是 ccal 自己的配置、密钥或数据库文件，不能作为佐证材料 "
-                                    "(ccal's own config, secret or database file)")
+                raise EvidenceError(f"{src}：是 ccal 自己的配置、密钥或数据库文件，不能作为佐证材料")
         if getattr(os, "O_NONBLOCK", 0):
             os.set_blocking(fd, True)
         return fd

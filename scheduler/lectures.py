@@ -185,7 +185,7 @@ def refuse_bare_event(app: "App", key: str) -> None:
 def _one(app: "App", session: Session, lecture_id: int) -> LectureRecord:
     found = load(session, [lecture_id])
     if not found:
-        raise UserInputError(f"未知讲座编号 unknown lecture: {lecture_id}（ccal lecture list 列出全部）")
+        raise UserInputError(f"未知讲座编号：{lecture_id}（ccal lecture list 列出全部）")
     return found[0]
 
 
@@ -291,7 +291,7 @@ def _check_files(files: Sequence[Path]) -> list[Path]:
     paths = [Path(f) for f in files]
     for p in paths:
         if not p.is_file():
-            raise UserInputError(f"找不到证明材料文件 evidence file not found: {p}")
+            raise UserInputError(f"找不到证明材料文件：{p}")
     return paths
 
 

@@ -87,7 +87,7 @@ def scorecard(app: "App", name: str | None = None) -> Scorecard:
 
 def _check_year(year: int) -> None:
     if not 1900 <= year <= 2200:
-        raise UserInputError(f"年度有误 bad year: {year}")
+        raise UserInputError(f"年度有误：{year}")
 
 
 def _item_label(card: Scorecard, item_id: str) -> str:
@@ -312,7 +312,7 @@ def set_score(app: "App", unit_code: str, year: int, item_id: str, points: float
     else:
         item = card.item(item_id)
         if item is None:
-            raise UserInputError(f"未知考核项目 unknown item: {item_id}（{', '.join(card.item_ids)}）")
+            raise UserInputError(f"未知考核项目：{item_id}（{', '.join(card.item_ids)}）")
         maximum = item.points
     if not clear:
         if points is None:
@@ -386,7 +386,7 @@ def add_finding(app: "App", unit_code: str, item_id: str, description: str, *, y
     if item_id == card.bonus.id:
         raise UserInputError(f"{_item_label(card, item_id)}是加分项，请用 ccal score set")
     if item_id not in card.item_ids:
-        raise UserInputError(f"未知考核项目 unknown item: {item_id}（{', '.join(card.item_ids)}）")
+        raise UserInputError(f"未知考核项目：{item_id}（{', '.join(card.item_ids)}）")
     if not description or not description.strip():
         raise UserInputError("请说明发现的问题 (--text)")
     if count < 1:
@@ -442,7 +442,7 @@ def correct_finding(app: "App", finding_id: int, reason: str, *, deduct: float |
     with app.session() as session:
         old = session.get(Finding, finding_id)
         if old is None or old.scorecard != card.pack:
-            raise UserInputError(f"未知问题记录 unknown finding: {finding_id}")
+            raise UserInputError(f"未知问题记录：{finding_id}")
         later = session.exec(select(Finding.id).where(Finding.corrects_id == finding_id)).first()
         if later is not None:
             raise UserInputError(f"问题记录 {finding_id} 已被记录 {later} 更正；请对 {later} 操作")

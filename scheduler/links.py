@@ -142,5 +142,5 @@ def find_person(session: Session, who: str) -> Person:
                                  "，".join(f"{p.id}（{p.email or p.key}）" for p in matches))
         q = matches[0] if matches else None
     if q is None:
-        raise UserInputError(f"未知人员 unknown person: {who}（可用姓名、邮箱或编号）")
+        raise UserInputError(f"未知人员：{who}（可用姓名、邮箱或编号）")
     return q

@@ -88,7 +88,7 @@ def _scoring(app: "App", item: str | None, deduct: float | None,
         raise UserInputError(f"{item} 是加分项，逾期督办不能计入")
     known = card.item(item)
     if known is None and item != card.negative.id:
-        raise UserInputError(f"未知考核项目 unknown item: {item}（{', '.join(card.item_ids)}）")
+        raise UserInputError(f"未知考核项目：{item}（{', '.join(card.item_ids)}）")
     if deduct is None and (known is None or known.deduction_rule is None):
         raise UserInputError(f"考核项目 {item} 没有统一的扣分标准，请用 --deduct 指明逾期扣几分")
     if deduct is not None and deduct <= 0:
@@ -127,7 +127,7 @@ def issue(app: "App", unit_code: str, deadline: date, text: str, *, key: str | N
 def _order(session: Session, order_id: int) -> Order:
     order = session.get(Order, order_id)
     if order is None:
-        raise UserInputError(f"未知督办单编号 unknown order: {order_id}（ccal order list 列出全部）")
+        raise UserInputError(f"未知督办单编号：{order_id}（ccal order list 列出全部）")
     return order
 
 

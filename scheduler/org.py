@@ -61,7 +61,7 @@ class OrgRowError:
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: field {self.field}: {self.message}" if self.field \
+        return f"{where}: 字段 {self.field}：{self.message}" if self.field \
             else f"{where}: {self.message}"
 
 
@@ -158,9 +158,9 @@ def _parse(path: Path, label: str) -> tuple[list[_Row], list[OrgRowError], dict[
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise OrgImportError([OrgRowError(label, None, None, "file not found")]) from None
+        raise OrgImportError([OrgRowError(label, None, None, "文件不存在")]) from None
     except OSError as e:
-        raise OrgImportError([OrgRowError(label, None, None, f"cannot read file: {e.strerror}")]) from None
+        raise OrgImportError([OrgRowError(label, None, None, f"无法读取文件（{e.strerror}）")]) from None
     try:
         decoded = decode_csv(raw)
     except CSVEncodingError as e:
@@ -183,7 +183,7 @@ def _parse(path: Path, label: str) -> tuple[list[_Row], list[OrgRowError], dict[
                 continue
             if len(cells) != len(header):
                 errors.append(OrgRowError(label, line, None,
-                                          f"expected {len(header)} fields, got {len(cells)}"))
+                                          f"应有 {len(header)} 列，实有 {len(cells)} 列"))
                 continue
             values = dict(zip(header, (c.strip() for c in cells)))
             lines_by_code.setdefault(values["code"], line)
@@ -192,9 +192,9 @@ def _parse(path: Path, label: str) -> tuple[list[_Row], list[OrgRowError], dict[
             if row is not None:
                 rows.append(row)
     except csv.Error as e:
-        raise OrgImportError([OrgRowError(label, reader.line_num, None, f"CSV format error: {e}")]) from None
+        raise OrgImportError([OrgRowError(label, reader.line_num, None, f"CSV 格式有误（{e}）")]) from None
     if header is None:
-        raise OrgImportError([OrgRowError(label, None, None, "the file is empty (no header row)")])
+        raise OrgImportError([OrgRowError(label, None, None, "文件为空（没有表头行）")])
     return rows, errors, lines_by_code, encoding
 
 
@@ -204,17 +204,17 @@ def _check_header(cells: list[str], line: int, label: str) -> list[str]:
     for i, col in enumerate(header):
         if col not in KNOWN_COLUMNS:
             errors.append(OrgRowError(label, line, col or f"#{i + 1}",
-                                      f"unknown column (known: {', '.join(KNOWN_COLUMNS)})"))
+                                      f"未知列（可用的列：{', '.join(KNOWN_COLUMNS)}）"))
         elif col in header[:i]:
-            errors.append(OrgRowError(label, line, col, "column appears twice"))
+            errors.append(OrgRowError(label, line, col, "列重复"))
     for col in REQUIRED_COLUMNS:
         if col not in header:
-            errors.append(OrgRowError(label, line, col, "required column is missing"))
+            errors.append(OrgRowError(label, line, col, "缺少必填列"))
     for name_col, contacts in ROLE_COLUMNS.values():
         for col in contacts:
             if col in header and name_col not in header:
                 errors.append(OrgRowError(label, line, col,
-                                          f"contact column without the {name_col} column"))
+                                          f"有联系方式列但没有 {name_col} 列"))
     if errors:
         raise OrgImportError(errors)
     return header
@@ -229,22 +229,22 @@ def _parse_row(values: dict[str, str], line: int, label: str
 
     code = values["code"]
     if not _CODE.fullmatch(code):
-        bad("code", f"unit code must be 1-32 letters, digits, '_', '-' or '.', got {_q(code)}"
-            if code else "unit code is empty")
+        bad("code", f"单位代码应为 1-32 个字母、数字或 _ - .，给出的是 {_q(code)}"
+            if code else "单位代码为空")
     name = values["name"]
     if not name:
-        bad("name", "unit name is empty")
+        bad("name", "单位名称为空")
     elif len(name) > 200:
-        bad("name", "unit name is longer than 200 characters")
+        bad("name", "单位名称超过 200 个字")
     kind_text = values["kind"]
     kind = _KIND_BY_LABEL.get(kind_text.lower(), _KIND_BY_LABEL.get(kind_text))
     if kind is None:
         choices = ", ".join(f"{k}/{v}" for k, v in UNIT_KINDS.items())
-        bad("kind", f"unknown unit kind {_q(kind_text)} (use {choices})" if kind_text
-            else f"unit kind is empty (use {choices})")
+        bad("kind", f"未知单位类型 {_q(kind_text)}（可用：{choices}）" if kind_text
+            else f"单位类型为空（可用：{choices}）")
     parent = values.get("parent") or None
     if parent is not None and not _CODE.fullmatch(parent):
-        bad("parent", f"not a unit code: {_q(parent)}")
+        bad("parent", f"不是单位代码：{_q(parent)}")
 
     people = []
     for role, (name_col, contact_cols) in ROLE_COLUMNS.items():
@@ -255,22 +255,22 @@ def _parse_row(values: dict[str, str], line: int, label: str
         if not person_name:
             for f, col in zip(CONTACT_FIELDS, contact_cols):
                 if contacts[f]:
-                    bad(col, f"contact given but {name_col} is empty")
+                    bad(col, f"填了联系方式，但 {name_col} 为空")
             continue
         if len(person_name) > 100:
-            bad(name_col, "name is longer than 100 characters")
+            bad(name_col, "姓名超过 100 个字")
         email_col, wecom_col, mobile_col = contact_cols
         if contacts["email"] and not _EMAIL.fullmatch(contacts["email"]):
-            bad(email_col, f"not an email address: {_q(contacts['email'])}")
+            bad(email_col, f"不是邮箱地址：{_q(contacts['email'])}")
         if contacts["wecom_userid"] and not _WECOM.fullmatch(contacts["wecom_userid"]):
-            bad(wecom_col, f"not a WeCom userid (letters, digits, _ - . @; at most 64): "
+            bad(wecom_col, f"不是企业微信账号（字母、数字或 _ - . @，最多 64 个）："
                            f"{_q(contacts['wecom_userid'])}")
         if contacts["mobile"]:
             m = _MOBILE.fullmatch(re.sub(r"[\s-]", "", contacts["mobile"]))
             if m:
                 contacts["mobile"] = m.group(1)
             else:
-                bad(mobile_col, f"not a mainland mobile number (11 digits): {_q(contacts['mobile'])}")
+                bad(mobile_col, f"不是大陆手机号（11 位数字）：{_q(contacts['mobile'])}")
         people.append(_PersonSpec(role, person_name, contacts["email"], contacts["wecom_userid"],
                                   contacts["mobile"], line))
     if errors:
@@ -293,7 +293,7 @@ def _check_across_rows(rows: list[_Row], errors: list[OrgRowError], existing: di
     for row in rows:
         if row.code in seen:
             errors.append(OrgRowError(label, row.line, "code",
-                                      f"unit {row.code} is already on line {seen[row.code]}"))
+                                      f"单位 {row.code} 已在第 {seen[row.code]} 行"))
         else:
             seen[row.code] = row.line
             good.append(row)
@@ -313,8 +313,7 @@ def _check_across_rows(rows: list[_Row], errors: list[OrgRowError], existing: di
                         ROLE_COLUMNS[p.role][1][CONTACT_FIELDS.index(attr)]
                     errors.append(OrgRowError(
                         label, row.line, col,
-                        f"{_q(b)} differs from line {first.line} ({_q(a)}) for the same person "
-                        f"({p.key})"))
+                        f"{_q(b)} 与第 {first.line} 行同一人员（{p.key}）的 {_q(a)} 不一致"))
                     row_ok = False
         if row_ok:
             kept.append(row)
@@ -330,10 +329,10 @@ def _check_across_rows(rows: list[_Row], errors: list[OrgRowError], existing: di
         if not orphans:
             break
         for r in orphans:
-            why = f"line {lines_by_code[r.parent]} has errors" if r.parent in lines_by_code \
-                else "no such unit"
+            why = f"第 {lines_by_code[r.parent]} 行有误" if r.parent in lines_by_code \
+                else "没有该单位"
             errors.append(OrgRowError(label, r.line, "parent",
-                                      f"parent unit {r.parent} is not imported ({why})"))
+                                      f"上级单位 {r.parent} 未导入（{why}）"))
         good = [r for r in good if r not in orphans]
 
     parents = {code: u.parent_code for code, u in existing.items()}
@@ -347,7 +346,7 @@ def _check_across_rows(rows: list[_Row], errors: list[OrgRowError], existing: di
         if code is not None:
             looping.append(r)
             errors.append(OrgRowError(label, r.line, "parent",
-                                      "parent chain loops: " + " → ".join(chain + [code])))
+                                      "上级关系成环：" + " → ".join(chain + [code])))
     return [r for r in good if r not in looping]
 
 

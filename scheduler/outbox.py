@@ -407,7 +407,7 @@ def _requeue(session: Session, ids: Sequence[int], now: datetime) -> None:
 def rows(session: Session, status: str | None = None, limit: int | None = None) -> list[Outbox]:
     """Outbox rows, newest first; ``status`` filters."""
     if status is not None and status not in OUTBOX_STATES:
-        raise OutboxError(f"未知状态 unknown status {status!r}（可选：{', '.join(OUTBOX_STATES)}）")
+        raise OutboxError(f"未知状态 {status!r}（可选：{', '.join(OUTBOX_STATES)}）")
     q = select(Outbox).order_by(col(Outbox.id).desc())
     if status is not None:
         q = q.where(Outbox.status == status)

@@ -294,7 +294,7 @@ def deadline_text(ob: Obligation) -> str:
 def catalogue(app: "App", pack: str | None = None) -> list[dict[str, Any]]:
     """The enabled obligations with schedule, deadline and citation, sorted by key."""
     if pack is not None and pack not in {p.name for p in app.packs}:
-        raise UserInputError(f"未启用的规则包 unknown pack: {pack}（已启用：{', '.join(p.name for p in app.packs)}）")
+        raise UserInputError(f"未启用的规则包：{pack}（已启用：{', '.join(p.name for p in app.packs)}）")
     rows = []
     for ob in app.obligations.values():
         if pack is not None and ob.pack != pack:

@@ -73,7 +73,7 @@ def review(app: "App", submission_id: int, decision: str, reason: str = "", *, b
     with app.session() as session:
         sub = session.get(Submission, submission_id)
         if sub is None or sub.withdrawn:
-            raise UserInputError(f"未知提交记录 unknown submission: {submission_id}")
+            raise UserInputError(f"未知提交记录：{submission_id}")
         done = session.exec(select(SubmissionReview).where(
             SubmissionReview.submission_id == submission_id)).first()
         if done is not None:

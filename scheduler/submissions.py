@@ -157,18 +157,18 @@ def find_occurrence(app: "App", session: Session, key: str, unit_code: str, peri
     if not applies_to_unit(ob, unit, app.propaganda_unit):
         raise UserInputError(
             f"事项 {key} 不适用于单位 {unit.code}（{unit.name}）：适用于 {'、'.join(unit_kind_name(k) for k in ob.applies_to)}，"
-            f"该单位类型为 {unit.kind}")
+            f"该单位类型为{unit_kind_name(unit.kind)}")
     kind = ob.schedule.kind
     if kind in ("event", "ad_hoc"):
         occ = _lookup(session, unit.code, key, period)
         if occ is None:
             hint = ("请先用 ccal event add 登记活动，期间为 E<活动编号>" if kind == "event"
                     else "该事项由督办单产生")
-            raise UserInputError(f"未知期间 unknown period {period!r} for {key} / {unit.code}：{hint}")
+            raise UserInputError(f"未知期间 {period!r}（{key} / {unit.code}）：{hint}")
         return occ
     year = period_year(period)
     if year is None:
-        raise UserInputError(f"期间格式有误 bad period label {period!r} for {key}（例如 {_examples(app, ob, 2026)}）")
+        raise UserInputError(f"期间格式有误：{period!r}（{key}，例如 {_examples(app, ob, 2026)}）")
     occ = _lookup(session, unit.code, key, period)
     if occ is None:
         # A year nobody tracks gets its rows untracked: a late record for 2025 does not turn
@@ -177,7 +177,7 @@ def find_occurrence(app: "App", session: Session, key: str, unit_code: str, peri
         occ = _lookup(session, unit.code, key, period)
     if occ is None:
         raise UserInputError(
-            f"未知期间 unknown period {period!r} for {key}（{ob.schedule.kind}）：{year} 年的期间为 "
+            f"未知期间 {period!r}（{key}）：{year} 年的期间为 "
             f"{_examples(app, ob, year)}")
     return occ
 
@@ -194,8 +194,7 @@ def check_period_opened(app: "App", key: str, period: str, when: datetime) -> No
     if found is not None and found.start > when.date():
         raise UserInputError(
             f"期间 {period} 尚未开始（{found.start:%Y年%-m月%-d日}起），不能登记其完成情况"
-            f"（登记时间 {when:%Y-%m-%d}）；请核对 --period 或 --at "
-            f"(period {period} has not begun: it starts {found.start})")
+            f"（登记时间 {when:%Y-%m-%d}）；请核对 --period 或 --at")
 
 
 def _examples(app: "App", ob, year: int) -> str:
@@ -259,7 +258,7 @@ def _attach(app: "App", session: Session, sub: Submission, path: Path, name: str
 def _check_replaceable(session: Session, submission_id: int) -> Submission:
     old = session.get(Submission, submission_id)
     if old is None:
-        raise UserInputError(f"未知提交记录 unknown submission: {submission_id}")
+        raise UserInputError(f"未知提交记录：{submission_id}")
     if old.withdrawn:
         raise UserInputError(f"提交记录 {submission_id} 是一条撤回记录，不能再更正或撤回")
     later = session.exec(select(Submission.id).where(Submission.corrects_id == submission_id)).first()
@@ -312,7 +311,7 @@ def revoke_waiver(app: "App", waiver_id: int, reason: str, recorded_by: str = ""
     with app.session() as session:
         w = session.get(Waiver, waiver_id)
         if w is None or w.revokes_id is not None:
-            raise UserInputError(f"未知豁免记录 unknown waiver: {waiver_id}")
+            raise UserInputError(f"未知豁免记录：{waiver_id}")
         if active_waivers(session, [w.occurrence_id]).get(w.occurrence_id) is None:
             raise UserInputError(f"豁免记录 {waiver_id} 已撤销")
         row = Waiver(occurrence_id=w.occurrence_id, reason=reason.strip(), recorded_by=recorded_by,
@@ -356,7 +355,7 @@ def record_event(app: "App", key: str, unit_code: str, on: date, *, period: str 
                 raise UserInputError(f"{key} 是会议锚点事项，请用 --period 指明会议所属期间（例如 {_examples(app, ob, on.year)}）")
             year = period_year(period)
             if year is None or period not in {p.label for p in periods_in_year(ob.schedule, year, app.context)}:
-                raise UserInputError(f"未知期间 unknown period {period!r} for {key}（例如 {_examples(app, ob, on.year)}）")
+                raise UserInputError(f"未知期间 {period!r}（{key}，例如 {_examples(app, ob, on.year)}）")
             ev = Event(unit_code=unit.code, obligation_key=key, label=period, date=on, title=title,
                        recorded_at=app.now())
             session.add(ev)

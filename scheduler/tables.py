@@ -209,7 +209,7 @@ KEY_WORDS: dict[str, str] = {
     "done": "已完成次数", "required": "要求次数", "days_overdue": "逾期天数", "days_left": "剩余天数",
     "progress": "进度", "citation": "依据", "pack": "规则包", "clause": "条款", "applies_to": "适用单位",
     "responsible": "责任人", "schedule": "周期", "deadline": "截止规则", "deadline_text": "截止",
-    "times": "次数", "default_date": "默认日期", "anchor": "锚点事项", "citation_source": "依据文件",
+    "times": "次数", "default_date": "默认日期", "anchor": "锚点事项", "citation_source": "原文文件",
     "citation_clause": "依据条款", "citation_quote": "原文", "obligations": "事项数", "enabled": "启用",
     "origin": "来源", "path": "文件", "submitted_at": "完成时间", "late": "逾期", "corrects": "更正记录",
     "replaced_by": "被更正为", "evidence": "证明材料数", "note": "备注", "recorded_by": "记录人",
@@ -225,6 +225,7 @@ KEY_WORDS: dict[str, str] = {
     "secretary": "书记", "head": "负责人", "supervisor": "分管领导", "propaganda": "宣传委员",
     "ranking": "排名类别", "rank": "名次", "flagged": "提醒谈话", "max": "满分", "score": "得分",
     "reasons": "计分理由", "total": "总分",
+    "applies_to_text": "适用单位", "schedule_text": "周期",
 }
 
 

@@ -230,6 +230,21 @@ def test_obligations_table_names_documents_and_unit_kinds_in_chinese(cfg):
     assert "党支部、系党支部" in line and ".txt" not in line and "dept_branch" not in line
 
 
+def test_obligations_csv_names_documents_kinds_and_roles_in_chinese(cfg):
+    # audit7: the CSV for Excel still had an English header (citation_document), kinds, roles,
+    # schedules and deadline rules in English, and the document only as a file name.
+    import csv
+    import io
+
+    text = run(cfg, "obligations", "--pack", "jincheng-2020", "--format", "csv").stdout
+    rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+    assert all(not any(c.isascii() and c.isalpha() for c in h) for h in rows[0]), list(rows[0])
+    r = next(x for x in rows if x["事项编号"] == "jincheng-2020.1.2")
+    assert r["依据"] == "《落实意识形态工作责任制考核办法（试行）》晋市职院党〔2020〕44号 考核评分体系 1.2"
+    assert r["适用单位"] == "党支部、系党支部" and r["责任人"] == "书记"
+    assert r["周期"] == "每半年" and r["截止"] == "末月15日"
+
+
 # --------------------------------------------------------------------------- errors
 
 def test_unknown_unit_key_and_period_are_clear_errors(cfg):
@@ -289,6 +304,7 @@ def test_org_import_bad_rows_lists_line_numbers_and_imports_nothing(cfg, tmp_pat
     result = run(cfg, "org", "import", csv)
     assert result.exit_code == 1
     assert f"{csv}:3" in result.stderr and f"{csv}:4" in result.stderr
+    assert "未导入任何数据" in result.stderr and "nothing imported" not in result.stderr   # audit7
     assert unit_codes(tmp_path / "ccal.db") == before
     partial = run(cfg, "org", "import", csv, "--partial")
     assert partial.exit_code == 1 and f"{csv}:3" in partial.stderr
@@ -307,6 +323,7 @@ def test_packs_check_names_file_key_and_field(tmp_path):
     assert result.exit_code == 1
     assert "jincheng-2020.toml" in result.stderr and "jincheng-2020.1.2" in result.stderr
     assert "deadline.day" in result.stderr
+    assert f"{packs}：发现 1 个错误" in result.stderr and "errors in" not in result.stderr   # audit7
     (packs / "jincheng-2020.toml").write_text(good, encoding="utf-8")
     assert "OK" in ok(run(tmp_path / "ccal.toml", "packs", "check", packs)).stdout
 

@@ -80,3 +80,21 @@ def test_notify_test_sends_one_real_message(reminder_config):
         assert "测试" in smtp.messages[0].message["Subject"]
     unknown = run(cfg, "notify", "test", "无此人")
     assert unknown.exit_code == 1 and "未找到人员 无此人" in unknown.stderr
+
+
+@pytest.mark.parametrize("extra,line,text", [
+    ('[notify.email]\nhost = "h"\nfrom_addr = "a@b.cn"\nprot = 25\n', 10, "[notify.email] prot"),
+    ('[reminders]\nbefore_dayz = [1]\n', 8, "reminders.before_dayz"),
+    ('[service]\nbatch_size = 0\n', 8, "service.batch_size"),
+    ('[templates]\ndir = "nope"\n', 8, "[templates] dir"),
+])
+def test_doctor_finds_the_setting_errors_tick_refuses_and_names_their_line(cfg, extra, line, text):
+    # audit7: doctor gave "未发现问题" for [reminders]/[service]/[templates] errors that make
+    # `ccal tick` refuse to run, and named no line for a [notify] error.
+    cfg.write_text(CONFIG + "\n" + extra, encoding="utf-8")
+    result = run(cfg, "doctor", "--as-of", "2026-06-20")
+    assert result.exit_code == 1, result.stdout
+    problem = next(l for l in result.stdout.splitlines() if l.startswith("[问题]"))
+    assert f"{cfg}:{line}: " in problem and text in problem
+    tick = run(cfg, "tick", "--now", "2026-06-20 10:00")
+    assert tick.exit_code == 1 and f"{cfg}:{line}: " in tick.stderr

@@ -158,9 +158,9 @@ def test_csv_has_a_row_per_unit_and_item(cfg):
 
 def test_clerk_errors_are_messages_not_tracebacks(cfg):
     result = run(cfg, "score", "set", "--unit", "JDX", "--year", 2026, "--item", "9.9", "--points", 1, "--reason", "x")
-    assert result.exit_code == 1 and result.stderr.startswith("错误：未知考核项目 unknown item: 9.9")
+    assert result.exit_code == 1 and result.stderr.startswith("错误：未知考核项目：9.9")
     result = run(cfg, "finding", "add", "--unit", "NOPE", "--item", "4.3", "--text", "x", "--date", "2026-01-05")
-    assert result.exit_code == 1 and "未知单位代码 unknown unit: NOPE" in result.stderr
+    assert result.exit_code == 1 and "未知单位代码：NOPE" in result.stderr
     result = run(cfg, "score", *AS_OF)
     assert result.exit_code == 2 and "--year" in result.output
 

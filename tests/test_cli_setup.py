@@ -112,6 +112,10 @@ def test_init_without_a_choice_enables_no_pack_and_queries_say_how_to_choose(cfg
     listed = invoke("--config", cfg, "packs", "list", "--format", "json")
     assert listed.exit_code == 0
     assert not any(r["enabled"] for r in json.loads(listed.stdout))
+    # audit7: a clerk choosing a pack sees what each one is (its title and size) before enabling it.
+    jincheng = next(r for r in json.loads(listed.stdout) if r["pack"] == "jincheng-2020")
+    assert jincheng["title"] == "晋城职业技术学院 落实意识形态工作责任制考核办法（试行）"
+    assert jincheng["obligations"] > 30
 
 
 def test_init_packs_writes_the_choice_into_the_config(cfg):
@@ -163,3 +167,13 @@ def test_an_empty_organisation_is_not_an_all_clear(cfg):
         result = invoke("--config", cfg, cmd, "--as-of", "2026-06-20")
         assert result.exit_code == 0
         assert "还没有任何单位" in result.stderr and "ccal org import" in result.stderr
+
+
+def test_init_again_on_the_demo_keeps_its_packs_and_says_nothing_false(cfg):
+    # audit7: `ccal init` (the upgrade step) on a database that tracks packs printed
+    # "未启用任何规则包" although every other command keeps the packs the database tracks.
+    assert invoke("--config", cfg, "init", "--demo", "--now", "2026-03-16 10:00").exit_code == 0
+    again = invoke("--config", cfg, "init")
+    assert again.exit_code == 0 and "未启用任何规则包" not in again.output, again.output
+    rows = json.loads(invoke("--config", cfg, "packs", "list", "--format", "json").stdout)
+    assert all(r["enabled"] for r in rows)

@@ -137,3 +137,11 @@ def test_a_command_without_the_database_loads_no_database_library(tmp_path):
     out, loaded = probe("--config", str(cfg), "workdays", "count", "2026-10-08", "2026-10-16")
     assert out.splitlines()[0] == "8"
     assert loaded == ""
+
+
+def test_path_errors_are_chinese_without_clicks_english_type_word(tmp_path):
+    # audit7: "错误：'DIRECTORY' 的值无效：Directory 'x.toml' 是文件。" mixed in click's English
+    # type name (kept English on purpose as a metavar, so it is left out of these messages).
+    (tmp_path / "x.toml").write_text("", encoding="utf-8")
+    is_file = CliRunner().invoke(main, ["packs", "check", str(tmp_path / "x.toml")], env={"CCAL_CONFIG": None})
+    assert is_file.exit_code == 2 and "是文件" in is_file.stderr and "Directory" not in is_file.stderr

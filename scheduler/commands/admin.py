@@ -39,7 +39,7 @@ def init(ctx: click.Context, demo: bool, pack_names: tuple[str, ...], now: datet
     from scheduler.app import open_app
     from scheduler.config import load_config
     from scheduler.db import current_revision
-    from scheduler.pack_choice import NO_PACK_MESSAGE, record_choice, with_packs
+    from scheduler.pack_choice import NO_PACK_MESSAGE, record_choice, tracked_packs, with_packs
 
     names = tuple(dict.fromkeys(n.strip() for x in pack_names for n in x.split(",") if n.strip()))
     if demo and names:
@@ -52,7 +52,8 @@ def init(ctx: click.Context, demo: bool, pack_names: tuple[str, ...], now: datet
         click.echo(f"规则包：{', '.join(names)}（已写入 {path} 的 [packs] enabled）")
         config = load_config(path if config.path is None else config.path)
     elif not config.packs.chosen:
-        config = with_packs(config, tuple(bundled_pack_names()) if demo else ())
+        # An upgrade keeps what the database tracks, as every other command does (pack_choice).
+        config = with_packs(config, tuple(bundled_pack_names()) if demo else tracked_packs(config))
     app = open_app(config=config)
     state.adopt(app)
     click.echo(f"数据库已就绪（版本 {current_revision(app.engine)}）")
@@ -106,7 +107,7 @@ def org_import(file: str, partial: bool) -> None:
     except OrgImportError as e:
         for err in e.errors:
             click.echo(str(err), err=True)
-        raise CcalError(f"{len(e.errors)} 处错误，未导入任何数据 nothing imported") from None
+        raise CcalError(f"{len(e.errors)} 处错误，未导入任何数据") from None
     click.echo(result.summary())
     if result.new_units and app.packs:   # new units get the tracked years' occurrences
         from scheduler.tracking import track   # (scheduler/tracking.py)
@@ -114,7 +115,7 @@ def org_import(file: str, partial: bool) -> None:
     if result.errors:
         for err in result.errors:
             click.echo(str(err), err=True)
-        raise CcalError(f"{len({e.line for e in result.errors})} 行有误已跳过 bad rows skipped")
+        raise CcalError(f"{len({e.line for e in result.errors})} 行有误，已跳过")
 
 
 @org.command("list")
@@ -155,7 +156,7 @@ def packs_check(directory: str) -> None:
     if errors:
         for e in errors:
             click.echo(str(e), err=True)
-        raise CcalError(f"{len(errors)} 个错误 errors in {directory}")
+        raise CcalError(f"{directory}：发现 {len(errors)} 个错误")
     n = len(list(Path(directory).glob("*.toml")))
     click.echo(f"OK：{directory} 中 {n} 个规则包均有效")
 
@@ -165,7 +166,7 @@ def packs_check(directory: str) -> None:
 @config_option
 def packs_list(fmt: str) -> None:
     """规则包：已启用的及其来源（内置或扩展目录），以及未启用的内置规则包。"""
-    from obligations.packs import bundled_pack_dir, bundled_pack_names
+    from obligations.packs import bundled_pack_dir, bundled_pack_names, load_packs
 
     app = get_app(packs=False)
     bundled = bundled_pack_dir().resolve()
@@ -176,8 +177,16 @@ def packs_list(fmt: str) -> None:
     rows = [{"pack": p.name, "title": p.title, "obligations": len(p.obligations), "enabled": True,
              "origin": origin(p.path), "path": str(p.path)} for p in app.packs]
     enabled = {p.name for p in app.packs}
-    rows += [{"pack": n, "title": "", "obligations": None, "enabled": False, "origin": "bundled", "path": ""}
-             for n in bundled_pack_names() if n not in enabled]
+    for n in bundled_pack_names():      # not enabled: still say what it is, for choosing
+        if n in enabled:
+            continue
+        try:
+            (p,) = load_packs([n])
+            title, count, path = p.title, len(p.obligations), str(p.path)
+        except ValueError:
+            title, count, path = "", None, ""
+        rows.append({"pack": n, "title": title, "obligations": count, "enabled": False,
+                     "origin": "bundled", "path": path})
     cols = [Column("pack", "规则包"), Column("title", "名称"),
             Column("obligations", "事项数", align="right"),
             Column("enabled", "启用", show=lambda r: "是" if r["enabled"] else "否"),
@@ -252,7 +261,7 @@ def holidays_import(file: str) -> None:
     # Windows of periods starting the year before can reach into an installed year.
     affected = range(min(years) - 1, max(years) + 1)
     counts = materialise(app, affected, create=False)
-    click.echo(f"已更新 {counts.updated} 项截止日期 occurrences updated")
+    click.echo(f"已更新 {counts.updated} 项截止日期")
 
 
 @holidays.command("show")

@@ -6,7 +6,8 @@ click looks its strings up with `gettext.gettext` / `gettext.ngettext`, bound as
 a translation made from the catalogue below (a dict: no .mo file to find or build, nothing
 read from disk; the process-wide gettext domain is left alone). A string not in the catalogue
 stays English; type names used as metavars (file, path, integer) stay as click writes them,
-because click pads help columns by characters, not display width. Placeholders ({name!r}, {message}...) are kept as click fills them.
+because click pads help columns by characters, not display width; so the path messages leave
+out click's English type word ({name}: "File", "Directory"). Placeholders ({name!r}, {message}...) are kept as click fills them.
 """
 
 from __future__ import annotations
@@ -51,11 +52,11 @@ CATALOGUE: dict[str, str] = {
     "required": "必填",
     "env var: {var}": "环境变量：{var}",
     "unknown error": "未知错误",
-    "{name} {filename!r} does not exist.": "{name} {filename!r} 不存在。",
-    "{name} {filename!r} is a directory.": "{name} {filename!r} 是目录。",
-    "{name} {filename!r} is a file.": "{name} {filename!r} 是文件。",
-    "{name} {filename!r} is not readable.": "{name} {filename!r} 不可读。",
-    "{name} {filename!r} is not writable.": "{name} {filename!r} 不可写。",
+    "{name} {filename!r} does not exist.": "{filename!r} 不存在。",
+    "{name} {filename!r} is a directory.": "{filename!r} 是目录，这里需要文件。",
+    "{name} {filename!r} is a file.": "{filename!r} 是文件，这里需要目录。",
+    "{name} {filename!r} is not readable.": "{filename!r} 不可读。",
+    "{name} {filename!r} is not writable.": "{filename!r} 不可写。",
     "{value!r} is not a valid {number_type}.": "{value!r} 不是有效的{number_type}。",
     "{value} is not in the range {range}.": "{value} 不在范围 {range} 内。",
     "{value!r} is not a valid boolean. Recognized values: {states}": "{value!r} 不是有效的布尔值，可用：{states}",

@@ -167,9 +167,10 @@ def obligations(pack, fmt) -> None:
             Column("citation", "依据"),
             Column("citation_quote", "原文")]
     notes = ["† 文件未规定日期，由规则包设定默认日期"] if any(r["default_date"] for r in rows) else []
-    csv_keys = ["obligation", "pack", "clause", "title", "applies_to", "responsible", "schedule", "deadline",
-                "deadline_text", "times", "default_date", "anchor", "citation_source", "citation_clause",
-                "citation_quote", "citation_document"]
-    if fmt == "csv":
-        rows = [{**r, "applies_to": ",".join(r["applies_to"])} for r in rows]
-    emit(rows, cols, fmt, notes, csv_keys=csv_keys, title="事项目录")
+    # Spreadsheets (Excel) in Chinese: the document by title and 文号, kinds, roles and
+    # schedules in words; the source file name last, for tracing. JSON keeps the codes.
+    csv_keys = ["obligation", "pack", "clause", "title", "applies_to_text", "responsible", "schedule_text",
+                "deadline_text", "times", "default_date", "anchor", "citation", "citation_quote",
+                "citation_source"]
+    from scheduler.models import ROLES
+    emit(rows, cols, fmt, notes, csv_keys=csv_keys, words={"responsible": ROLES}, title="事项目录")

@@ -65,13 +65,13 @@ def test_only_a_plain_extension_is_kept(store, tmp_path, name, suffix):
 
 
 def test_missing_and_non_regular_sources_are_refused(store, tmp_path):
-    with pytest.raises(EvidenceError, match=r"nope\.pdf: file not found"):
+    with pytest.raises(EvidenceError, match=r"nope\.pdf：文件不存在"):
         store_evidence(tmp_path / "nope.pdf", store)
-    with pytest.raises(EvidenceError, match="not a regular file"):
+    with pytest.raises(EvidenceError, match="不是普通文件"):
         store_evidence(tmp_path, store)
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
-    with pytest.raises(EvidenceError, match="pipe: not a regular file"):
+    with pytest.raises(EvidenceError, match="pipe：不是普通文件"):
         store_evidence(fifo, store)
 
 

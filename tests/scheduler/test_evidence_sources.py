@@ -5,6 +5,7 @@ nothing is copied. Real files, real symlinks, a real FIFO and a real SQLite data
 from __future__ import annotations
 
 import os
+import re
 from datetime import datetime
 from pathlib import Path
 
@@ -23,8 +24,9 @@ def stored_files(root: Path) -> list[Path]:
 
 
 def refused(app, path, match: str):
-    with pytest.raises(EvidenceError, match=match):
+    with pytest.raises(EvidenceError, match=match) as err:
         submit(app, "tpack.report", "LTX", "2026-H1", at=AT, evidence=[path])
+    assert not re.search(r"\([a-z' ,]+\)", str(err.value)), "no English copy of the reason"
     with app.session() as s:
         assert s.exec(select(Submission)).all() == [], "nothing may be recorded"
     assert stored_files(app.config.evidence.dir) == [], "nothing may be copied"
@@ -58,7 +60,7 @@ def test_a_directory_symlinked_into_etc_is_refused(tracking_app, tmp_path):
 
 @pytest.mark.parametrize("path,match", [("/proc/self/status", "/proc"),
                                         ("/sys/devices/system/cpu/online", "/sys"),
-                                        ("/dev/null", "not a regular file")])
+                                        ("/dev/null", "不是普通文件")])
 def test_kernel_and_device_files_are_refused(tracking_app, path, match):
     if not os.path.exists(path):
         pytest.skip(f"{path} does not exist here")
@@ -68,8 +70,8 @@ def test_kernel_and_device_files_are_refused(tracking_app, path, match):
 def test_a_fifo_and_a_directory_are_refused_without_blocking(tracking_app, tmp_path):
     fifo = tmp_path / "pipe.pdf"
     os.mkfifo(fifo)
-    refused(tracking_app, fifo, "not a regular file")
-    refused(tracking_app, tmp_path, "not a regular file")
+    refused(tracking_app, fifo, "不是普通文件")
+    refused(tracking_app, tmp_path, "不是普通文件")
 
 
 def test_the_config_file_is_refused(tracking_app):

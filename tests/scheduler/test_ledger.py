@@ -147,7 +147,7 @@ def test_score_set_is_a_new_entry_and_a_second_one_corrects_it(app):
 def test_score_set_refuses_what_would_never_count(app):
     with pytest.raises(UserInputError, match="0 到 4 之间"):
         set_score(app, "JDX", 2026, "2.2", 5, "超出分值")
-    with pytest.raises(UserInputError, match="未知考核项目 unknown item: 9.9"):
+    with pytest.raises(UserInputError, match="未知考核项目：9.9"):
         set_score(app, "JDX", 2026, "9.9", 1, "x")
     with pytest.raises(UserInputError, match="1.7 .*不适用于单位 JWC"):
         set_score(app, "JWC", 2026, "1.7", 6, "处室无此项")

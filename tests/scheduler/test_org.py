@@ -117,14 +117,14 @@ JG 2,,branch,DW,钱七,qianqi-at-example.edu.cn,钱七,12345
 XSC,学生处,office,NOPE,,,,13800001022
 """)
     assert errors_of(session, path) == [
-        f'{path}:3: field kind: unknown unit kind "科室" (use committee/党委, branch/党支部, '
-        'dept_branch/系党支部, office/处室)',
-        f"{path}:5: field code: unit code must be 1-32 letters, digits, '_', '-' or '.', got \"JG 2\"",
-        f'{path}:5: field email: not an email address: "qianqi-at-example.edu.cn"',
-        f'{path}:5: field mobile: not a mainland mobile number (11 digits): "12345"',
-        f"{path}:5: field name: unit name is empty",
-        f'{path}:5: field wecom_userid: not a WeCom userid (letters, digits, _ - . @; at most 64): "钱七"',
-        f"{path}:6: field mobile: contact given but secretary is empty",
+        f'{path}:3: 字段 kind：未知单位类型 "科室"（可用：committee/党委, branch/党支部, '
+        'dept_branch/系党支部, office/处室）',
+        f"{path}:5: 字段 code：单位代码应为 1-32 个字母、数字或 _ - .，给出的是 \"JG 2\"",
+        f'{path}:5: 字段 email：不是邮箱地址："qianqi-at-example.edu.cn"',
+        f'{path}:5: 字段 mobile：不是大陆手机号（11 位数字）："12345"',
+        f"{path}:5: 字段 name：单位名称为空",
+        f'{path}:5: 字段 wecom_userid：不是企业微信账号（字母、数字或 _ - . @，最多 64 个）："钱七"',
+        f"{path}:6: 字段 mobile：填了联系方式，但 secretary 为空",
     ]
     assert units(session) == {}
     assert session.exec(select(Person)).all() == []
@@ -139,9 +139,9 @@ XCB,党委宣传部,处室,DW,李文静,liwenjing@example.edu.cn,,
 """)
     result = import_org(session, path, partial=True)
     assert [str(e) for e in result.errors] == [
-        f'{path}:3: field kind: unknown unit kind "支部" (use committee/党委, branch/党支部, '
-        'dept_branch/系党支部, office/处室)',
-        f"{path}:4: field parent: parent unit JG1 is not imported (line 3 has errors)",
+        f'{path}:3: 字段 kind：未知单位类型 "支部"（可用：committee/党委, branch/党支部, '
+        'dept_branch/系党支部, office/处室）',
+        f"{path}:4: 字段 parent：上级单位 JG1 未导入（第 3 行有误）",
     ]
     assert set(units(session)) == {"DW", "XCB"}
     assert result.units_created == 2
@@ -156,10 +156,10 @@ C,丙处,office,C,,,,
 A,甲支部重复,branch,,,,,
 """)
     assert errors_of(session, path) == [
-        f"{path}:2: field parent: parent chain loops: A → B → A",
-        f"{path}:3: field parent: parent chain loops: B → A → B",
-        f"{path}:4: field parent: parent chain loops: C → C",
-        f"{path}:5: field code: unit A is already on line 2",
+        f"{path}:2: 字段 parent：上级关系成环：A → B → A",
+        f"{path}:3: 字段 parent：上级关系成环：B → A → B",
+        f"{path}:4: 字段 parent：上级关系成环：C → C",
+        f"{path}:5: 字段 code：单位 A 已在第 2 行",
     ]
 
 
@@ -169,10 +169,8 @@ DW,院党委,党委,,王建国,wang@example.edu.cn,WangJG,
 XCB,宣传部,处室,DW,王建华,wang@example.edu.cn,WangJH,
 """)
     assert errors_of(session, path) == [
-        f'{path}:3: field secretary: "王建华" differs from line 2 ("王建国") for the same person '
-        "(wang@example.edu.cn)",
-        f'{path}:3: field wecom_userid: "WangJH" differs from line 2 ("WangJG") for the same person '
-        "(wang@example.edu.cn)",
+        f'{path}:3: 字段 secretary："王建华" 与第 2 行同一人员（wang@example.edu.cn）的 "王建国" 不一致',
+        f'{path}:3: 字段 wecom_userid："WangJH" 与第 2 行同一人员（wang@example.edu.cn）的 "WangJG" 不一致',
     ]
 
 
@@ -193,12 +191,12 @@ def test_minimal_columns_are_enough(session, write):
 def test_header_problems_are_reported_together(session, write):
     path = write("code,name,parent,secretary,备注,head_email\nDW,院党委,,,,\n")
     assert errors_of(session, path) == [
-        f"{path}:1: field 备注: unknown column (known: code, name, kind, parent, secretary, email, "
+        f"{path}:1: 字段 备注：未知列（可用的列：code, name, kind, parent, secretary, email, "
         "wecom_userid, mobile, head, head_email, head_wecom_userid, head_mobile, supervisor, "
         "supervisor_email, supervisor_wecom_userid, supervisor_mobile, propaganda, propaganda_email, "
-        "propaganda_wecom_userid, propaganda_mobile)",
-        f"{path}:1: field kind: required column is missing",
-        f"{path}:1: field head_email: contact column without the head column",
+        "propaganda_wecom_userid, propaganda_mobile）",
+        f"{path}:1: 字段 kind：缺少必填列",
+        f"{path}:1: 字段 head_email：有联系方式列但没有 head 列",
     ]
 
 
@@ -230,10 +228,10 @@ def test_neither_utf8_nor_gb18030_is_refused_with_a_hint(session, write, tmp_pat
 
 def test_wrong_number_of_fields_and_quoted_newlines_keep_line_numbers(session, write):
     path = write(HEADER + 'DW,"院党委\n（党委）",党委,,,,,\nXCB,宣传部,处室,DW\n')
-    assert errors_of(session, path) == [f"{path}:4: expected 8 fields, got 4"]
+    assert errors_of(session, path) == [f"{path}:4: 应有 8 列，实有 4 列"]
 
 
 def test_missing_and_empty_files(session, write, tmp_path):
-    assert errors_of(session, tmp_path / "none.csv") == [f"{tmp_path / 'none.csv'}: file not found"]
+    assert errors_of(session, tmp_path / "none.csv") == [f"{tmp_path / 'none.csv'}: 文件不存在"]
     empty = write("\n\n", "empty.csv")
-    assert errors_of(session, empty) == [f"{empty}: the file is empty (no header row)"]
+    assert errors_of(session, empty) == [f"{empty}: 文件为空（没有表头行）"]

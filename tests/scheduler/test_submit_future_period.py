@@ -36,3 +36,20 @@ def test_the_cli_refuses_a_future_year_with_a_chinese_message(tracking_app):
                                        "--at", "2026-06-01 09:00"])
     assert result.exit_code == 1
     assert "期间 2031 尚未开始" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("args,chinese,english", [
+    (["tpack.study", "--unit", "LTX", "--period", "2031"], "期间 2031 尚未开始", "has not begun"),
+    (["tpack.report", "--unit", "LTX", "--period", "2026-Q5"], "未知期间", "unknown period"),
+    (["tpack.report", "--unit", "JWC", "--period", "2026-H1"], "该单位类型为处室", "office"),
+    (["tpack.study", "--unit", "LTX", "--period", "第三年"], "期间格式有误", "bad period label"),
+    (["tpack.nokey", "--unit", "LTX", "--period", "2026"], "未知事项编号", "unknown obligation"),
+    (["tpack.study", "--unit", "NOPE", "--period", "2026"], "未知单位代码", "unknown unit"),
+])
+def test_refusals_are_in_chinese_only(tracking_app, args, chinese, english):
+    # audit7: these messages carried an English copy ("未知期间 unknown period … for …", "(period
+    # 2031 has not begun: it starts …)") or an English unit kind ("该单位类型为 office").
+    result = CliRunner().invoke(main, ["--config", str(tracking_app.config.path), "submit", *args,
+                                       "--at", "2026-06-01 09:00"])
+    assert result.exit_code == 1
+    assert chinese in result.output and english not in result.output, result.output
