@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import logging
 import shutil
+import socket
 import ssl
 import subprocess
 import threading
 import warnings
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -32,6 +34,22 @@ HOST = "127.0.0.1"
 # aiosmtpd warns (rightly, for real servers) about AUTH without TLS and about its
 # own deprecated login_data on every connection; on loopback that is just noise.
 logging.getLogger("mail.log").setLevel(logging.ERROR)
+
+
+@contextmanager
+def serving(handler) -> Iterator[int]:
+    """`handler` (an aiosmtpd handler object: tests that record deliveries their own way, e.g.
+    tests/scheduler/test_crash.py) behind a real SMTP server on a free loopback port; yields
+    the port and stops the server on the way out."""
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        port = probe.getsockname()[1]
+    server = Controller(handler, hostname=HOST, port=port, ready_timeout=5)
+    server.start()
+    try:
+        yield port
+    finally:
+        server.stop()
 
 
 @dataclass(frozen=True)
