@@ -9,16 +9,10 @@ from email import policy
 
 import pytest
 from tests.cli_college import copy_college, run
+from tests.orgs import ROLES_ORG
 
 CONFIG = '[general]\ndata_dir = "data"\n\n[database]\nurl = "sqlite:///ccal.db"\n\n[packs]\nenabled = ["jincheng-2020", "henan-2023", "school-template", "shanghai-2023"]\n'
-ORG = """\
-code,name,kind,parent,secretary,email,head,head_email,supervisor,supervisor_email,propaganda,propaganda_email
-DW,测试学院党委,党委,,王建国,wang@example.edu.cn,,,,,,
-JG1,机关第一党支部,党支部,DW,郑晓东,zheng@example.edu.cn,,,,,,
-XCB,党委宣传部,处室,JG1,李文静,li@example.edu.cn,李文静,li@example.edu.cn,,,孙宣,sun@example.edu.cn
-JWC,教务处,处室,JG1,褚振华,chu@example.edu.cn,褚振华,chu@example.edu.cn,,,,
-JDX,机电工程系党支部,系党支部,DW,杨志强,yang@example.edu.cn,朱建平,zhu@example.edu.cn,赵敏,zhao@example.edu.cn,,
-"""
+ORG = ROLES_ORG
 
 
 def ok(result):
