@@ -12,6 +12,7 @@ or speak TLS (STARTTLS or implicit) with a self-signed certificate.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import shutil
 import socket
@@ -34,6 +35,30 @@ HOST = "127.0.0.1"
 # aiosmtpd warns (rightly, for real servers) about AUTH without TLS and about its
 # own deprecated login_data on every connection; on loopback that is just noise.
 logging.getLogger("mail.log").setLevel(logging.ERROR)
+
+
+class HeaderRecorder:
+    """An aiosmtpd handler that accepts every message after `delay` seconds (a server writing
+    its queue file) and appends to `keys`, per message received, the value of the one header
+    named, or a tuple of the values of several. Used with `serving` by the kill -9 tests and
+    bench/faults.py."""
+
+    def __init__(self, *headers: str, delay: float = 0.004) -> None:
+        self.headers, self.delay = headers, delay
+        self.keys: list = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):
+        await asyncio.sleep(self.delay)
+        msg = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
+        values = tuple(msg[h] for h in self.headers)
+        with self.lock:
+            self.keys.append(values[0] if len(values) == 1 else values)
+        return "250 2.0.0 OK"
+
+    def count(self) -> int:
+        with self.lock:
+            return len(self.keys)
 
 
 @contextmanager

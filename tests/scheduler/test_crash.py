@@ -7,15 +7,12 @@ arrived twice. The email channel runs with `concurrency = 1`: one connection, so
 message is on the wire when the process dies (with N connections the bound would be N).
 """
 
-import asyncio
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
-from email import message_from_bytes, policy
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -24,7 +21,7 @@ from sqlmodel import Session, select
 from cli import main
 from scheduler.app import open_app
 from scheduler.models import Outbox
-from tests.fakes.smtp import serving
+from tests.fakes.smtp import HeaderRecorder, serving
 
 ROOT = Path(__file__).resolve().parents[2]
 UNITS = 300
@@ -32,25 +29,12 @@ HEADER = ("code,name,kind,parent,secretary,email\n"
           "DW,测试学院党委,党委,,王建国,wang@example.edu.cn\n")
 
 
-class SlowRecorder:
+class SlowRecorder(HeaderRecorder):
     """Accepts everything, a few milliseconds per message (a server writing its queue file),
     and records the outbox key of each message received."""
 
     def __init__(self):
-        self.keys = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server, session, envelope):
-        await asyncio.sleep(0.004)
-        msg = message_from_bytes(envelope.original_content or envelope.content,
-                                 policy=policy.default)
-        with self.lock:
-            self.keys.append(msg["X-Ccal-Key"])
-        return "250 2.0.0 OK"
-
-    def count(self):
-        with self.lock:
-            return len(self.keys)
+        super().__init__("X-Ccal-Key", delay=0.004)
 
 
 def batch_config(reminder_config, port, units, concurrency, extra=""):
