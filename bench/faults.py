@@ -12,14 +12,12 @@ branch, one obligation (`rpack.spring` of the test suite) whose notice goes out 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -30,21 +28,8 @@ sys.path.insert(0, str(ROOT))
 from aiosmtpd.controller import Controller  # noqa: E402
 
 from tests.conftest import REMINDER_OBLIGATIONS  # noqa: E402
-from tests.fakes.smtp import FakeSMTP  # noqa: E402
+from tests.fakes.smtp import FakeSMTP, HeaderRecorder  # noqa: E402
 from tests.fakes.wecom import FakeWeCom  # noqa: E402
-
-
-class Recorder:
-    def __init__(self, delay=0.004):
-        self.keys, self.lock, self.delay = [], threading.Lock(), delay
-
-    async def handle_DATA(self, server, session, envelope):
-        from email import message_from_bytes, policy
-        await asyncio.sleep(self.delay)
-        msg = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
-        with self.lock:
-            self.keys.append(msg["X-Ccal-Key"])
-        return "250 2.0.0 OK"
 
 
 def free_port():
@@ -130,7 +115,7 @@ def tick_beside_serve(units, trials):
 def kill_then_tick(units, trials, concurrency=4):
     stuck, dups, lost, ambiguous = [], 0, 0, []
     for _ in range(trials):
-        rec, port = Recorder(), free_port()
+        rec, port = HeaderRecorder("X-Ccal-Key"), free_port()
         server = Controller(rec, hostname="127.0.0.1", port=port, ready_timeout=5)
         server.start()
         try:

@@ -316,3 +316,12 @@ def open_college(tmp_path, request, db_url):
     yield make
     for app in apps:
         app.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def demo_college(tmp_path_factory):
+    """The demo college (`ccal init --demo`, history up to 2026-01-01), prepared once per test
+    module; tests that change it take a copy (tests/cli_college.py `copy_college`)."""
+    from tests.cli_college import prepare_demo
+
+    return prepare_demo(tmp_path_factory.mktemp("demo"))

@@ -1,37 +1,15 @@
 """`ccal doctor` and `ccal notify test PERSON`."""
 
-import sqlite3
-
 import pytest
-from click.testing import CliRunner
 
-from cli import main
+from tests.cli_college import CONFIG, copy_college, run
 from tests.fakes.smtp import FakeSMTP
 from tests.test_cli import holiday_file_2027
 
-CONFIG = '[general]\ndata_dir = "data"\n\n[database]\nurl = "sqlite:///ccal.db"\n'
-
-
-def run(config, *args, env=None):
-    return CliRunner().invoke(main, ["--config", str(config), *map(str, args)],
-                              env={"CCAL_CONFIG": None, "CCAL_DATABASE_URL": None, **(env or {})},
-                              catch_exceptions=False)
-
-
-@pytest.fixture(scope="module")
-def prepared(tmp_path_factory):
-    d = tmp_path_factory.mktemp("demo")
-    (d / "ccal.toml").write_text(CONFIG, encoding="utf-8")
-    assert run(d / "ccal.toml", "init", "--demo", "--now", "2026-01-01 08:00").exit_code == 0
-    return d
-
 
 @pytest.fixture
-def cfg(prepared, tmp_path):
-    with sqlite3.connect(prepared / "ccal.db") as src, sqlite3.connect(tmp_path / "ccal.db") as dst:
-        src.backup(dst)
-    (tmp_path / "ccal.toml").write_text(CONFIG, encoding="utf-8")
-    return tmp_path / "ccal.toml"
+def cfg(demo_college, tmp_path):
+    return copy_college(demo_college, tmp_path)
 
 
 def test_doctor_names_what_is_used_and_finds_next_years_holidays_missing(cfg, tmp_path):

@@ -5,28 +5,14 @@ bundled packs; every date is explicit."""
 
 import email
 import json
-import sqlite3
 from email import policy
 
 import pytest
-from click.testing import CliRunner
-
-from cli import main
+from tests.cli_college import copy_college, run
+from tests.orgs import ROLES_ORG
 
 CONFIG = '[general]\ndata_dir = "data"\n\n[database]\nurl = "sqlite:///ccal.db"\n\n[packs]\nenabled = ["jincheng-2020", "henan-2023", "school-template", "shanghai-2023"]\n'
-ORG = """\
-code,name,kind,parent,secretary,email,head,head_email,supervisor,supervisor_email,propaganda,propaganda_email
-DW,测试学院党委,党委,,王建国,wang@example.edu.cn,,,,,,
-JG1,机关第一党支部,党支部,DW,郑晓东,zheng@example.edu.cn,,,,,,
-XCB,党委宣传部,处室,JG1,李文静,li@example.edu.cn,李文静,li@example.edu.cn,,,孙宣,sun@example.edu.cn
-JWC,教务处,处室,JG1,褚振华,chu@example.edu.cn,褚振华,chu@example.edu.cn,,,,
-JDX,机电工程系党支部,系党支部,DW,杨志强,yang@example.edu.cn,朱建平,zhu@example.edu.cn,赵敏,zhao@example.edu.cn,,
-"""
-
-
-def run(config, *args):
-    return CliRunner().invoke(main, ["--config", str(config), *map(str, args)],
-                              env={"CCAL_CONFIG": None, "CCAL_DATABASE_URL": None}, catch_exceptions=False)
+ORG = ROLES_ORG
 
 
 def ok(result):
@@ -55,10 +41,7 @@ def prepared(tmp_path_factory):
 
 @pytest.fixture
 def cfg(prepared, tmp_path):
-    with sqlite3.connect(prepared / "ccal.db") as src, sqlite3.connect(tmp_path / "ccal.db") as dst:
-        src.backup(dst)
-    (tmp_path / "ccal.toml").write_text(CONFIG, encoding="utf-8")
-    return tmp_path / "ccal.toml"
+    return copy_college(prepared, tmp_path, CONFIG)
 
 
 def register(cfg, *extra, unit="JDX", title="党史专题报告会", when="2026-10-12 14:30"):

@@ -3,20 +3,12 @@
 submission completes nothing new)."""
 
 import json
-import sqlite3
 
 import pytest
 from click.testing import CliRunner
 
 from cli import main
-
-CONFIG = '[general]\ndata_dir = "data"\n\n[database]\nurl = "sqlite:///ccal.db"\n'
-DEMO_NOW = "2026-01-01 08:00"
-
-
-def run(config, *args):
-    return CliRunner().invoke(main, ["--config", str(config), *map(str, args)],
-                              env={"CCAL_CONFIG": None, "CCAL_DATABASE_URL": None}, catch_exceptions=False)
+from tests.cli_college import copy_college, run
 
 
 def ok(result):
@@ -28,20 +20,9 @@ def as_json(result):
     return json.loads(ok(result).stdout)
 
 
-@pytest.fixture(scope="module")
-def prepared(tmp_path_factory):
-    d = tmp_path_factory.mktemp("demo")
-    (d / "ccal.toml").write_text(CONFIG, encoding="utf-8")
-    ok(run(d / "ccal.toml", "init", "--demo", "--now", DEMO_NOW))
-    return d
-
-
 @pytest.fixture
-def cfg(prepared, tmp_path):
-    with sqlite3.connect(prepared / "ccal.db") as src, sqlite3.connect(tmp_path / "ccal.db") as dst:
-        src.backup(dst)
-    (tmp_path / "ccal.toml").write_text(CONFIG, encoding="utf-8")
-    return tmp_path / "ccal.toml"
+def cfg(demo_college, tmp_path):
+    return copy_college(demo_college, tmp_path)
 
 
 # --------------------------------------------------------------------------- lists

@@ -3,25 +3,14 @@ Every command passes --as-of or --date: nothing depends on today's date."""
 
 import email
 import json
-import sqlite3
 from email import policy
-from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from openpyxl import load_workbook
 
-from cli import main
+from tests.cli_college import copy_college, run
 
-CONFIG = '[general]\ndata_dir = "data"\n\n[database]\nurl = "sqlite:///ccal.db"\n'
 AS_OF = ("--as-of", "2026-12-31")
-# The demo history up to the start of 2026 (never today's date): 2026 has nothing recorded yet.
-DEMO_NOW = ("--now", "2026-01-01 08:00")
-
-
-def run(config: Path, *args):
-    return CliRunner().invoke(main, ["--config", str(config), *map(str, args)],
-                              env={"CCAL_CONFIG": None, "CCAL_DATABASE_URL": None}, catch_exceptions=False)
 
 
 def ok(result):
@@ -29,20 +18,9 @@ def ok(result):
     return result
 
 
-@pytest.fixture(scope="module")
-def prepared(tmp_path_factory):
-    d = tmp_path_factory.mktemp("demo")
-    (d / "ccal.toml").write_text(CONFIG, encoding="utf-8")
-    ok(run(d / "ccal.toml", "init", "--demo", *DEMO_NOW))
-    return d
-
-
 @pytest.fixture
-def cfg(prepared, tmp_path):
-    with sqlite3.connect(prepared / "ccal.db") as src, sqlite3.connect(tmp_path / "ccal.db") as dst:
-        src.backup(dst)
-    (tmp_path / "ccal.toml").write_text(CONFIG, encoding="utf-8")
-    return tmp_path / "ccal.toml"
+def cfg(demo_college, tmp_path):
+    return copy_college(demo_college, tmp_path)
 
 
 def unit_json(cfg, unit):

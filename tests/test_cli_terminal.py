@@ -1,29 +1,15 @@
 """Tables fit the terminal: long text is cut with an ellipsis, key columns stay whole; “ ” is
 two cells wide in a CJK locale."""
 
-import sqlite3
-
 import pytest
-from click.testing import CliRunner
 
-from cli import main
 from scheduler.tables import Column, display_width, render_table
-
-CONFIG = '[general]\ndata_dir = "data"\n\n[database]\nurl = "sqlite:///ccal.db"\n'
-
-
-def run(config, *args, env=None):
-    return CliRunner().invoke(main, ["--config", str(config), *map(str, args)],
-                              env={"CCAL_CONFIG": None, "CCAL_DATABASE_URL": None, **(env or {})},
-                              catch_exceptions=False)
+from tests.cli_college import run
 
 
 @pytest.fixture(scope="module")
-def cfg(tmp_path_factory):
-    d = tmp_path_factory.mktemp("demo")
-    (d / "ccal.toml").write_text(CONFIG, encoding="utf-8")
-    assert run(d / "ccal.toml", "init", "--demo", "--now", "2026-01-01 08:00").exit_code == 0
-    return d / "ccal.toml"
+def cfg(demo_college):
+    return demo_college / "ccal.toml"
 
 
 def table_lines(out: str) -> list[str]:

@@ -44,6 +44,9 @@ def _status_word(r) -> str:
 
 UNIT_COLS = [Column("unit", "单位代码"), Column("unit_name", "单位")]
 OB_COLS = [Column("obligation", "编号"), Column("title", "事项"), Column("period", "期间")]
+# The closing columns of the overdue and upcoming lists: times done of times required, status.
+PROGRESS_COLS = [Column("done", "进度", show=lambda r: f"{r['done']}/{r['required']}"),
+                 Column("status", "状态", show=_status_word)]
 LIST_KEYS = ["unit", "unit_name", "obligation", "title", "period", "opens", "due", "provisional",
              "status", "done", "required"]
 
@@ -61,8 +64,7 @@ def overdue(unit, as_of, fmt) -> None:
     rows = query(app, as_of_day(app, as_of), unit)
     cols = [*UNIT_COLS, *OB_COLS, Column("due", "截止日期", show=date_cell("due")),
             Column("days_overdue", "逾期天数", align="right"),
-            Column("done", "进度", show=lambda r: f"{r['done']}/{r['required']}"),
-            Column("status", "状态", show=_status_word)]
+            *PROGRESS_COLS]
     emit(rows, cols, fmt, provisional_footnotes(rows), csv_keys=LIST_KEYS + ["days_overdue"], title="已逾期")
     _warn_if_no_units(app, rows)
 
@@ -81,8 +83,7 @@ def upcoming(days, unit, as_of, fmt) -> None:
     rows = query(app, as_of_day(app, as_of), days, unit)
     cols = [*UNIT_COLS, *OB_COLS, Column("opens", "开始日期"), Column("due", "截止日期", show=date_cell("due")),
             Column("days_left", "剩余天数", align="right"),
-            Column("done", "进度", show=lambda r: f"{r['done']}/{r['required']}"),
-            Column("status", "状态", show=_status_word)]
+            *PROGRESS_COLS]
     emit(rows, cols, fmt, provisional_footnotes(rows), csv_keys=LIST_KEYS + ["days_left"], title="即将到期")
     _warn_if_no_units(app, rows)
 

@@ -56,6 +56,17 @@ def _need_writer(request: Request):
     return v, None
 
 
+async def _writer_form(request: Request, max_fields: int = 10):
+    """A change's preamble: the writer check, then the posted form with its CSRF token checked.
+    Returns (visitor, form, refusal); a refusal is the page to return instead."""
+    v, refused = _need_writer(request)
+    if refused:
+        return None, None, refused
+    form = await request.form(max_files=0, max_fields=max_fields)
+    check_csrf(request, form)
+    return v, form, None
+
+
 # --------------------------------------------------------------------------- login
 
 async def login(request: Request) -> Response:
@@ -125,12 +136,10 @@ async def review_queue(request: Request) -> Response:
 
 
 async def review_decide(request: Request) -> Response:
-    v, refused = _need_writer(request)
+    v, form, refused = await _writer_form(request)
     if refused:
         return refused
     web = web_of(request)
-    form = await request.form(max_files=0, max_fields=10)
-    check_csrf(request, form)
     decision = {"accept": reviews.ACCEPTED, "return": reviews.RETURNED}.get(str(form.get("decision")))
     if decision is None:
         raise HTTPException(400, "请选择通过或退回")
@@ -152,12 +161,10 @@ async def review_decide(request: Request) -> Response:
 # --------------------------------------------------------------------------- records
 
 async def waive_form(request: Request) -> Response:
-    v, refused = _need_writer(request)
+    v, form, refused = await _writer_form(request)
     if refused:
         return refused
     web = web_of(request)
-    form = await request.form(max_files=0, max_fields=10)
-    check_csrf(request, form)
     with web.app.session() as session:
         occ = session.get(Occurrence, request.path_params["occurrence_id"])
     if occ is None:
@@ -174,12 +181,10 @@ async def waive_form(request: Request) -> Response:
 
 
 async def meeting_form(request: Request) -> Response:
-    v, refused = _need_writer(request)
+    v, form, refused = await _writer_form(request)
     if refused:
         return refused
     web = web_of(request)
-    form = await request.form(max_files=0, max_fields=10)
-    check_csrf(request, form)
     keys = sorted(anchor_keys(web.app))
     key = str(form.get("key") or (keys[0] if keys else ""))
     if key not in keys:
@@ -202,12 +207,10 @@ async def meeting_form(request: Request) -> Response:
 async def rotate_link(request: Request) -> Response:
     """Revoke a person's link at once (a lost phone, a forwarded message); the next message
     carries the new one. Same as `ccal link rotate`."""
-    v, refused = _need_writer(request)
+    v, form, refused = await _writer_form(request, max_fields=5)
     if refused:
         return refused
     web = web_of(request)
-    form = await request.form(max_files=0, max_fields=5)
-    check_csrf(request, form)
     person_id = request.path_params["person_id"]
     now = web.now()
     with web.app.session() as session:

@@ -12,13 +12,16 @@ or speak TLS (STARTTLS or implicit) with a self-signed certificate.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import shutil
+import socket
 import ssl
 import subprocess
 import threading
 import warnings
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -32,6 +35,46 @@ HOST = "127.0.0.1"
 # aiosmtpd warns (rightly, for real servers) about AUTH without TLS and about its
 # own deprecated login_data on every connection; on loopback that is just noise.
 logging.getLogger("mail.log").setLevel(logging.ERROR)
+
+
+class HeaderRecorder:
+    """An aiosmtpd handler that accepts every message after `delay` seconds (a server writing
+    its queue file) and appends to `keys`, per message received, the value of the one header
+    named, or a tuple of the values of several. Used with `serving` by the kill -9 tests and
+    bench/faults.py."""
+
+    def __init__(self, *headers: str, delay: float = 0.004) -> None:
+        self.headers, self.delay = headers, delay
+        self.keys: list = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):
+        await asyncio.sleep(self.delay)
+        msg = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
+        values = tuple(msg[h] for h in self.headers)
+        with self.lock:
+            self.keys.append(values[0] if len(values) == 1 else values)
+        return "250 2.0.0 OK"
+
+    def count(self) -> int:
+        with self.lock:
+            return len(self.keys)
+
+
+@contextmanager
+def serving(handler) -> Iterator[int]:
+    """`handler` (an aiosmtpd handler object: tests that record deliveries their own way, e.g.
+    tests/scheduler/test_crash.py) behind a real SMTP server on a free loopback port; yields
+    the port and stops the server on the way out."""
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        port = probe.getsockname()[1]
+    server = Controller(handler, hostname=HOST, port=port, ready_timeout=5)
+    server.start()
+    try:
+        yield port
+    finally:
+        server.stop()
 
 
 @dataclass(frozen=True)

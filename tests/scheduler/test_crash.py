@@ -7,25 +7,21 @@ arrived twice. The email channel runs with `concurrency = 1`: one connection, so
 message is on the wire when the process dies (with N connections the bound would be N).
 """
 
-import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
-from email import message_from_bytes, policy
 from pathlib import Path
 
-from aiosmtpd.controller import Controller
 from click.testing import CliRunner
 from sqlmodel import Session, select
 
 from cli import main
 from scheduler.app import open_app
 from scheduler.models import Outbox
+from tests.fakes.smtp import HeaderRecorder, serving
 
 ROOT = Path(__file__).resolve().parents[2]
 UNITS = 300
@@ -33,25 +29,30 @@ HEADER = ("code,name,kind,parent,secretary,email\n"
           "DW,测试学院党委,党委,,王建国,wang@example.edu.cn\n")
 
 
-class SlowRecorder:
+class SlowRecorder(HeaderRecorder):
     """Accepts everything, a few milliseconds per message (a server writing its queue file),
     and records the outbox key of each message received."""
 
     def __init__(self):
-        self.keys = []
-        self.lock = threading.Lock()
+        super().__init__("X-Ccal-Key", delay=0.004)
 
-    async def handle_DATA(self, server, session, envelope):
-        await asyncio.sleep(0.004)
-        msg = message_from_bytes(envelope.original_content or envelope.content,
-                                 policy=policy.default)
-        with self.lock:
-            self.keys.append(msg["X-Ccal-Key"])
-        return "250 2.0.0 OK"
 
-    def count(self):
-        with self.lock:
-            return len(self.keys)
+def batch_config(reminder_config, port, units, concurrency, extra=""):
+    """A college of `units` branches, one secretary each, mailed through the loopback SMTP
+    server on `port` by an email channel of `concurrency` connections."""
+    width = len(str(units))
+    org = HEADER + "".join(f"B{i:0{width}d},第{i}党支部,党支部,DW,书记{i},s{i:0{width}d}@example.edu.cn\n"
+                           for i in range(1, units + 1))
+    return reminder_config("spring", org=org, extra=(
+        f'[notify.email]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
+        f'from_addr = "ccal@example.edu.cn"\nconcurrency = {concurrency}\n' + extra))
+
+
+def plan_batch(cfg, recorder, units):
+    """08:00: everything is planned for the 09:00 window, nothing sent yet."""
+    result = CliRunner().invoke(main, ["--config", str(cfg), "tick", "--now", "2026-03-11 08:00"])
+    assert result.exit_code == 0, result.output
+    assert f"新消息 {units} 条" in result.output and recorder.count() == 0
 
 
 def wait_for(predicate, process, log, timeout, what):
@@ -75,21 +76,9 @@ def serve(cfg, log):
 
 def test_kill_9_during_a_batch_loses_nothing_and_repeats_at_most_one(reminder_config, tmp_path):
     recorder = SlowRecorder()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = Controller(recorder, hostname="127.0.0.1", port=port, ready_timeout=5)
-    server.start()
-    try:
-        org = HEADER + "".join(f"B{i:03d},第{i}党支部,党支部,DW,书记{i},s{i:03d}@example.edu.cn\n"
-                               for i in range(1, UNITS + 1))
-        cfg = reminder_config("spring", org=org, extra=(
-            f'[notify.email]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
-            f'from_addr = "ccal@example.edu.cn"\nconcurrency = 1\n'))
-        # 08:00: everything is planned for the 09:00 window, nothing sent yet.
-        result = CliRunner().invoke(main, ["--config", str(cfg), "tick", "--now", "2026-03-11 08:00"])
-        assert result.exit_code == 0, result.output
-        assert f"新消息 {UNITS} 条" in result.output and recorder.count() == 0
+    with serving(recorder) as port:
+        cfg = batch_config(reminder_config, port, UNITS, concurrency=1)
+        plan_batch(cfg, recorder, UNITS)
 
         with open(tmp_path / "serve1.log", "wb") as log:
             first = serve(cfg, log)
@@ -114,8 +103,6 @@ def test_kill_9_during_a_batch_loses_nothing_and_repeats_at_most_one(reminder_co
         assert code == 0, (tmp_path / "serve2.log").read_text()
         log2 = (tmp_path / "serve2.log").read_text()
         assert "will be sent again" in log2 and "ccal service stopped" in log2
-    finally:
-        server.stop()
 
     received = Counter(recorder.keys)
     assert len(received) == UNITS                                      # none missing

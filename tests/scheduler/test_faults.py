@@ -12,7 +12,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from datetime import datetime, timedelta
@@ -33,7 +32,7 @@ from scheduler import delivery_health, leases, outbox
 from scheduler.app import open_app
 from scheduler.dispatcher import Dispatcher, StoreError
 from scheduler.models import ChannelState, Outbox, OutboxItem, Person, ServiceLease
-from tests.fakes.smtp import FakeSMTP
+from tests.fakes.smtp import FakeSMTP, HeaderRecorder
 from tests.fakes.wecom import FakeWeCom
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -131,23 +130,6 @@ def test_a_materialise_that_lost_the_race_inserts_nothing_and_does_not_fail(trac
 
 # --------------------------------------------------------------------------- item 2 (kill -9)
 
-class Recorder:
-    def __init__(self, delay=0.004):
-        self.keys, self.lock, self.delay = [], threading.Lock(), delay
-
-    async def handle_DATA(self, server, session, envelope):
-        from email import message_from_bytes, policy
-        await asyncio.sleep(self.delay)
-        msg = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
-        with self.lock:
-            self.keys.append((msg["X-Ccal-Key"], msg["Message-ID"]))
-        return "250 2.0.0 OK"
-
-    def count(self):
-        with self.lock:
-            return len(self.keys)
-
-
 def free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -163,7 +145,7 @@ def many_branches(n):
 @pytest.mark.parametrize("concurrency", [1, 3])
 def test_kill_9_then_a_tick_at_once_leaves_nothing_stuck(reminder_config, tmp_path, concurrency):
     units = 120
-    recorder = Recorder()
+    recorder = HeaderRecorder("X-Ccal-Key", "Message-ID")
     port = free_port()
     server = Controller(recorder, hostname="127.0.0.1", port=port, ready_timeout=5)
     server.start()

@@ -15,17 +15,11 @@ from scheduler.ledger import ledger_rows, score
 from scheduler.models import Finding, Occurrence, Outbox, OutboxItem, Person, Waiver
 from scheduler.planner import Planner
 from scheduler.submissions import submit
+from tests.orgs import ROLES_ORG
 
 # 孙宣 is the propaganda department's contact; 朱建平 heads JDX (the lecture obligations remind
 # the head), 赵敏 supervises it; 褚振华 heads JWC.
-ORG = """\
-code,name,kind,parent,secretary,email,head,head_email,supervisor,supervisor_email,propaganda,propaganda_email
-DW,测试学院党委,党委,,王建国,wang@example.edu.cn,,,,,,
-JG1,机关第一党支部,党支部,DW,郑晓东,zheng@example.edu.cn,,,,,,
-XCB,党委宣传部,处室,JG1,李文静,li@example.edu.cn,李文静,li@example.edu.cn,,,孙宣,sun@example.edu.cn
-JWC,教务处,处室,JG1,褚振华,chu@example.edu.cn,褚振华,chu@example.edu.cn,,,,
-JDX,机电工程系党支部,系党支部,DW,杨志强,yang@example.edu.cn,朱建平,zhu@example.edu.cn,赵敏,zhao@example.edu.cn,,
-"""
+ORG = ROLES_ORG
 
 
 @pytest.fixture

@@ -16,16 +16,11 @@ from scheduler import outbox
 from scheduler.models import Occurrence, Outbox, OutboxItem, Person
 from scheduler.planner import Planner
 from scheduler.submissions import record_event
+from tests.orgs import ROLES_ORG_NO_JDX
 
 # 褚振华 heads JWC (the report reminds the head); JWC's supervisor falls back to the secretary of
 # its branch JG1 (郑晓东); 孙宣 is the propaganda contact.
-ORG = """\
-code,name,kind,parent,secretary,email,head,head_email,supervisor,supervisor_email,propaganda,propaganda_email
-DW,测试学院党委,党委,,王建国,wang@example.edu.cn,,,,,,
-JG1,机关第一党支部,党支部,DW,郑晓东,zheng@example.edu.cn,,,,,,
-XCB,党委宣传部,处室,JG1,李文静,li@example.edu.cn,李文静,li@example.edu.cn,,,孙宣,sun@example.edu.cn
-JWC,教务处,处室,JG1,褚振华,chu@example.edu.cn,褚振华,chu@example.edu.cn,,,,
-"""
+ORG = ROLES_ORG_NO_JDX
 KEY = "jincheng-2020.meeting.report"
 
 

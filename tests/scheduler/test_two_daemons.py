@@ -9,14 +9,12 @@ import time
 from collections import Counter, defaultdict
 
 import pytest
-from aiosmtpd.controller import Controller
-from click.testing import CliRunner
 from sqlmodel import Session, select
 
-from cli import main
 from scheduler.app import open_app
 from scheduler.models import Outbox
-from tests.scheduler.test_crash import HEADER, SlowRecorder, serve, wait_for
+from tests.fakes.smtp import serving
+from tests.scheduler.test_crash import SlowRecorder, batch_config, plan_batch, serve, wait_for
 
 MESSAGES = 2000
 CONCURRENCY = 2
@@ -38,23 +36,11 @@ class IdRecorder(SlowRecorder):
 def test_two_daemons_one_killed_every_message_arrives_duplicates_bounded(reminder_config, tmp_path, db_url):
     if db_url.startswith("sqlite"):
         pytest.skip("several daemons share a PostgreSQL database; SQLite allows one (test_faults)")
-    import socket
     recorder = IdRecorder()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = Controller(recorder, hostname="127.0.0.1", port=port, ready_timeout=5)
-    server.start()
-    try:
-        org = HEADER + "".join(f"B{i:04d},第{i}党支部,党支部,DW,书记{i},s{i:04d}@example.edu.cn\n"
-                               for i in range(1, MESSAGES + 1))
-        cfg = reminder_config("spring", org=org, extra=(
-            f'[notify.email]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
-            f'from_addr = "ccal@example.edu.cn"\nconcurrency = {CONCURRENCY}\n'
-            '[service]\ndispatch_every_seconds = 5\nbatch_size = 100\n'))
-        result = CliRunner().invoke(main, ["--config", str(cfg), "tick", "--now", "2026-03-11 08:00"])
-        assert result.exit_code == 0, result.output
-        assert f"新消息 {MESSAGES} 条" in result.output and recorder.count() == 0
+    with serving(recorder) as port:
+        cfg = batch_config(reminder_config, port, MESSAGES, concurrency=CONCURRENCY,
+                           extra='[service]\ndispatch_every_seconds = 5\nbatch_size = 100\n')
+        plan_batch(cfg, recorder, MESSAGES)
 
         logs = [open(tmp_path / f"serve{i}.log", "wb") for i in (1, 2)]
         daemons = [serve(cfg, log) for log in logs]
@@ -73,8 +59,6 @@ def test_two_daemons_one_killed_every_message_arrives_duplicates_bounded(reminde
             for log in logs:
                 log.close()
         assert codes[1] == 0, (tmp_path / "serve2.log").read_text()
-    finally:
-        server.stop()
 
     received = Counter(recorder.keys)
     assert len(received) == MESSAGES                                   # none missing
