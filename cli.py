@@ -372,7 +372,7 @@ def emit(rows, columns, fmt: str, footnotes=(), *, csv_keys=None, words=None, ti
             out(batch)
         return
     else:
-        text = render(rows, columns, fmt, footnotes, csv_keys, words)
+        text = render(rows, columns, fmt, footnotes, csv_keys, words, width=None if output else -1)
         if not output:
             out(text)
             return

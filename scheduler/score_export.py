@@ -20,7 +20,7 @@ from openpyxl.utils import get_column_letter
 
 from obligations.packs import UNIT_KIND_NAMES
 from obligations.scoring import ItemScore, Line, ScoreReport, UnitScore, fmt_points, round2
-from scheduler.tables import Column, render_table
+from scheduler.tables import Column, fit_text, render_table
 
 KIND_WORDS = {k: UNIT_KIND_NAMES[k] for k in ("branch", "dept_branch", "office")}
 NOT_COUNTED = "（不计）"
@@ -148,17 +148,18 @@ def csv_rows(report: ScoreReport, unit: str | None = None) -> list[dict[str, Any
 
 _DETAIL_COLS = [Column("item", "项目"), Column("title", "考核要点"), Column("max", "分值", align="right"),
                 Column("score", "得分", align="right"), Column("reason", "计分依据")]
-_RANK_COLS = [Column("rank", "名次", align="right"), Column("unit", "单位代码"), Column("name", "单位"),
-              Column("total", "总分", align="right"), Column("flag", "备注")]
+_RANK_COLS = [Column("rank", "名次", align="right"), Column("unit", "单位代码"), Column("name", "单位", shrink=True),
+              Column("total", "总分", align="right"), Column("flag", "备注", shrink=True)]
 
 
-def unit_table(report: ScoreReport, u: UnitScore) -> str:
+def unit_table(report: ScoreReport, u: UnitScore, width: int | None = -1) -> str:
     card = report.card
-    head = f"{u.unit.name}（{u.unit.code}）{report.year} 年度  总分 {u.total:.2f}  {place_text(report, u)}\n"
+    head = fit_text(f"{u.unit.name}（{u.unit.code}）{report.year} 年度  总分 {u.total:.2f}  {place_text(report, u)}\n",
+                    width)
     if u.averaged:
         rows = [{"rank": "", "unit": m.unit.code, "name": m.unit.name, "total": f"{m.total:.2f}", "flag": ""}
                 for m in (report.unit(c) for c in u.members) if m is not None]
-        return head + render_table(rows, _RANK_COLS, [f"平均分 {u.total:.2f}"])
+        return head + render_table(rows, _RANK_COLS, [f"平均分 {u.total:.2f}"], width=width)
     rows: list[dict[str, str]] = []
     for part in u.parts:
         rows.append({"item": f"{part.part.id}.", "title": part.part.title, "max": fmt_points(part.max),
@@ -179,21 +180,21 @@ def unit_table(report: ScoreReport, u: UnitScore) -> str:
     foot = [f"小计 {fmt_points(u.subtotal)} / 适用满分 {fmt_points(u.applicable_max)}，"
             f"折算 {u.converted:.2f}；特色加分 {fmt_points(u.bonus)}；负面清单 {fmt_points(u.negative)}；"
             f"总分 {u.total:.2f}"]
-    return head + render_table(rows, _DETAIL_COLS, foot)
+    return head + render_table(rows, _DETAIL_COLS, foot, width=width)
 
 
-def ranking_table(report: ScoreReport) -> str:
+def ranking_table(report: ScoreReport, width: int | None = -1) -> str:
     out = []
     for r in report.rankings:
         rows = [{"rank": str(row.rank), "unit": row.unit, "name": row.name, "total": f"{row.total:.2f}",
                  "flag": report.card.flag_label if row.flagged else ""} for row in r.rows]
-        out.append(f"{report.year} 年度排名：{r.title}\n" + render_table(rows, _RANK_COLS))
+        out.append(fit_text(f"{report.year} 年度排名：{r.title}\n", width) + render_table(rows, _RANK_COLS, width=width))
     branches = [u for u in report.units if u.ranking is None]
     if branches:
         rows = [{"rank": "", "unit": u.unit.code, "name": u.unit.name, "total": f"{u.total:.2f}",
                  "flag": place_text(report, u)} for u in branches]
-        out.append("支部成绩（多个处室组成的支部取各处室平均分）\n" + render_table(rows, _RANK_COLS))
-    out.append(ranking_rule_text(report) + "\n")
+        out.append(fit_text("支部成绩（多个处室组成的支部取各处室平均分）\n", width) + render_table(rows, _RANK_COLS, width=width))
+    out.append(fit_text(ranking_rule_text(report) + "\n", width))
     return "\n".join(out)
 
 
@@ -203,15 +204,16 @@ def ranking_rule_text(report: ScoreReport) -> str:
             f"每个排名中总分不高于倒数第{n}名的单位均标注“{report.card.flag_label}”（与倒数第{n}名同分者一并标注）。")
 
 
-def render_score_table(report: ScoreReport, unit: str | None = None) -> str:
-    """Per unit, per item with the reasons, then the rankings (or one unit only)."""
+def render_score_table(report: ScoreReport, unit: str | None = None, width: int | None = -1) -> str:
+    """Per unit, per item with the reasons, then the rankings (or one unit only). `width`: as
+    render_table's (-1: fit the terminal; None: uncut, for files)."""
     if report.empty:
         return nothing_to_score(report) + "\n"
     if unit is not None:
         u = report.unit(unit)
-        return unit_table(report, u) if u is not None else f"{unit} 不参加考核\n"
-    parts = [unit_table(report, u) for u in report.units]
-    parts.append(ranking_table(report))
+        return unit_table(report, u, width) if u is not None else f"{unit} 不参加考核\n"
+    parts = [unit_table(report, u, width) for u in report.units]
+    parts.append(ranking_table(report, width))
     return "\n".join(parts)
 
 

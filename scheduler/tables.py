@@ -39,8 +39,10 @@ SHRINKABLE_KEYS = frozenset({
     "schedule_text", "path", "origin", "recipient", "address", "speaker", "place", "applies_to",
     "secretary", "head", "supervisor", "propaganda",
 })
-MIN_SHRUNK = 8          # a cut column keeps at least this many cells
+MIN_SHRUNK = 4          # a cut column keeps at least this many cells (or its header's width)
 ELLIPSIS = "…"
+# Footnote naming the columns left out because even the shortened table was wider than the terminal.
+DROPPED_NOTE = "终端较窄，已省略："
 
 
 @dataclass(frozen=True)
@@ -50,10 +52,17 @@ class Column:
     show: Callable[[Mapping[str, Any]], str] | None = None   # cell text from the whole record
     align: str = "left"      # left | right
     shrink: bool | None = None   # may be cut to fit the terminal (None: key in SHRINKABLE_KEYS)
+    # Order in which columns are left out when even the cut table is too wide: higher goes first
+    # (ties: the rightmost first); 0 never. None: 1 for cuttable text columns, 0 for key columns.
+    drop: int | None = None
 
     @property
     def shrinkable(self) -> bool:
         return self.key in SHRINKABLE_KEYS if self.shrink is None else self.shrink
+
+    @property
+    def drop_rank(self) -> int:
+        return (1 if self.shrinkable else 0) if self.drop is None else self.drop
 
 
 def cjk_terminal(environ: Mapping[str, str] | None = None) -> bool:
@@ -117,20 +126,116 @@ def _pad(text: str, width: int, align: str, wide_ambiguous: bool = False) -> str
 
 def fit_widths(widths: list[int], floors: list[int], shrinkable: list[bool], limit: int | None,
                gap: int = 2) -> list[int]:
-    """Column widths whose total (with gaps) fits `limit`: the widest cuttable column loses a
-    cell at a time, never below its floor; key columns keep their width."""
+    """Column widths whose total (with gaps) fits `limit`: the cuttable columns give up cells in
+    proportion to their width, never below their floors; key columns keep their width."""
     widths = list(widths)
     if limit is None:
         return widths
     excess = sum(widths) + gap * (len(widths) - 1) - limit
-    while excess > 0:
-        candidates = [i for i, ok in enumerate(shrinkable) if ok and widths[i] > floors[i]]
+    cuttable = [i for i, ok in enumerate(shrinkable) if ok and widths[i] > floors[i]]
+    if excess <= 0 or not cuttable:
+        return widths
+    total = sum(widths[i] for i in cuttable)
+    for i in cuttable:
+        share = min(widths[i] - floors[i], excess * widths[i] // total)
+        widths[i] -= share
+    excess = sum(widths) + gap * (len(widths) - 1) - limit
+    while excess > 0:       # what rounding left: a cell at a time from the widest
+        candidates = [i for i in cuttable if widths[i] > floors[i]]
         if not candidates:
             break
         i = max(candidates, key=lambda i: widths[i])
         widths[i] -= 1
         excess -= 1
     return widths
+
+
+def wrap(text: str, width: int | None, wide_ambiguous: bool = False) -> list[str]:
+    """`text` broken into lines of at most `width` cells (None: one line), nothing cut."""
+    if width is None or display_width(text, wide_ambiguous) <= width:
+        return [text]
+    lines, line, used = [], [], 0
+    for ch in text:
+        w = display_width(ch, wide_ambiguous)
+        if used + w > width and line:
+            lines.append("".join(line).rstrip())
+            line, used = [], 0
+            if ch == " ":
+                continue
+        line.append(ch)
+        used += w
+    if line:
+        lines.append("".join(line).rstrip())
+    return lines
+
+
+def fit_text(text: str, width: int | None = -1) -> str:
+    """Prose printed above or below a table, wrapped to the terminal (-1: terminal_width();
+    None: as is). Keeps a trailing newline."""
+    limit = terminal_width() if width == -1 else width
+    if limit is None:
+        return text
+    wa = cjk_terminal()
+    end = "\n" if text.endswith("\n") else ""
+    return "\n".join(piece for line in text.rstrip("\n").split("\n")
+                     for piece in wrap(line, limit, wa)) + end
+
+
+def _split_header(header: str) -> tuple[str, str]:
+    """A header on two lines (单位代码 → 单位 / 代码), for narrow terminals."""
+    if len(header) < 2:
+        return header, ""
+    k = (len(header) + 1) // 2
+    return header[:k].rstrip(), header[k:].lstrip()
+
+
+@dataclass
+class _Layout:
+    keep: list[int]                  # indices of the columns shown
+    widths: list[int]                # their widths
+    header_rows: list[list[str]]     # one or two header lines, per shown column
+    gap: int
+    dropped: list[int]               # indices of the columns left out
+
+
+def fit_layout(header: Sequence[str], body: Sequence[Sequence[str]], columns: Sequence[Column],
+               limit: int | None, wa: bool = False) -> _Layout:
+    """How a table fits `limit` cells, trying in turn: (1) as is; (2) text columns cut with "…"
+    in proportion, down to a few cells; (3) compact: headers wider than their data on two lines,
+    one space between columns; (4) columns left out, by Column.drop_rank. Key columns are
+    never cut."""
+    n = len(columns)
+    data = [max((display_width(row[i], wa) for row in body), default=0) for i in range(n)]
+    shrink = [c.shrinkable for c in columns]
+
+    def sizes(heads: Sequence[Sequence[str]]) -> tuple[list[int], list[int]]:
+        hw = [max(display_width(h, wa) for h in hs) for hs in heads]
+        natural = [max(data[i], hw[i]) for i in range(n)]
+        floors = [min(natural[i], max(MIN_SHRUNK, hw[i])) if shrink[i] else natural[i] for i in range(n)]
+        return natural, floors
+
+    def width_of(ws: Sequence[int], gap: int) -> int:
+        return sum(ws) + gap * (len(ws) - 1)
+
+    one = [[h] for h in header]
+    natural, floors = sizes(one)
+    widths = fit_widths(natural, floors, shrink, limit)
+    if limit is None or width_of(widths, 2) <= limit:
+        return _Layout(list(range(n)), widths, [list(header)], 2, [])
+    two = [list(_split_header(h)) if display_width(h, wa) > data[i] else [h, ""] for i, h in enumerate(header)]
+    natural, floors = sizes(two)
+    keep, dropped = list(range(n)), []
+    while True:
+        widths = fit_widths([natural[i] for i in keep], [floors[i] for i in keep],
+                            [shrink[i] for i in keep], limit, gap=1)
+        droppable = [i for i in keep if columns[i].drop_rank > 0]
+        if width_of(widths, 1) <= limit or not droppable:
+            break
+        worst = max(droppable, key=lambda i: (columns[i].drop_rank, i))
+        keep.remove(worst)
+        dropped.append(worst)
+    rows = [[two[i][0] for i in keep], [two[i][1] for i in keep]]
+    return _Layout(keep, widths, rows if any(rows[1]) else rows[:1], 1, sorted(dropped))
 
 
 def cell_text(value: Any) -> str:
@@ -157,16 +262,19 @@ def render_table(records: Sequence[Mapping[str, Any]], columns: Sequence[Column]
     limit = terminal_width() if width == -1 else width
     header = [c.header for c in columns]
     body = [[c.show(r) if c.show else cell_text(r.get(c.key)) for c in columns] for r in records]
-    natural = [max(display_width(row[i], wa) for row in [header, *body]) for i in range(len(columns))]
-    floors = [min(natural[i], max(MIN_SHRUNK, display_width(h, wa))) for i, h in enumerate(header)]
-    widths = fit_widths(natural, floors, [c.shrinkable for c in columns], limit)
-    lines = []
-    lines.append("  ".join(_pad(h, w, "left", wa) for h, w in zip(header, widths)).rstrip())
-    lines.append("  ".join("-" * w for w in widths))
+    lay = fit_layout(header, body, columns, limit, wa)
+    shown = [columns[i] for i in lay.keep]
+    sep = " " * lay.gap
+    lines = [sep.join(_pad(h, w, "left", wa) for h, w in zip(heads, lay.widths)).rstrip()
+             for heads in lay.header_rows]
+    lines.append(sep.join("-" * w for w in lay.widths))
     for row in body:
-        lines.append("  ".join(_pad(cut(t, w, wa), w, c.align, wa)
-                               for t, w, c in zip(row, widths, columns)).rstrip())
-    lines.extend(footnotes)
+        lines.append(sep.join(_pad(cut(row[i], w, wa), w, c.align, wa)
+                              for i, w, c in zip(lay.keep, lay.widths, shown)).rstrip())
+    notes = list(footnotes)
+    if lay.dropped:
+        notes.append(DROPPED_NOTE + "、".join(header[i] for i in lay.dropped))
+    lines.extend(piece for note in notes for piece in wrap(note, limit, wa))
     return "\n".join(lines) + "\n"
 
 
@@ -279,14 +387,14 @@ def render_csv(records: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> str
 
 def render(records: Sequence[Mapping[str, Any]], columns: Sequence[Column], fmt: str,
            footnotes: Iterable[str] = (), csv_keys: Sequence[str] | None = None,
-           words: Mapping[str, Mapping[Any, str]] | None = None) -> str:
+           words: Mapping[str, Mapping[Any, str]] | None = None, width: int | None = -1) -> str:
     """table (terminal), json (English keys and words, for scripts) or csv (for Chinese Excel:
     BOM, Chinese headers and words; `words[key]` maps a key's values to Chinese)."""
     if fmt == "json":
         return render_json(records)
     if fmt == "csv":
         return render_spreadsheet_csv(records, spreadsheet_keys(records, columns, csv_keys), words)
-    return render_table(records, columns, footnotes)
+    return render_table(records, columns, footnotes, width=width)
 
 
 def spreadsheet_keys(records, columns: Sequence[Column], csv_keys: Sequence[str] | None) -> list[str]:

@@ -119,10 +119,10 @@ def submission_list(unit, key, period, year, fmt) -> None:
     rows = submission_rows(get_app(packs=False), unit=unit, key=key, period=period, year=year)
     cols = [Column("id", "编号", align="right"), Column("unit", "单位代码"), Column("obligation", "事项编号"),
             Column("title", "事项"), Column("period", "期间"), Column("submitted_at", "完成时间"),
-            Column("late", "逾期", show=lambda r: "逾期" if r["late"] else ""),
+            Column("late", "逾期", show=lambda r: "逾期" if r["late"] else "", drop=1),
             Column("state", "状态", show=lambda r: SUBMISSION_STATE_WORDS[r["state"]]
                    + (f"（{r['replaced_by']}）" if r["replaced_by"] else "")),
-            Column("evidence", "材料", align="right"), Column("note", "备注")]
+            Column("evidence", "材料", align="right", drop=2), Column("note", "备注")]   # drop: narrow terminals
     emit(rows, cols, fmt, csv_keys=["id", "unit", "unit_name", "obligation", "title", "period", "due",
                                           "submitted_at", "late", "state", "corrects", "replaced_by", "evidence",
                                           "note", "recorded_by", "recorded_at"],

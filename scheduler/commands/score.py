@@ -68,7 +68,7 @@ def score(ctx: click.Context, year, unit, fmt, output, no_post, card_name, as_of
     elif fmt == "csv":
         text = render_spreadsheet_csv(score_export.csv_rows(report, unit), score_export.CSV_KEYS)
     else:
-        text = score_export.render_score_table(report, unit)
+        text = score_export.render_score_table(report, unit, width=None if output else -1)
     if output:
         Path(output).write_text(text, encoding="utf-8")
         click.echo(f"已写入 {output}", err=True)

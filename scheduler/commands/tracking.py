@@ -23,6 +23,7 @@ from scheduler.tables import (
     STATE_WORDS,
     Column,
     date_cell,
+    fit_text,
     provisional_footnotes,
     render,
     render_table,
@@ -42,11 +43,10 @@ def _status_word(r) -> str:
     return STATE_WORDS.get(r["status"], r["status"])
 
 
-UNIT_COLS = [Column("unit", "单位代码"), Column("unit_name", "单位")]
-OB_COLS = [Column("obligation", "编号"), Column("title", "事项"), Column("period", "期间")]
-# The closing columns of the overdue and upcoming lists: times done of times required, status.
-PROGRESS_COLS = [Column("done", "进度", show=lambda r: f"{r['done']}/{r['required']}"),
-                 Column("status", "状态", show=_status_word)]
+UNIT_COLS = [Column("unit", "单位代码"), Column("unit_name", "单位", drop=5)]
+# Narrow terminals leave columns out by Column.drop (higher first): unit name, then the title,
+# then the lesser key columns each table names; unit code, obligation code, period and due date stay.
+OB_COLS = [Column("obligation", "编号"), Column("title", "事项", drop=3), Column("period", "期间")]
 LIST_KEYS = ["unit", "unit_name", "obligation", "title", "period", "opens", "due", "provisional",
              "status", "done", "required"]
 
@@ -63,8 +63,9 @@ def overdue(unit, as_of, fmt) -> None:
     app = get_app()
     rows = query(app, as_of_day(app, as_of), unit)
     cols = [*UNIT_COLS, *OB_COLS, Column("due", "截止日期", show=date_cell("due")),
-            Column("days_overdue", "逾期天数", align="right"),
-            *PROGRESS_COLS]
+            Column("days_overdue", "逾期天数", align="right", drop=1),
+            Column("done", "进度", show=lambda r: f"{r['done']}/{r['required']}", drop=1),
+            Column("status", "状态", show=_status_word, drop=2)]    # always 已逾期 here
     emit(rows, cols, fmt, provisional_footnotes(rows), csv_keys=LIST_KEYS + ["days_overdue"], title="已逾期")
     _warn_if_no_units(app, rows)
 
@@ -81,9 +82,11 @@ def upcoming(days, unit, as_of, fmt) -> None:
 
     app = get_app()
     rows = query(app, as_of_day(app, as_of), days, unit)
-    cols = [*UNIT_COLS, *OB_COLS, Column("opens", "开始日期"), Column("due", "截止日期", show=date_cell("due")),
-            Column("days_left", "剩余天数", align="right"),
-            *PROGRESS_COLS]
+    cols = [*UNIT_COLS, *OB_COLS, Column("opens", "开始日期", drop=4),
+            Column("due", "截止日期", show=date_cell("due")),
+            Column("days_left", "剩余天数", align="right", drop=1),
+            Column("done", "进度", show=lambda r: f"{r['done']}/{r['required']}", drop=2),
+            Column("status", "状态", show=_status_word, drop=1)]
     emit(rows, cols, fmt, provisional_footnotes(rows), csv_keys=LIST_KEYS + ["days_left"], title="即将到期")
     _warn_if_no_units(app, rows)
 
@@ -103,11 +106,12 @@ def status(code, year, as_of, fmt) -> None:
     result = unit_year(app, code, year or day.year, day)
     rows = result.rows
     cols = [*OB_COLS, Column("due", "截止日期", show=date_cell("due")),
-            Column("status", "状态", show=_status_word), Column("progress", "进度")]
+            Column("status", "状态", show=_status_word),
+            Column("progress", "进度", drop=4)]   # never cut; repeats 状态 and the dates, so left out first
     if fmt != "table":
         emit(rows, cols, fmt, csv_keys=LIST_KEYS + ["days_overdue", "days_left", "progress"], title=f"{code} 完成情况")
         return
-    click.echo(f"{result.unit_name}（{result.unit}）{result.year} 年度，截至 {day.isoformat()}")
+    click.echo(fit_text(f"{result.unit_name}（{result.unit}）{result.year} 年度，截至 {day.isoformat()}"))
     t = result.totals
     summary = "合计：" + "，".join(f"{STATE_WORDS[s]} {t[s]}" for s in
                                    ("done", "late", "open", "overdue", "waived", "upcoming"))
