@@ -353,22 +353,28 @@ def test_the_sending_lease_is_renewed_while_a_slow_pass_sends(engine, session, p
 
     from notifiers.base import Channel, Delivery
 
-    class Slow(Channel):
-        name = "slow"
-
-        async def _send(self, message):
-            await asyncio.sleep(0.4)
-            return [Delivery.success(message.recipients[0])]
-
     seen = []
 
-    async def watch():
-        for _ in range(6):
-            await asyncio.sleep(0.12)
-            with Session(engine) as s:
-                seen.extend(s.exec(sa_select(Outbox.lease_until).where(Outbox.status == "sending")).scalars())
-
     async def go():
+        # The messages stay on the wire until the watcher has seen the lease move (or gave up
+        # after 10 s): no race between fixed sleeps and the renewal period on a loaded machine.
+        released = asyncio.Event()
+
+        class Slow(Channel):
+            name = "slow"
+
+            async def _send(self, message):
+                await released.wait()
+                return [Delivery.success(message.recipients[0])]
+
+        async def watch():
+            give_up = time.monotonic() + 10
+            while len(set(seen)) < 2 and time.monotonic() < give_up:
+                await asyncio.sleep(0.05)
+                with Session(engine) as s:
+                    seen.extend(s.exec(sa_select(Outbox.lease_until).where(Outbox.status == "sending")).scalars())
+            released.set()
+
         d = Dispatcher(engine, {"slow": Slow()}, clock=lambda: NOW, lease=timedelta(seconds=0.3))
         await asyncio.gather(d.dispatch(), watch())
 
