@@ -165,10 +165,15 @@ class Dispatcher:
         while True:
             await asyncio.sleep(every)
             try:
-                with self.engine.connect() as conn:
-                    outbox.renew(conn, self.owner, self.lease)
+                # In a worker thread: a store that is busy (SQLite waits up to its busy timeout)
+                # must not stall the messages on the wire, nor the results that free the store.
+                await asyncio.to_thread(self._renew_once)
             except SQLAlchemyError as exc:  # the next renewal tries again; the lease is long
                 log.warning("renewing the sending lease failed: %s", exc)
+
+    def _renew_once(self) -> None:
+        with self.engine.connect() as conn:
+            outbox.renew(conn, self.owner, self.lease)
 
     async def _drain(self, route: str, report: DispatchReport) -> None:
         channel = self.channels[route]
