@@ -23,7 +23,7 @@ from typing import NamedTuple
 import click
 
 from scheduler.commands import i18n
-from scheduler.tables import FORMATS
+from scheduler.formats import FORMATS
 
 i18n.install()      # click's own strings ("Usage:", "Missing option"...) in Chinese
 

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Iterator, Callable, Iterable, Mapping, Sequence
 
-FORMATS = ("table", "json", "csv")
-
+from scheduler.formats import FORMATS  # noqa: F401  (re-exported for the commands)
 from obligations.provisional import HOLIDAYS, MARK as PROVISIONAL_MARK, REASONS, footnote
 
 # The wording is obligations.provisional's, shared with the reminder messages.

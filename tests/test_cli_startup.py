@@ -48,6 +48,20 @@ def test_help_loads_no_database_or_network_library():
     assert "overdue" in out and "日常工作" in out
 
 
+def test_help_loads_no_command_module_and_no_renderer():
+    # The root help reads the COMMANDS table: no command module, and not scheduler.tables
+    # (csv, json and the rest), only the format names (scheduler.formats).
+    proc = subprocess.run([sys.executable, "-c", "import sys; sys.argv = ['ccal', '--help']; import cli\n"
+                           "try:\n    cli.main()\nexcept SystemExit:\n    pass\n"
+                           "print('MODULES:' + ','.join(sorted(m for m in sys.modules if m.startswith('scheduler'))))"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=60,
+                          env={k: v for k, v in os.environ.items() if not k.startswith("CCAL_")})
+    assert proc.returncode == 0, proc.stderr
+    modules = proc.stdout.rstrip().splitlines()[-1].removeprefix("MODULES:").split(",")
+    assert "scheduler.tables" not in modules
+    assert [m for m in modules if m.startswith("scheduler.commands.")] == ["scheduler.commands.i18n"]
+
+
 def test_version_loads_no_database_or_network_library():
     out, loaded = probe("--version")
     assert loaded == "" and "ccal" in out
