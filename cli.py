@@ -349,35 +349,52 @@ def _set_output(ctx: click.Context, _param, value):
     return value
 
 
-def emit(rows, columns, fmt: str, footnotes=(), *, csv_keys=None, words=None, title: str = "ccal") -> None:
-    """Print (or with --output write) a query result in `fmt`; xlsx needs --output."""
+def emit(rows, columns, fmt: str, footnotes=(), *, csv_keys=None, words=None, title: str = "ccal") -> int:
+    """Print (or with --output write) a query result in `fmt`; xlsx needs --output. `rows` may
+    be a stream (printed as JSON as it comes); `footnotes` a list, or a function of the rows.
+    Returns the number of rows."""
     from pathlib import Path
 
     from scheduler.tables import render, spreadsheet_keys
 
     output = click.get_current_context().meta.get("ccal.output")
-    footnotes = list(footnotes)
+    if fmt == "json" and not output:   # printed piece by piece: a large answer is never one string
+        from itertools import islice
+
+        from scheduler.tables import json_chunks
+        counted = _Counted(rows)
+        pieces = json_chunks(counted)
+        while batch := "".join(islice(pieces, 500)):
+            out(batch)
+        return counted.n
+    rows = list(rows)
+    footnotes = list(footnotes(rows) if callable(footnotes) else footnotes)
     if fmt == "xlsx":
         if not output:
             raise click.UsageError("xlsx 格式请用 --output 指定文件名，例如 --output 结果.xlsx")
         from scheduler.xlsx_tables import write_table_xlsx
         write_table_xlsx(rows, spreadsheet_keys(rows, columns, csv_keys), Path(output), title=title, words=words,
                          notes=footnotes)
-    elif fmt == "json" and not output:   # printed piece by piece: a large answer is never one string
-        from itertools import islice
-
-        from scheduler.tables import json_chunks
-        pieces = json_chunks(rows)
-        while batch := "".join(islice(pieces, 500)):
-            out(batch)
-        return
     else:
         text = render(rows, columns, fmt, footnotes, csv_keys, words, width=None if output else -1)
         if not output:
             out(text)
-            return
+            return len(rows)
         Path(output).write_text(text, encoding="utf-8")
     click.echo(f"已写入 {output}（{len(rows)} 行）", err=True)
+    return len(rows)
+
+
+class _Counted:
+    """An iterable that counts what was read from it."""
+
+    def __init__(self, rows) -> None:
+        self.rows, self.n = rows, 0
+
+    def __iter__(self):
+        for r in self.rows:
+            self.n += 1
+            yield r
 
 
 def as_of_option(f: Callable) -> Callable:

@@ -13,7 +13,9 @@ stored, so looking at 2025 never turns on reminders for 2025. Statuses come from
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
@@ -59,32 +61,36 @@ _COLUMNS = (Occurrence.id, Occurrence.unit_code, Occurrence.obligation_key, Occu
 
 def _load(app: "App", session: Session, *conditions, as_of: date) -> list[_Item]:
     """The stored occurrences matching `conditions` (of enabled obligations), with status."""
-    # Plain rows of the columns used, not ORM objects: an answer of 100,000 rows stays light.
+    return list(_stream(app, session, *conditions, as_of=as_of))
+
+
+def _stream(app: "App", session: Session, *conditions, as_of: date, chunk: int = 2000) -> Iterator[_Item]:
+    """`_load`'s items one by one, read from SQL `chunk` rows at a time: an answer of
+    100,000 rows is never held whole (overdue's JSON is printed as it comes)."""
+    # Plain rows of the columns used, not ORM objects.
     q = (select(*_COLUMNS, Unit.name).join(Unit, col(Unit.code) == col(Occurrence.unit_code))
          .where(col(Occurrence.obligation_key).in_(list(app.obligations)), *conditions)
-         .order_by(Occurrence.due, Occurrence.unit_code, Occurrence.obligation_key, Occurrence.period))
-    rows = [(r, r[-1]) for r in session.execute(q).all()]
-    if not rows:
-        return []
+         .order_by(Occurrence.due, Occurrence.unit_code, Occurrence.obligation_key, Occurrence.period)
+         .execution_options(yield_per=chunk))
     # Submission dates are read only where the state columns cannot tell the count as of
     # `as_of` (partly done, or completed after it): the answer's size, not the history's.
     end = datetime.combine(as_of, time.max)
-    need = [o.id for o, _ in rows if o.done and not (o.completed_at is not None and o.completed_at <= end)]
-    subs: dict[int, list[datetime]] = {}
-    for i in range(0, len(need), 500):
-        subs.update(counting_submissions(session, need[i:i + 500]))
     tz = app.config.general.tz
-    reasons = provisional_reasons(app, session, [occ for occ, _ in rows])
-    items = []
-    for occ, name in rows:
-        if occ.completed_at is not None and occ.completed_at <= end:
-            times = [occ.completed_at] * occ.required
-        else:
-            times = subs.get(occ.id, ())
-        items.append(_Item(occ, name, app.obligations[occ.obligation_key],
-                           occurrence_status(occ.opens, occ.due, occ.required, times, bool(occ.waived),
-                                             as_of, tz=tz), reasons.get(occ.id, ())))
-    return items
+    obligations = app.obligations
+    for rows in session.execute(q).partitions():
+        need = [o.id for o in rows if o.done and not (o.completed_at is not None and o.completed_at <= end)]
+        subs: dict[int, list[datetime]] = {}
+        for i in range(0, len(need), 500):
+            subs.update(counting_submissions(session, need[i:i + 500]))
+        reasons = provisional_reasons(app, session, rows)
+        for occ in rows:
+            if occ.completed_at is not None and occ.completed_at <= end:
+                times = [occ.completed_at] * occ.required
+            else:
+                times = subs.get(occ.id, ())
+            yield _Item(occ, occ.name, obligations[occ.obligation_key],
+                        occurrence_status(occ.opens, occ.due, occ.required, times, bool(occ.waived),
+                                          as_of, tz=tz), reasons.get(occ.id, ()))
 
 
 def _virtual(app: "App", session: Session, years, due_lo: date, due_hi: date, as_of: date,
@@ -172,17 +178,34 @@ def _check_unit(app: "App", session: Session, unit: str | None) -> None:
 
 def overdue(app: "App", as_of: date, unit: str | None = None) -> list[dict[str, Any]]:
     """Occurrences past due on `as_of` without the submissions they need (not waived)."""
-    with app.session() as session:
+    return list(overdue_rows(app, as_of, unit))
+
+
+def overdue_rows(app: "App", as_of: date, unit: str | None = None) -> Iterator[dict[str, Any]]:
+    """`overdue`'s rows as they are read (sorted): the CLI prints a province's JSON without
+    holding it. An unknown unit raises before the first row."""
+    session = Session(app.engine)      # read only: closed when the rows are read
+    try:
         _check_unit(app, session, unit)
-        items = _load(app, session, col(Occurrence.due) < as_of, open_on(as_of), *_unit_condition(unit),
-                      as_of=as_of)
         # Periods start at most a year before they are due (an autumn semester is due in January).
-        computed = _virtual(app, session, (as_of.year - 1, as_of.year), date(as_of.year, 1, 1),
-                            as_of - timedelta(days=1), as_of, unit)
-    if computed:      # stored rows come sorted from SQL; computed ones are merged in
-        items = sorted(items + computed, key=_sort_key)
-    return [_row(i, as_of, days_overdue=i.status.days_overdue)
-            for i in items if i.status.state == "overdue"]
+        computed = sorted(_virtual(app, session, (as_of.year - 1, as_of.year), date(as_of.year, 1, 1),
+                                   as_of - timedelta(days=1), as_of, unit), key=_sort_key)
+    except BaseException:
+        session.close()
+        raise
+    return _overdue_rows(app, session, as_of, unit, computed)
+
+
+def _overdue_rows(app: "App", session: Session, as_of: date, unit: str | None,
+                  computed: list[_Item]) -> Iterator[dict[str, Any]]:
+    with session:
+        items = _stream(app, session, col(Occurrence.due) < as_of, open_on(as_of), *_unit_condition(unit),
+                        as_of=as_of)
+        if computed:      # stored rows come sorted from SQL; computed ones are merged in
+            items = heapq.merge(items, computed, key=_sort_key)
+        for i in items:
+            if i.status.state == "overdue":
+                yield _row(i, as_of, days_overdue=i.status.days_overdue)
 
 
 def upcoming(app: "App", as_of: date, days: int = 30, unit: str | None = None) -> list[dict[str, Any]]:

@@ -283,17 +283,19 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def json_chunks(records: Sequence[Mapping[str, Any]]) -> Iterator[str]:
-    """`render_json`'s text in pieces (one object per piece), to print without building it."""
+def json_chunks(records: Iterable[Mapping[str, Any]]) -> Iterator[str]:
+    """`render_json`'s text in pieces (one object per piece), to print without building it.
+    `records` may be a stream: nothing is printed before its first record is read (a query
+    that fails at once leaves no half-printed list)."""
     encode = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=_json_default).encode
-    if not records:
+    records = iter(records)
+    first = next(records, None)
+    if first is None:
         yield "[]\n"
         return
-    yield "["
-    sep = "\n"
+    yield "[\n" + encode(first)
     for r in records:
-        yield sep + encode(r)
-        sep = ",\n"
+        yield ",\n" + encode(r)
     yield "\n]\n"
 
 

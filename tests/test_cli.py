@@ -260,6 +260,22 @@ def test_unknown_unit_key_and_period_are_clear_errors(cfg):
         assert word in result.stderr and "Traceback" not in result.output
 
 
+def test_overdue_json_for_an_unknown_unit_prints_no_half_list(cfg):
+    # The JSON streams as it is read; an unknown unit is refused before anything is printed.
+    result = run(cfg, "overdue", "--unit", "NOPE", "--as-of", "2026-06-20", "--format", "json")
+    assert result.exit_code == 1 and "NOPE" in result.stderr
+    assert result.stdout == ""
+
+
+def test_overdue_json_streams_the_same_rows_as_the_table(cfg):
+    rows = as_json(run(cfg, "overdue", "--as-of", "2026-06-20", "--format", "json"))
+    csv_lines = ok(run(cfg, "overdue", "--as-of", "2026-06-20", "--format", "csv")).stdout.splitlines()
+    assert rows and len(rows) == len(csv_lines) - 1
+    assert [(r["due"], r["unit"], r["obligation"], r["period"]) for r in rows] == \
+        sorted((r["due"], r["unit"], r["obligation"], r["period"]) for r in rows)
+    assert {r["status"] for r in rows} == {"overdue"}
+
+
 def test_bad_date_is_a_usage_error(cfg):
     result = run(cfg, "overdue", "--as-of", "2026-13-01")
     assert result.exit_code == 2 and "YYYY-MM-DD" in result.stderr

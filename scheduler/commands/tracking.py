@@ -32,7 +32,8 @@ from scheduler.tables import (
 # --------------------------------------------------------------------------- queries
 
 def _warn_if_no_units(app, rows) -> None:
-    """No false all-clear: an empty answer from a database without units says why."""
+    """No false all-clear: an empty answer (rows, or their number) from a database without
+    units says why."""
     if not rows:
         from scheduler.records import NO_UNITS_NOTE, has_units
         if not has_units(app):
@@ -58,16 +59,16 @@ LIST_KEYS = ["unit", "unit_name", "obligation", "title", "period", "opens", "due
 @config_option
 def overdue(unit, as_of, fmt) -> None:
     """已逾期事项。"""
-    from scheduler.queries import overdue as query
+    from scheduler.queries import overdue_rows as query
 
     app = get_app()
-    rows = query(app, as_of_day(app, as_of), unit)
+    rows = query(app, as_of_day(app, as_of), unit)      # a stream: JSON is printed as it comes
     cols = [*UNIT_COLS, *OB_COLS, Column("due", "截止日期", show=date_cell("due")),
             Column("days_overdue", "逾期天数", align="right", drop=1),
             Column("done", "进度", show=lambda r: f"{r['done']}/{r['required']}", drop=1),
             Column("status", "状态", show=_status_word, drop=2)]    # always 已逾期 here
-    emit(rows, cols, fmt, provisional_footnotes(rows), csv_keys=LIST_KEYS + ["days_overdue"], title="已逾期")
-    _warn_if_no_units(app, rows)
+    n = emit(rows, cols, fmt, provisional_footnotes, csv_keys=LIST_KEYS + ["days_overdue"], title="已逾期")
+    _warn_if_no_units(app, n)
 
 
 @click.command()

@@ -39,6 +39,22 @@ def test_overdue_for_one_unit_and_sorted_by_due_date(tracking_app):
         overdue(tracking_app, date(2026, 7, 1), unit="NOPE")
 
 
+def test_overdue_merges_stored_and_computed_rows_in_due_order_across_chunks(tracking_app, monkeypatch):
+    # 2026 is recorded (stored rows); 2025 is not: its autumn semester, due in January 2026,
+    # is computed on the fly. The stored rows stream in chunks; the two merge by due date.
+    import scheduler.queries as q
+    from scheduler.tracking import materialise_years
+
+    materialise_years(tracking_app, [2026])
+    whole = overdue(tracking_app, date(2026, 2, 20))
+    monkeypatch.setattr(q._stream, "__kwdefaults__", {"chunk": 1})
+    rows = overdue(tracking_app, date(2026, 2, 20))
+    assert rows == whole
+    assert [(r["obligation"], r["unit"]) for r in rows] == [
+        ("tpack.teach", "DW"), ("tpack.festival", "JWC"), ("tpack.festival", "XCB")]
+    assert [r["due"] for r in rows] == sorted(r["due"] for r in rows)
+
+
 def test_late_and_waived_occurrences_are_not_overdue(tracking_app):
     submit(tracking_app, "tpack.report", "LTX", "2026-H1", at=datetime(2026, 6, 18, 9, 0))
     waive(tracking_app, "tpack.report", "JDX", "2026-H1", "支部换届")
