@@ -32,6 +32,14 @@ def _dialect_insert(name: str):
     return dialect_insert
 
 
+def dialect_insert_ignore(conn: Connection, table):
+    """An INSERT into `table` that skips rows violating a unique key (SQLite, PostgreSQL)."""
+    dialect_insert = _dialect_insert(conn.dialect.name)
+    if dialect_insert is None:  # pragma: no cover
+        return insert(table)
+    return dialect_insert(table).on_conflict_do_nothing()
+
+
 def insert_ignore_rows(conn: Connection, table, rows: dict | list[dict]) -> int:
     """INSERT ... ON CONFLICT DO NOTHING (SQLite, PostgreSQL) of one row (a dict) or many;
     returns the rows inserted as far as the driver tells (many rows: at most len(rows))."""

@@ -117,3 +117,21 @@ def test_due_from_creates_only_rows_due_from_that_day(tracking_app):
     created = rows(tracking_app)
     assert created and min(o.due for o in created) >= date(2026, 7, 1)
     assert ("LTX", "tpack.report", "2026-H1") not in {(o.unit_code, o.obligation_key, o.period) for o in created}
+
+
+def test_a_unit_whose_kind_changed_keeps_its_rows_and_gets_the_new_kinds(tracking_app):
+    from scheduler.models import Unit
+
+    materialise(tracking_app, [2026])
+    before = count(tracking_app)
+    with tracking_app.session() as s:
+        s.get(Unit, "LTX").kind = "office"
+    again = materialise(tracking_app, [2026])
+    ltx = {(o.obligation_key, o.period): o for o in rows(tracking_app, unit_code="LTX")}
+    # The branch's record stays (report H1 and H2, the study), untouched and not counted.
+    assert {("tpack.report", "2026-H1"), ("tpack.report", "2026-H2"), ("tpack.study", "2026")} <= set(ltx)
+    assert (again.updated, again.unchanged) == (0, before - 3)
+    # An office's duties are added: the festival report and the four meeting reports.
+    assert again.created == 5 and ("tpack.festival", "2026") in ltx
+    new = ltx[("tpack.festival", "2026")]
+    assert (new.done, new.completed_at, new.waived, new.is_open, new.tracked) == (0, None, False, True, True)
