@@ -74,7 +74,8 @@ def best(args, env, n=3):
 
 
 def submissions(app, years) -> int:
-    """80% of the work due before NOW done, 15% of that late, through submit_many."""
+    """80% of the work due before NOW done, 15% of that late, through submit_many. Nothing is
+    dated after NOW (late work that would be done after it is still open)."""
     from sqlmodel import Session, col, select
 
     from scheduler.bulk import SubmitRow, submit_many
@@ -92,10 +93,11 @@ def submissions(app, years) -> int:
         if x >= 800:
             continue
         late = x < 120
-        for n in range(required):
-            at = datetime.combine(due + timedelta(days=1 + x % 20) if late else due - timedelta(days=n + x % 5),
-                                  datetime.min.time()).replace(hour=10)
-            rows.append(SubmitRow(len(rows) + 2, key, unit, period, at))
+        ats = [datetime.combine(due + timedelta(days=1 + x % 20) if late else due - timedelta(days=n + x % 5),
+                                datetime.min.time()).replace(hour=10) for n in range(required)]
+        if max(ats) >= NOW:    # late work that would be done after "now": not done yet
+            continue
+        rows += [SubmitRow(len(rows) + 2 + n, key, unit, period, at) for n, at in enumerate(ats)]
     result = submit_many(app, rows)
     return result.recorded
 

@@ -40,7 +40,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 import jinja2
-from sqlalchemy import false, or_, update
+from sqlalchemy import or_, tuple_, union_all, update
 from sqlmodel import Session, col, select
 
 from notifiers.base import EMAIL, WECOM_APP, WECOM_ROBOT, Channel, Recipient
@@ -110,12 +110,15 @@ class Directory:
     """
 
     def __init__(self, session: Session, propaganda_unit: str) -> None:
-        self.units: dict[str, Unit] = {u.code: u for u in session.exec(select(Unit)).all()}
-        self.people: dict[int, Person] = {p.id: p for p in session.exec(select(Person)).all()}
+        # Read-only rows of the columns (attribute access like the models), not ORM objects:
+        # a province's directory is 12,000 rows, read once per pass.
+        self.units: dict[str, Unit] = {u.code: u for u in session.execute(select(*Unit.__table__.columns)).all()}
+        self.people: dict[int, Person] = {p.id: p for p in session.execute(select(*Person.__table__.columns)).all()}
         self._roles: dict[tuple[str, str], list[int]] = defaultdict(list)
-        q = select(RoleAssignment).order_by(col(RoleAssignment.id))
-        for ra in session.exec(q).all():
-            self._roles[(ra.unit_code, ra.role)].append(ra.person_id)
+        q = (select(RoleAssignment.unit_code, RoleAssignment.role, RoleAssignment.person_id)
+             .order_by(col(RoleAssignment.id)))
+        for unit_code, role, person_id in session.execute(q).all():
+            self._roles[(unit_code, role)].append(person_id)
         self.propaganda_unit = propaganda_unit
 
     def holders(self, unit: str, role: str) -> tuple[int, ...]:
@@ -341,34 +344,40 @@ class Planner:
     def _reminder_items(self, session: Session, today: date, directory: Directory
                         ) -> tuple[list[ReminderItem], dict[int, Occurrence]]:
         """The open occurrences in their current stage, as the pure planner wants them."""
-        # Tracked, opened and not done or waived, in SQL (the state columns); only these
-        # rows' submissions are read (scheduler/tracking.py: untracked years are not reminded).
-        cond = (Occurrence.tracked == True, col(Occurrence.opens) <= today, open_on(today),  # noqa: E712
-                self._still_reminded(today))
-        # Plain rows of the columns used (no ORM objects); `open_on(today)` and `opens <= today`
-        # already make each one open or overdue, so no submission is read here.
-        occs = session.execute(select(
-            Occurrence.id, Occurrence.unit_code, Occurrence.obligation_key, Occurrence.period, Occurrence.opens,
-            Occurrence.due, Occurrence.required, Occurrence.provisional, Occurrence.event_id)
-            .where(*cond).order_by(col(Occurrence.id))).all()
-        opened = select(Occurrence.id).where(*cond)
+        # Tracked, opened, not done or waived (the state columns) and still reminded, in SQL;
+        # plain rows of the columns used, and no submission is read here.
+        conds = self._reminded_conditions(session, today)
+        if not conds:   # no obligation enabled
+            return [], {}
+        # The stage depends on the obligation and the window only: thousands of units share
+        # each (key, opens, due). The distinct windows are read first and staged once; only the
+        # rows of windows with a stage today are read (most open work is between stages).
+        stages: dict[tuple, object] = {}
+        for cond in conds:
+            for key, opens, due in session.execute(
+                    select(Occurrence.obligation_key, Occurrence.opens, Occurrence.due).where(*cond).distinct()):
+                stage = stage_at(self.policy(self.app.obligations[key]), opens=opens, due=due, today=today,
+                                 cal=self.app.calendar)
+                if stage is not None:
+                    stages[(key, opens, due)] = stage
+        windows = list(stages)
+        occs: dict[int, object] = {}
+        for cond in conds:
+            for i in range(0, len(windows), 300):     # chunks: parameter limits
+                for occ in session.execute(select(
+                        Occurrence.id, Occurrence.unit_code, Occurrence.obligation_key, Occurrence.period,
+                        Occurrence.opens, Occurrence.due, Occurrence.required, Occurrence.provisional,
+                        Occurrence.event_id)
+                        .where(*cond, tuple_(Occurrence.obligation_key, Occurrence.opens, Occurrence.due)
+                               .in_(windows[i:i + 300]))):
+                    occs[occ.id] = occ
+        opened = union_all(*(select(Occurrence.id).where(*cond) for cond in conds))
         moved = MovedDeadlines(session, opened)  # a date moved: escalation waits (scheduler/moved.py)
         items: list[ReminderItem] = []
         open_occs: dict[int, Occurrence] = {}
-        stages: dict[tuple, object] = {}
-        for occ in occs:
-            ob = self.app.obligations.get(occ.obligation_key)
-            if ob is None:  # its pack is no longer enabled: kept in the record, not reminded
-                continue
-            # The stage depends on the obligation and the window only: thousands of units share
-            # each (key, opens, due), so it is worked out once per pass.
-            window = (ob.key, occ.opens, occ.due)
-            if window not in stages:
-                stages[window] = stage_at(self.policy(ob), opens=occ.opens, due=occ.due, today=today,
-                                          cal=self.app.calendar)
-            stage = stages[window]
-            if stage is None:
-                continue
+        for occ in sorted(occs.values(), key=lambda o: o.id):
+            ob = self.app.obligations[occ.obligation_key]
+            stage = stages[(occ.obligation_key, occ.opens, occ.due)]
             if stage.escalate and moved.holds_escalation(occ.id, occ.due, today, self.app.calendar):
                 stage = replace(stage, escalate=False)
             stage = replace(stage, id=moved.stage_id(occ.id, occ.due, stage.id))
@@ -377,15 +386,30 @@ class Planner:
                                       directory.audience(occ.unit_code, ob.responsible)))
         return items, open_occs
 
-    def _still_reminded(self, today: date):
-        """SQL condition: an enabled obligation whose reminders have not stopped yet (its policy's
-        `stop_after_days` past the due date): years of stopped overdue work are not read."""
+    def _reminded_conditions(self, session: Session, today: date) -> list[list]:
+        """SQL conditions (each a list to AND) whose rows together are the work to remind on
+        `today`: tracked, opened, open as of `today` (`submissions.open_on`), of an enabled
+        obligation whose reminders have not stopped (its policy's `stop_after_days` past the
+        due date). One per stop and per half of `open_on`, so each is a range of the (is_open,
+        due) or the completed_at index: as one OR, the database read every tracked row."""
         by_stop: dict[int, list[str]] = defaultdict(list)
         for key, ob in self.app.obligations.items():
             by_stop[self.policy(ob).stop_after_days or 0].append(key)
-        return or_(false(), *(col(Occurrence.obligation_key).in_(keys) if not stop else
-                     (col(Occurrence.obligation_key).in_(keys) & (col(Occurrence.due) >= today - timedelta(days=stop)))
-                     for stop, keys in sorted(by_stop.items())))
+        later = datetime.combine(today + timedelta(days=1), datetime.min.time())
+        # Work completed after `today` exists only when a pass is for a past day; asked once on
+        # the completed_at index (in its own query the planner would choose another index).
+        completed_later = session.execute(
+            select(Occurrence.id).where(col(Occurrence.completed_at) >= later).limit(1)).first() is not None
+        conds = []
+        for stop, keys in sorted(by_stop.items()):
+            base = [Occurrence.tracked == True, col(Occurrence.opens) <= today,  # noqa: E712
+                    col(Occurrence.obligation_key).in_(keys)]
+            if stop:
+                base.append(col(Occurrence.due) >= today - timedelta(days=stop))
+            conds.append([*base, Occurrence.is_open == True])  # noqa: E712
+            if completed_later:   # open on `today`, done since
+                conds.append([*base, Occurrence.waived == False, col(Occurrence.completed_at) >= later])  # noqa: E712
+        return conds
 
     @staticmethod
     def _settled_items(session: Session, occurrence_ids: Sequence[int]) -> dict[tuple, OutboxItem]:
@@ -521,7 +545,6 @@ class Planner:
                report: PlanReport | None = None) -> PlanReport:
         """Take submitted or waived occurrences out of unsent messages (commits)."""
         report = report if report is not None else PlanReport()
-        directory = directory or Directory(session, self.app.propaganda_unit)
         unsent = select(Outbox.id).where(col(Outbox.status).in_(outbox.UNSENT))
         listed = (col(OutboxItem.outbox_id).in_(unsent), OutboxItem.state == LISTED)
         # Set-based: only the items that may have to go are loaded: their occurrence is no
@@ -556,6 +579,8 @@ class Planner:
             report.settled += len(gone)
             session.flush()
             before = (row.title, row.body_text)
+            if directory is None:   # read only when a message is rendered again
+                directory = Directory(session, self.app.propaganda_unit)
             if not self.render(session, directory, row, now):
                 report.cancelled += 1
             elif gone or (row.title, row.body_text) != before:

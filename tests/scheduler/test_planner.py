@@ -156,6 +156,22 @@ def test_catch_up_collapses_missed_stages_into_the_current_one(make_app):
     assert messages(app)["吕刚"] == [("digest:2026-03-26", "planned", {"B2": "overdue-2"})]
 
 
+def test_a_pass_for_a_past_day_reminds_work_completed_after_that_day(make_app):
+    # B1 reported on 25 March; a pass for 11 March (a replay, `tick --now`) still sees it open
+    # then, and B2 (never reported) too. Without the later report nothing is asked twice.
+    app = make_app("spring")
+    with app.session() as s:
+        occ = s.exec(select(Occurrence).where(Occurrence.unit_code == "B1")).one()
+        s.add(Submission(occurrence_id=occ.id, submitted_at=at("2026-03-25 09:00")))
+        refresh_occurrences(s, [occ.id])
+    report = planner(app).plan(at("2026-03-11 10:00"))
+    assert report.open_occurrences == 3
+    assert messages(app)["许芳"] == [("digest:2026-03-11", "planned", {"B1": "notice", "B3": "notice"})]
+    later = planner(app).plan(at("2026-03-26 10:00"))      # after the report: B1 is done
+    assert "B1" not in {u for _, _, units in messages(app)["许芳"][1:] for u in units}
+    assert later.open_occurrences == 2
+
+
 def test_escalation_tells_the_supervisor_and_the_propaganda_contact(make_app):
     # 许芳 supervises B2 as well as being secretary of B1 and B3: one message, B2 marked.
     org = REMINDER_ORG.replace("赵敏,zhao@example.edu.cn", "许芳,xu@example.edu.cn")
