@@ -186,6 +186,26 @@ def test_an_order_is_reminded_escalated_closed_and_scored(cfg, tmp_path):
     assert item["score"] == 4 and "督办单 O1 逾期未整改" in json.dumps(item["lines"], ensure_ascii=False)
 
 
+def test_order_list_is_a_query_it_posts_no_finding(cfg):
+    # Listing today (no --as-of) shows the order overdue; the finding is posted by a pass
+    # (`ccal tick`, the daemon), never by looking.
+    import sqlite3
+
+    from freezegun import freeze_time
+
+    ok(run(cfg, "order", "issue", "--unit", "JWC", "--deadline", "2026-03-20", "--date", "2026-03-02",
+           "--text", "宣传栏张贴过期材料，限期更换", "--item", "4.3"))
+    findings = "SELECT count(*) FROM finding WHERE source_kind = 'order'"
+    with freeze_time("2026-03-25 10:00"):
+        rows = as_json(run(cfg, "order", "list", "--format", "json"))
+    assert [(r["id"], r["status"]) for r in rows] == [(1, "overdue")]
+    with sqlite3.connect(cfg.parent / "ccal.db") as db:
+        assert db.execute(findings).fetchone() == (0,)
+    ok(run(cfg, "tick", "--now", "2026-03-25 10:00"))
+    with sqlite3.connect(cfg.parent / "ccal.db") as db:
+        assert db.execute(findings).fetchone() == (1,)
+
+
 def test_order_close_is_the_same_submission(cfg, tmp_path):
     ok(run(cfg, "order", "issue", "--unit", "JDX", "--deadline", "2026-06-30", "--date", "2026-06-01",
            "--text", "整改社团指导教师配备"))

@@ -89,13 +89,11 @@ def order_close(order_id, evidence, at, note, by) -> None:
 @config_option
 def order_list(unit, status, as_of, fmt) -> None:
     """督办单一览：整改期限与状态（逾期的计入考核扣分）。"""
-    from scheduler.orders import listing, record_overdue
+    from scheduler.orders import listing
 
     app = get_app()
-    day = as_of_day(app, as_of)
-    if as_of is None:
-        record_overdue(app, day)
-    rows = listing(app, day, unit=unit, status=status)
+    # A query: it never writes (the findings of overdue orders are posted by every pass).
+    rows = listing(app, as_of_day(app, as_of), unit=unit, status=status)
     cols = [Column("id", "编号", align="right"), Column("unit_name", "责任单位"), Column("text", "督办事项"),
             Column("issued_on", "下达"), Column("deadline", "整改期限"),
             Column("status", "状态", show=lambda r: ORDER_STATE_WORDS.get(r["status"], r["status"])),

@@ -93,6 +93,7 @@ def _run_readonly(d: Path, env, *args):
     ("outbox",),
     ("lecture", "list"),
     ("order", "list", "--as-of", "2026-03-16"),
+    ("order", "list"),            # today: overdue orders are listed, their findings not posted
 ])
 def test_read_commands_work_on_a_read_only_database(readonly_demo, args):
     d, env = readonly_demo
