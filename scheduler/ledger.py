@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, insert, or_
 from sqlmodel import Session, col, func, select
 
 from obligations.occurrences import occurrence_status
@@ -116,7 +116,10 @@ def collect_facts(app: "App", session: Session, card: Scorecard, year: int,
         if not units:
             return [], []
         cond.append(col(Occurrence.unit_code).in_(list(units)))
-    occs = session.exec(select(Occurrence).where(*cond)).all()
+    # Plain rows of the columns used: a province's year is 100,000 occurrences.
+    occs = session.execute(select(Occurrence.id, Occurrence.unit_code, Occurrence.obligation_key,
+                                  Occurrence.period, Occurrence.opens, Occurrence.due, Occurrence.required,
+                                  Occurrence.waived).where(*cond)).all()
     if not occs:
         return [], []
     ids = select(Occurrence.id).where(*cond)
@@ -179,6 +182,9 @@ class PostResult:
     unchanged: int        # slots already in force with the same value
 
 
+_INSERT_BATCH = 2000     # ledger rows per INSERT of an automatic posting
+
+
 def _entries(session: Session, card: Scorecard, year: int, *conditions) -> list[ScoreEntry]:
     return list(session.exec(select(ScoreEntry).where(
         ScoreEntry.scorecard == card.pack, ScoreEntry.year == year, *conditions)
@@ -238,8 +244,24 @@ def _post(app: "App", session: Session, card: Scorecard, year: int, as_of: date,
     conditions = [ScoreEntry.kind == AUTO]
     if units is not None:
         conditions.append(col(ScoreEntry.unit_code).in_(sorted(units)))
-    current = _latest_by_slot(_entries(session, card, year, *conditions))
+    # Plain rows in, plain INSERTs out (in batches): the first posting of a province's year is
+    # 50,000 entries, which as ORM objects held the whole pass's memory.
+    current = _latest_by_slot(session.execute(
+        select(*ScoreEntry.__table__.columns).where(
+            ScoreEntry.scorecard == card.pack, ScoreEntry.year == year, *conditions)
+        .order_by(col(ScoreEntry.id))).all())
+    batch: list[dict] = []
     posted = unchanged = 0
+
+    def add(**entry) -> None:
+        nonlocal posted
+        batch.append({"scorecard": card.pack, "year": year, "kind": AUTO, "recorded_by": AUTO_RECORDER,
+                      "recorded_at": now, **entry})
+        posted += 1
+        if len(batch) >= _INSERT_BATCH:
+            session.execute(insert(ScoreEntry.__table__), batch)
+            batch.clear()
+
     seen = set()
     for p in postings:
         k = (p.unit, p.item, p.slot)
@@ -249,21 +271,17 @@ def _post(app: "App", session: Session, card: Scorecard, year: int, as_of: date,
         if same or (cur is None and not p.settled):
             unchanged += int(same)
             continue
-        session.add(ScoreEntry(scorecard=card.pack, unit_code=p.unit, year=year, item=p.item, rule=p.rule,
-                               slot=p.slot, points=p.points, reason=p.reason, kind=AUTO,
-                               source_kind=p.source_kind, source_id=p.source_id, recorded_by=AUTO_RECORDER,
-                               recorded_at=now, corrects_id=cur.id if cur else None))
-        posted += 1
+        add(unit_code=p.unit, item=p.item, rule=p.rule, slot=p.slot, points=p.points, reason=p.reason,
+            source_kind=p.source_kind, source_id=p.source_id, corrects_id=cur.id if cur else None)
     for k, cur in current.items():
         if k in seen or (cur.points == 0 and cur.reason.endswith("不再计分")):
             continue
         what = "提交记录已撤回或被更正" if cur.source_kind == "submission" else "该事项不再计入本年度"
-        session.add(ScoreEntry(scorecard=card.pack, unit_code=cur.unit_code, year=year, item=cur.item,
-                               rule=cur.rule, slot=cur.slot, points=0.0, reason=f"{what}，不再计分",
-                               kind=AUTO, source_kind=cur.source_kind, source_id=cur.source_id,
-                               recorded_by=AUTO_RECORDER, recorded_at=now, corrects_id=cur.id))
-        posted += 1
-    session.flush()
+        add(unit_code=cur.unit_code, item=cur.item, rule=cur.rule, slot=cur.slot, points=0.0,
+            reason=f"{what}，不再计分", source_kind=cur.source_kind, source_id=cur.source_id,
+            corrects_id=cur.id)
+    if batch:
+        session.execute(insert(ScoreEntry.__table__), batch)
     return PostResult(posted, unchanged)
 
 
