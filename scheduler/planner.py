@@ -63,7 +63,7 @@ from scheduler.links import Links
 from scheduler.moved import MovedDeadlines, messages_to_rerender
 from scheduler.provisional import reasons_of as provisional_reasons
 from scheduler.models import ROLES, Event, Occurrence, Outbox, OutboxItem, Person, RoleAssignment, Unit
-from scheduler.submissions import counting_submissions, open_on
+from scheduler.submissions import counting_submissions, open_on, open_on_halves
 
 if TYPE_CHECKING:
     from scheduler.app import App
@@ -395,20 +395,14 @@ class Planner:
         by_stop: dict[int, list[str]] = defaultdict(list)
         for key, ob in self.app.obligations.items():
             by_stop[self.policy(ob).stop_after_days or 0].append(key)
-        later = datetime.combine(today + timedelta(days=1), datetime.min.time())
-        # Work completed after `today` exists only when a pass is for a past day; asked once on
-        # the completed_at index (in its own query the planner would choose another index).
-        completed_later = session.execute(
-            select(Occurrence.id).where(col(Occurrence.completed_at) >= later).limit(1)).first() is not None
+        halves = open_on_halves(session, today)     # the rare second half: a pass for a past day
         conds = []
         for stop, keys in sorted(by_stop.items()):
             base = [Occurrence.tracked == True, col(Occurrence.opens) <= today,  # noqa: E712
                     col(Occurrence.obligation_key).in_(keys)]
             if stop:
                 base.append(col(Occurrence.due) >= today - timedelta(days=stop))
-            conds.append([*base, Occurrence.is_open == True])  # noqa: E712
-            if completed_later:   # open on `today`, done since
-                conds.append([*base, Occurrence.waived == False, col(Occurrence.completed_at) >= later])  # noqa: E712
+            conds += [[*base, *half] for half in halves]
         return conds
 
     @staticmethod

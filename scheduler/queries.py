@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
@@ -30,7 +30,7 @@ from scheduler.app import UserInputError
 from scheduler.materialise import _slots, applies_to_unit
 from scheduler.models import Occurrence, Unit
 from scheduler.provisional import reasons_of as provisional_reasons
-from scheduler.submissions import counting_submissions, open_on
+from scheduler.submissions import counting_submissions, open_on, open_on_halves
 from scheduler.tracking import unrecorded
 
 if TYPE_CHECKING:
@@ -40,8 +40,7 @@ if TYPE_CHECKING:
 OPEN_STATES = ("upcoming", "open", "overdue")
 
 
-@dataclass(frozen=True)
-class _Item:
+class _Item(NamedTuple):     # a tuple: 150,000 of them are made for a province's overdue
     occ: Occurrence        # a stored row's columns (a Row), or a computed Occurrence (untracked year)
     unit_name: str
     ob: Obligation
@@ -68,8 +67,10 @@ def _stream(app: "App", session: Session, *conditions, as_of: date, chunk: int =
     """`_load`'s items one by one, read from SQL `chunk` rows at a time: an answer of
     100,000 rows is never held whole (overdue's JSON is printed as it comes)."""
     # Plain rows of the columns used, not ORM objects.
+    # Rows of obligations no longer enabled are dropped here, not in SQL: an IN of every
+    # enabled key would steer SQLite to the obligation_key index instead of (is_open, due).
     q = (select(*_COLUMNS, Unit.name).join(Unit, col(Unit.code) == col(Occurrence.unit_code))
-         .where(col(Occurrence.obligation_key).in_(list(app.obligations)), *conditions)
+         .where(*conditions)
          .order_by(Occurrence.due, Occurrence.unit_code, Occurrence.obligation_key, Occurrence.period)
          .execution_options(yield_per=chunk))
     # Submission dates are read only where the state columns cannot tell the count as of
@@ -77,7 +78,9 @@ def _stream(app: "App", session: Session, *conditions, as_of: date, chunk: int =
     end = datetime.combine(as_of, time.max)
     tz = app.config.general.tz
     obligations = app.obligations
-    for rows in session.execute(q).partitions():
+    # Core execution (no ORM result layer: these are plain columns).
+    for rows in session.connection().execute(q).partitions():
+        rows = [o for o in rows if o.obligation_key in obligations]
         need = [o.id for o in rows if o.done and not (o.completed_at is not None and o.completed_at <= end)]
         subs: dict[int, list[datetime]] = {}
         for i in range(0, len(need), 500):
@@ -199,10 +202,12 @@ def overdue_rows(app: "App", as_of: date, unit: str | None = None) -> Iterator[d
 def _overdue_rows(app: "App", session: Session, as_of: date, unit: str | None,
                   computed: list[_Item]) -> Iterator[dict[str, Any]]:
     with session:
-        items = _stream(app, session, col(Occurrence.due) < as_of, open_on(as_of), *_unit_condition(unit),
-                        as_of=as_of)
+        # Open now, and (for a past day) done only since: each a range of its own index, merged.
+        streams = [_stream(app, session, col(Occurrence.due) < as_of, *half, *_unit_condition(unit), as_of=as_of)
+                   for half in open_on_halves(session, as_of)]
         if computed:      # stored rows come sorted from SQL; computed ones are merged in
-            items = heapq.merge(items, computed, key=_sort_key)
+            streams.append(iter(computed))
+        items = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=_sort_key)
         for i in items:
             if i.status.state == "overdue":
                 yield _row(i, as_of, days_overdue=i.status.days_overdue)

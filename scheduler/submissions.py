@@ -111,6 +111,18 @@ def open_on(as_of: date):
                     col(Occurrence.completed_at) >= datetime.combine(as_of + timedelta(days=1), time.min)))
 
 
+def open_on_halves(session: Session, as_of: date) -> list[list]:
+    """`open_on(as_of)` as separate conditions whose rows together are the same set: open now,
+    and (only when such rows exist: a question about a past day) completed after `as_of`, not
+    waived. Each is a range of one index ((is_open, due), completed_at); as one OR the database
+    reads every row of the other columns' range."""
+    later = datetime.combine(as_of + timedelta(days=1), time.min)
+    halves = [[col(Occurrence.is_open) == True]]  # noqa: E712
+    if session.execute(select(Occurrence.id).where(col(Occurrence.completed_at) >= later).limit(1)).first():
+        halves.append([col(Occurrence.waived) == False, col(Occurrence.completed_at) >= later])  # noqa: E712
+    return halves
+
+
 def refresh_occurrences(session: Session, occurrence_ids: Iterable[int], now: datetime | None = None) -> int:
     """Bring the state columns of these occurrences (`done`, `completed_at`, `waived`,
     `is_open`) in line with their submissions and waivers. Every write path calls it in its
