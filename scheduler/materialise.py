@@ -155,14 +155,14 @@ def materialise(app: "App", years: Iterable[int], units: Sequence[str] | None = 
     counts = MaterialiseCounts()
     if slots:
         table = _slot_table(session, app, slots)
-        try:
-            # Every unit at once; named units (an org import) a chunk of codes at a time.
-            chunks = [None] if units is None else \
-                [[u.code for u in targets[i:i + UNIT_CHUNK]] for i in range(0, len(targets), UNIT_CHUNK)]
-            for codes in chunks:
-                counts += _apply_slots(session, table, app.propaganda_unit, codes, now, create, due_from, track)
-        finally:
-            table.drop(session.connection())
+        # Every unit at once; named units (an org import) a chunk of codes at a time.
+        chunks = [None] if units is None else \
+            [[u.code for u in targets[i:i + UNIT_CHUNK]] for i in range(0, len(targets), UNIT_CHUNK)]
+        for codes in chunks:
+            counts += _apply_slots(session, table, codes, now, create, due_from, track)
+        # Not in a `finally`: after an error the transaction rolls back (the table with it on
+        # PostgreSQL), and the next run drops a leftover table first.
+        table.drop(session.connection())
     return counts + _materialise_events(app, session, years, [u.code for u in targets], now, create, track)
 
 
@@ -190,7 +190,7 @@ def _slot_table(session: Session, app: "App", slots: Sequence[Slot]) -> Table:
     return table
 
 
-def _apply_slots(session: Session, slot: Table, propaganda: str, codes: Sequence[str] | None, now,
+def _apply_slots(session: Session, slot: Table, codes: Sequence[str] | None, now,
                  create: bool, due_from: date | None, track: bool) -> MaterialiseCounts:
     """Create the missing rows of every (unit, slot) that applies, update the windows that
     changed, make untracked rows of the slots tracked (`track`). `codes`: only these units."""
