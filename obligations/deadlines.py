@@ -40,8 +40,8 @@ class Window:
 def _check_int(field: str, value: object, low: int, high: int | None = None) -> None:
     # bool is an int subclass; `true` in TOML is never a count.
     if not isinstance(value, int) or isinstance(value, bool) or value < low or (high is not None and value > high):
-        rng = f"{low}-{high}" if high is not None else f">= {low}"
-        raise InvalidField(field, f"must be an integer {rng}, got {value!r}")
+        rng = f" {low}-{high} 的" if high is not None else f"不小于 {low} 的"
+        raise InvalidField(field, f"必须是{rng}整数，实际为 {value!r}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,7 +56,7 @@ class DeadlineRule(ABC):
 
     def __post_init__(self) -> None:
         if self.roll not in ROLLS:
-            raise InvalidField("roll", f"must be one of {', '.join(ROLLS)}, got {self.roll!r}")
+            raise InvalidField("roll", f"必须是 {'、'.join(ROLLS)} 之一，实际为 {self.roll!r}")
         if self.opens_days_before is not None:
             _check_int("opens_days_before", self.opens_days_before, 0)
 
@@ -136,7 +136,7 @@ class Xun(DeadlineRule):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.xun not in XUN_DAYS:
-            raise InvalidField("xun", f'must be "early", "mid" or "late" (上旬/中旬/下旬), got {self.xun!r}')
+            raise InvalidField("xun", f'必须是 "early"、"mid" 或 "late"（上旬/中旬/下旬），实际为 {self.xun!r}')
         _check_month(self.month)
 
     def _raw_window(self, period, cal, anchor):
@@ -223,7 +223,7 @@ class _AnchorRule(DeadlineRule):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.days is not None and self.workdays is not None:
-            raise InvalidField("workdays", "give either days or workdays, not both")
+            raise InvalidField("workdays", "days 和 workdays 只能写一个，不能都写")
         if self.days is not None:
             _check_int("days", self.days, 0)
         if self.workdays is not None:
@@ -261,7 +261,7 @@ class AfterAnchor(_AnchorRule):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.days is None and self.workdays is None:
-            raise InvalidField("days", "after_anchor needs days or workdays")
+            raise InvalidField("days", "after_anchor 需要 days 或 workdays")
 
     def _raw_window(self, period, cal, anchor):
         meeting = self._anchor(anchor)

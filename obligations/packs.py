@@ -5,7 +5,7 @@ the file, the line (best effort: tomllib gives no positions, so the line is foun
 the text for the obligation's ``key = "..."`` and the field), the obligation key and the
 dotted field, e.g.::
 
-    obligations/packs/x.toml:42: obligation x.1.2: field deadline.day: must be an integer 1-31, got 0
+    obligations/packs/x.toml:42: 事项 x.1.2: 字段 deadline.day: 必须是 1-31 的整数，实际为 0
 """
 
 from __future__ import annotations
@@ -60,14 +60,14 @@ class PackError(ValueError):
 
     def subject(self) -> str | None:
         """What in the pack is wrong (subclasses name other parts of a pack)."""
-        return f"obligation {self.key}" if self.key else None
+        return f"事项 {self.key}" if self.key else None
 
     def __str__(self) -> str:
         parts = [f"{self.file}:{self.line}" if self.line else f"{self.file}"]
         if subject := self.subject():
             parts.append(subject)
         if self.field:
-            parts.append(f"field {self.field}")
+            parts.append(f"字段 {self.field}")
         parts.append(self.message)
         return ": ".join(parts)
 
@@ -163,7 +163,7 @@ def load_packs(enabled: Sequence[str], extra_dirs: Sequence[Path] = ()) -> list[
     for d in extra_dirs:
         d = Path(d)
         if not d.is_dir():
-            raise PackError(d, None, None, "pack directory not found")
+            raise PackError(d, None, None, "找不到规则包目录")
         paths.extend(sorted(d.glob("*.toml")))
     packs = [load_pack(p) for p in dict.fromkeys(p.resolve() for p in paths)]
     errors = _cross_check(packs)
@@ -177,7 +177,7 @@ def check_dir(directory: Path) -> list[PackError]:
     pack does not hide the others. Anchors may point into the directory's or bundled packs."""
     directory = Path(directory)
     if not directory.is_dir():
-        return [PackError(directory, None, None, "not a directory")]
+        return [PackError(directory, None, None, "不是目录")]
     errors: list[PackError] = []
     packs: list[Pack] = []
     for path in sorted(directory.glob("*.toml")):
@@ -203,18 +203,18 @@ def _read_pack(path: Path) -> tuple[Pack | None, list[PackError]]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return None, [PackError(path, None, None, "file not found")]
+        return None, [PackError(path, None, None, "找不到文件")]
     except UnicodeDecodeError as e:
-        return None, [PackError(path, None, None, f"not UTF-8 text ({e.reason} at byte {e.start})")]
+        return None, [PackError(path, None, None, f"不是 UTF-8 文本（第 {e.start} 字节：{e.reason}）")]
     except OSError as e:
-        return None, [PackError(path, None, None, f"cannot read file: {e.strerror}")]
+        return None, [PackError(path, None, None, f"无法读取文件：{e.strerror}")]
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         m = re.search(r"^(.*?)\s*\(at line (\d+), column (\d+)\)$", str(e))
         if not m:
-            return None, [PackError(path, None, None, f"TOML syntax error: {e}")]
-        message = f"TOML syntax error: {m.group(1)} (column {m.group(3)})"
+            return None, [PackError(path, None, None, f"TOML 语法错误：{e}")]
+        message = f"TOML 语法错误：{m.group(1)}（第 {m.group(3)} 列）"
         return None, [PackError(path, None, None, message, int(m.group(2)))]
     reader = _PackReader(path, text)
     pack = reader.read(data)
@@ -311,7 +311,7 @@ class _PackReader:
                 self.error(_unknown(k, _TOP_FIELDS), k)
         name = self._text(data, "name", required=True)
         if name is not None and not _PACK_NAME.match(name):
-            self.error(f"must be letters, digits, '-' or '_' (obligation keys start with it), got {name!r}", "name")
+            self.error(f"只能由字母、数字、'-' 或 '_' 组成（事项的 key 以它开头），实际为 {name!r}", "name")
             name = None
         title = self._text(data, "title", required=True)
         source = self._text(data, "source")
@@ -323,7 +323,7 @@ class _PackReader:
 
         raw_obs = data.get("obligation", [])
         if not isinstance(raw_obs, list):
-            self.error("must be an array of tables ([[obligation]])", "obligation")
+            self.error("必须是表数组（[[obligation]]）", "obligation")
             raw_obs = []
         obligations: list[Obligation] = []
         seen: dict[str, int] = {}
@@ -332,7 +332,7 @@ class _PackReader:
             if ob is None:
                 continue
             if ob.key in seen:
-                self.error(f"duplicate key (also obligation #{seen[ob.key] + 1} in this pack)", "key", i, ob.key)
+                self.error(f"key 重复（本规则包第 {seen[ob.key] + 1} 个事项也用了它）", "key", i, ob.key)
                 continue
             seen[ob.key] = i
             obligations.append(ob)
@@ -348,7 +348,7 @@ class _PackReader:
             cited.add(scorecard["source"])
         for doc_source in self.documents:
             if doc_source not in cited and not self.errors:
-                self._document_error(f"no obligation cites {doc_source!r} (and it is not the pack's source)",
+                self._document_error(f"没有事项引用 {doc_source!r}（它也不是规则包的 source）",
                                      doc_source)
 
         if self.errors or name is None or title is None:
@@ -364,17 +364,17 @@ class _PackReader:
         value = data.get(name)
         if value is None:
             if required:
-                self.error("missing required field", prefix + name, ob, key)
+                self.error("缺少必填字段", prefix + name, ob, key)
             return None
         if not isinstance(value, str) or not value.strip():
-            self.error(f"must be a non-empty string, got {value!r}", prefix + name, ob, key)
+            self.error(f"必须是非空字符串，实际为 {value!r}", prefix + name, ob, key)
             return None
         return value
 
     def _table(self, data: Mapping, name: str, ob: int | None = None, key: str | None = None) -> dict | None:
         value = data.get(name)
         if value is not None and not isinstance(value, dict):
-            self.error(f"must be a table, got {value!r}", name, ob, key)
+            self.error(f"必须是表（table），实际为 {value!r}", name, ob, key)
             return None
         return value
 
@@ -383,13 +383,13 @@ class _PackReader:
         if value is None:
             return {}
         if not isinstance(value, dict):
-            self.error(f'must be a table of [documents."<source file>"] tables, got {value!r}', "documents")
+            self.error(f'必须由 [documents."<来源文件>"] 表组成，实际为 {value!r}', "documents")
             return {}
         out: dict[str, Document] = {}
         for source, doc in value.items():
             where = f"documents.{source}"
             if not isinstance(doc, dict):
-                self._document_error(f"must be a table with title and number, got {doc!r}", source)
+                self._document_error(f"必须是含 title 和 number 的表，实际为 {doc!r}", source)
                 continue
             ok = True
             for k in doc:
@@ -399,10 +399,10 @@ class _PackReader:
             title, number = doc.get("title"), doc.get("number")
             for name, text, required in (("title", title, True), ("number", number, False)):
                 if text is None and required:
-                    self._document_error("missing required field", source, name)
+                    self._document_error("缺少必填字段", source, name)
                     ok = False
                 elif text is not None and (not isinstance(text, str) or not text.strip()):
-                    self._document_error(f"must be a non-empty string, got {text!r}", source, name)
+                    self._document_error(f"必须是非空字符串，实际为 {text!r}", source, name)
                     ok = False
             if ok:
                 out[source] = Document(title.strip(), number.strip() if number else None)
@@ -431,14 +431,14 @@ class _PackReader:
                 return date.fromisoformat(value)
             except ValueError:
                 pass
-        self.error(f'must be a date "YYYY-MM-DD", got {value!r}', "issued")
+        self.error(f'必须是日期 "YYYY-MM-DD"，实际为 {value!r}', "issued")
         return None
 
     # -- one obligation -----------------------------------------------------------------------
 
     def _obligation(self, i: int, raw: Any, pack_name: str | None, pack_source: str | None) -> Obligation | None:
         if not isinstance(raw, dict):
-            self.error(f"each obligation must be a table, got {raw!r}", "obligation", i)
+            self.error(f"每个事项都必须是表（table），实际为 {raw!r}", "obligation", i)
             return None
         n_errors = len(self.errors)
         key = raw.get("key") if isinstance(raw.get("key"), str) else None
@@ -450,28 +450,28 @@ class _PackReader:
             if k not in _OB_FIELDS:
                 err(_unknown(k, _OB_FIELDS), k)
         if key is None:
-            err("missing required field" if "key" not in raw else f"must be a string, got {raw['key']!r}", "key")
+            err("缺少必填字段" if "key" not in raw else f"必须是字符串，实际为 {raw['key']!r}", "key")
         elif pack_name is not None and (not key.startswith(pack_name + ".") or key == pack_name + "."):
-            err(f'must start with the pack name: "{pack_name}.<clause>"', "key")
+            err(f'必须以规则包名开头："{pack_name}.<条款>"', "key")
         clause = self._text(raw, "clause", True, i, key)
         title = self._text(raw, "title", True, i, key)
         citation = self._citation(raw, i, key, pack_source)
         applies_to = self._choices(raw, "applies_to", UNIT_KINDS, i, key)
         responsible = raw.get("responsible", DEFAULT_RESPONSIBLE)
         if responsible not in ROLES:
-            err(f"must be one of {', '.join(ROLES)}, got {responsible!r}", "responsible")
+            err(f"必须是 {'、'.join(ROLES)} 之一，实际为 {responsible!r}", "responsible")
         evidence = raw.get("evidence", [])
         if not isinstance(evidence, list) or not all(isinstance(e, str) and e.strip() for e in evidence):
-            err(f"must be a list of strings, got {evidence!r}", "evidence")
+            err(f"必须是字符串列表，实际为 {evidence!r}", "evidence")
         times = raw.get("times", 1)
         if not isinstance(times, int) or isinstance(times, bool) or times < 1:
-            err(f"must be an integer >= 1, got {times!r}", "times")
+            err(f"必须是不小于 1 的整数，实际为 {times!r}", "times")
         default_date = raw.get("default", False)
         if not isinstance(default_date, bool):
-            err(f"must be true or false, got {default_date!r}", "default")
+            err(f"必须是 true 或 false，实际为 {default_date!r}", "default")
         sensitive_only = raw.get("sensitive_only", False)
         if not isinstance(sensitive_only, bool):
-            err(f"must be true or false, got {sensitive_only!r}", "sensitive_only")
+            err(f"必须是 true 或 false，实际为 {sensitive_only!r}", "sensitive_only")
         scorecard = self._text(raw, "scorecard", False, i, key)
         anchor = self._text(raw, "anchor", False, i, key)
         notes = self._text(raw, "notes", False, i, key) or ""
@@ -483,21 +483,21 @@ class _PackReader:
             months = getattr(deadline, "month", None)
             if schedule.months and months is not None and deadline.rule in ("xun", "in_month"):
                 if months > schedule.months:
-                    within = f"1-{schedule.months} for a {schedule.kind} schedule (month within the period)"
-                    err(f"must be {within}, got {months}", "deadline.month")
+                    within = f"1-{schedule.months}（{schedule.kind} 周期内的第几个月）"
+                    err(f"必须是 {within}，实际为 {months}", "deadline.month")
             if deadline.rule == "workdays_before_event" and schedule.kind != "event":
-                err(f'workdays_before_event needs kind = "event", got {schedule.kind!r}', "deadline.rule")
+                err(f'workdays_before_event 需要 kind = "event"，实际为 {schedule.kind!r}', "deadline.rule")
             if sensitive_only is True and (schedule.kind != "event" or deadline.rule != "workdays_before_event"):
-                err('only for lecture approvals: kind = "event" with rule = "workdays_before_event"',
+                err('只用于讲座审批：kind = "event" 且 rule = "workdays_before_event"',
                     "sensitive_only")
         if deadline is not None:
             anchored = deadline.rule in ("before_anchor", "after_anchor")
             if anchored and anchor is None and "anchor" not in raw:
-                err(f"{deadline.rule} needs anchor = \"<key of the meeting's obligation>\"", "anchor")
+                err(f"{deadline.rule} 需要 anchor = \"<会议所属事项的 key>\"", "anchor")
             elif not anchored and anchor is not None:
-                err("anchor is only used with the before_anchor/after_anchor rules", "anchor")
+                err("anchor 只用于 before_anchor/after_anchor 规则", "anchor")
         if anchor is not None and anchor == key:
-            err("an obligation cannot anchor on itself", "anchor")
+            err("事项不能以自身为 anchor", "anchor")
 
         if len(self.errors) > n_errors:
             return None
@@ -511,10 +511,10 @@ class _PackReader:
     def _citation(self, raw: Mapping, i: int, key: str | None, pack_source: str | None) -> Citation | None:
         c = raw.get("citation")
         if c is None:
-            self.error("missing required table [obligation.citation]", "citation", i, key)
+            self.error("缺少必填的表 [obligation.citation]", "citation", i, key)
             return None
         if not isinstance(c, dict):
-            self.error(f"must be a table, got {c!r}", "citation", i, key)
+            self.error(f"必须是表（table），实际为 {c!r}", "citation", i, key)
             return None
         for k in c:
             if k not in _CITATION_FIELDS:
@@ -525,7 +525,7 @@ class _PackReader:
         if source is None and "source" not in c:
             source = pack_source
             if source is None:
-                self.error("missing (and the pack has no top-level source)", "citation.source", i, key)
+                self.error("缺少此字段（规则包顶层也没有 source）", "citation.source", i, key)
         if None in (clause, quote, source):
             return None
         return Citation(source=source, clause=clause, quote=quote,
@@ -535,14 +535,14 @@ class _PackReader:
                  key: str | None) -> tuple[str, ...] | None:  # fmt: skip
         value = raw.get(name)
         if value is None:
-            self.error("missing required field", name, i, key)
+            self.error("缺少必填字段", name, i, key)
             return None
         if not isinstance(value, list) or not value:
-            self.error(f"must be a non-empty list of {', '.join(allowed)}; got {value!r}", name, i, key)
+            self.error(f"必须是非空列表，元素取自 {'、'.join(allowed)}，实际为 {value!r}", name, i, key)
             return None
         bad = [v for v in value if v not in allowed]
         if bad:
-            self.error(f"unknown unit kind {bad[0]!r}; allowed: {', '.join(allowed)}", name, i, key)
+            self.error(f"未知单位类型 {bad[0]!r}（可用：{'、'.join(allowed)}）", name, i, key)
             return None
         return tuple(dict.fromkeys(value))
 
@@ -550,17 +550,17 @@ class _PackReader:
         """Build a schedule or deadline rule from its table, reporting fields as ``table.field``."""
         t = raw.get(table)
         if t is None:
-            self.error(f"missing required table [obligation.{table}]", table, i, key)
+            self.error(f"缺少必填的表 [obligation.{table}]", table, i, key)
             return None
         if not isinstance(t, dict):
-            self.error(f"must be a table, got {t!r}", table, i, key)
+            self.error(f"必须是表（table），实际为 {t!r}", table, i, key)
             return None
         name = t.get(selector)
         if name is None:
-            self.error("missing required field", f"{table}.{selector}", i, key)
+            self.error("缺少必填字段", f"{table}.{selector}", i, key)
             return None
         if name not in registry:
-            self.error(f"unknown {selector} {name!r}; allowed: {', '.join(registry)}", f"{table}.{selector}", i, key)
+            self.error(f"未知的 {selector} {name!r}（可用：{'、'.join(registry)}）", f"{table}.{selector}", i, key)
             return None
         cls = registry[name]
         fields = {f.name: f for f in dataclasses.fields(cls)}
@@ -568,11 +568,11 @@ class _PackReader:
         for k in t:
             if k != selector and k not in fields:
                 allowed = [selector, *fields]
-                self.error(_unknown(k, allowed, f" for {selector} {name!r}"), f"{table}.{k}", i, key)
+                self.error(_unknown(k, allowed, f"，{selector} {name!r} 不用此字段"), f"{table}.{k}", i, key)
                 ok = False
         for f in fields.values():
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING and f.name not in t:
-                self.error(f"missing: {selector} {name!r} needs it", f"{table}.{f.name}", i, key)
+                self.error(f"缺少此字段：{selector} {name!r} 需要它", f"{table}.{f.name}", i, key)
                 ok = False
         if not ok:
             return None
@@ -614,7 +614,7 @@ class _PackReader:
             if target is None and ob.anchor in declared:
                 continue  # its own error is already reported
             if target is None:
-                self.error(f"unknown obligation {ob.anchor!r} in pack {pack_name}", "anchor", index[ob.key], ob.key)
+                self.error(f"规则包 {pack_name} 中没有事项 {ob.anchor!r}", "anchor", index[ob.key], ob.key)
                 continue
             problem = _anchor_problem(ob, target)
             if problem:
@@ -623,17 +623,17 @@ class _PackReader:
 
 def _anchor_problem(ob: Obligation, target: Obligation) -> str | None:
     if target.schedule.kind != ob.schedule.kind:
-        return (f"anchor {target.key} has schedule {target.schedule.kind!r}; it must share this "
-                f"obligation's schedule {ob.schedule.kind!r} (same periods)")  # fmt: skip
+        return (f"anchor {target.key} 的周期（schedule）是 {target.schedule.kind!r}，必须与本事项的 "
+                f"{ob.schedule.kind!r} 相同（周期一致）")  # fmt: skip
     if target.deadline.needs_anchor:
-        return f"anchor {target.key} itself depends on an anchor or event date; anchor on the meeting itself"
+        return f"anchor {target.key} 本身依赖 anchor 或活动日期；请直接以会议事项为 anchor"
     return None
 
 
 def _unknown(name: str, allowed: Sequence[str], where: str = "") -> str:
     close = difflib.get_close_matches(name, allowed, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else f"; allowed: {', '.join(allowed)}"
-    return f"unknown field{where}{hint}"
+    hint = f"是否想写 {close[0]!r}？" if close else f"可用：{'、'.join(allowed)}"
+    return f"未知字段{where}（{hint}）"
 
 
 # Harmless values tried in place of a bad field while looking for further bad fields.
@@ -671,8 +671,8 @@ def _cross_check(packs: Sequence[Pack], references: Sequence[Pack] = ()) -> list
         if pack.name in first:
             other = first[pack.name]
             dupes = sorted({ob.key for ob in pack.obligations} & {ob.key for ob in other.obligations})
-            detail = f"; duplicate keys: {', '.join(dupes)}" if dupes else ""
-            message = f"pack {pack.name!r} is also defined in {other.path}{detail}"
+            detail = f"；重复的 key：{'、'.join(dupes)}" if dupes else ""
+            message = f"规则包 {pack.name!r} 在 {other.path} 中也有定义{detail}"
             errors.append(PackError(pack.path, None, "name", message, _line_of(pack.path, r"^\s*name\s*=")))
         first.setdefault(pack.name, pack)
     all_obs = {ob.key: ob for p in (*references, *packs) for ob in p.obligations}
@@ -682,7 +682,7 @@ def _cross_check(packs: Sequence[Pack], references: Sequence[Pack] = ()) -> list
                 continue
             target = all_obs.get(ob.anchor)
             if target is None:
-                problem = f"unknown obligation {ob.anchor!r} (not in any loaded pack)"
+                problem = f"未知事项 {ob.anchor!r}（已加载的规则包中都没有）"
             else:
                 problem = _anchor_problem(ob, target)
             if problem:
@@ -731,5 +731,5 @@ def _bundled_path(name: str) -> Path:
     for p in sorted(directory.glob("*.toml")):
         if _pack_name_of(p) == name:
             return p
-    known = ", ".join(bundled_pack_names()) or "none"
-    raise PackError(directory, None, None, f"unknown bundled pack {name!r} (bundled: {known})")
+    known = "、".join(bundled_pack_names()) or "无"
+    raise PackError(directory, None, None, f"没有名为 {name!r} 的内置规则包（内置：{known}）")

@@ -55,10 +55,10 @@ def parse_month_day(text: str, field: str = "month_day") -> tuple[int, int]:
     """``"09-01"`` -> ``(9, 1)``; raises :class:`InvalidField` naming ``field``."""
     m = _MONTH_DAY.match(text) if isinstance(text, str) else None
     if not m:
-        raise InvalidField(field, f'must be "MM-DD", got {text!r}')
+        raise InvalidField(field, f'必须是 "MM-DD"（月-日），实际为 {text!r}')
     month, day = int(m.group(1)), int(m.group(2))
     if not 1 <= month <= 12 or not 1 <= day <= _MAX_DAY[month - 1]:
-        raise InvalidField(field, f"{text!r} is not a date in the year")
+        raise InvalidField(field, f"{text!r} 不是一年中存在的日期")
     return month, day
 
 
@@ -292,10 +292,10 @@ class SemesterSchedule(Schedule):
 
     def __post_init__(self) -> None:
         if not isinstance(self.which, tuple) or not self.which:
-            raise InvalidField("which", 'must be a non-empty list of "autumn"/"spring"')
+            raise InvalidField("which", '必须是非空列表，元素为 "autumn"/"spring"')
         for w in self.which:
             if w not in SEMESTER_NAMES:
-                raise InvalidField("which", f'must contain only "autumn" or "spring", got {w!r}')
+                raise InvalidField("which", f'只能包含 "autumn" 或 "spring"，实际为 {w!r}')
 
     def next_period(self, after: date, ctx: Context) -> Period | None:
         # A semester starting after `after` starts in after.year or the year after; explicit
@@ -317,7 +317,7 @@ class SeasonSchedule(Schedule):
 
     def __post_init__(self) -> None:
         if not isinstance(self.seasons, tuple) or not all(isinstance(s, str) and s for s in self.seasons):
-            raise InvalidField("seasons", 'must be a list of season keys such as "kaixue"')
+            raise InvalidField("seasons", '必须是季节 key 的列表，例如 "kaixue"')
 
     def next_period(self, after: date, ctx: Context) -> Period | None:
         keys = self.seasons or tuple(s.key for s in ctx.seasons)

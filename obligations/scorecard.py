@@ -7,7 +7,7 @@ only input is the parsed TOML (and, for error lines, the file's text).
 Validation is strict, like the obligation loader's: unknown fields, bad kinds, item points that
 do not add up to the part, parts that do not add up to the total, an obligation linked to an
 item that does not exist. Every error names the file, the line (best effort), the item and the
-field: ``x.toml:812: scorecard item 1.2: field rule[1].points: must be a number > 0, got 0``.
+field: ``x.toml:812: 评分体系条目 1.2: 字段 rule[1].points: 必须是大于 0 的数，实际为 0``.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ class ScorecardError(PackError):
         super().__init__(file, None, field, message, line)
 
     def subject(self) -> str:
-        return f"scorecard item {self.item}" if self.item else "scorecard"
+        return f"评分体系条目 {self.item}" if self.item else "评分体系"
 
 
 @dataclass(frozen=True)
@@ -223,7 +223,7 @@ def _link_errors(obligations: Sequence["Obligation"], card_items: set[str], path
         if ob.scorecard is not None and ob.scorecard not in card_items:
             hint = _close(ob.scorecard, sorted(card_items))
             errors.append(PackError(path, ob.key, "scorecard",
-                                    f"unknown scorecard item {ob.scorecard!r}{hint}",
+                                    f"评分体系中没有条目 {ob.scorecard!r}{hint}",
                                     _key_field_line(lines, ob.key, "scorecard")))
     return errors
 
@@ -243,7 +243,7 @@ def _is_number(v: Any) -> bool:
 
 def _close(name: str, allowed: Sequence[str]) -> str:
     close = difflib.get_close_matches(name, list(allowed), n=1)
-    return f"; did you mean {close[0]!r}?" if close else (f"; known: {', '.join(allowed)}" if allowed else "")
+    return f"（是否想写 {close[0]!r}？）" if close else (f"（可用：{'、'.join(allowed)}）" if allowed else "")
 
 
 def _key_field_line(lines: list[str], key: str, field: str) -> int | None:
@@ -332,17 +332,17 @@ class _Reader:
         for k in raw:
             if k not in allowed:
                 close = difflib.get_close_matches(k, list(allowed), n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else f"; allowed: {', '.join(allowed)}"
-                self.error(f"unknown field{hint}", prefix + k, **where)
+                hint = f"是否想写 {close[0]!r}？" if close else f"可用：{'、'.join(allowed)}"
+                self.error(f"未知字段（{hint}）", prefix + k, **where)
 
     def _text(self, raw: Mapping, name: str, required: bool, prefix: str = "", **where) -> str | None:
         v = raw.get(name)
         if v is None:
             if required:
-                self.error("missing required field", prefix + name, **where)
+                self.error("缺少必填字段", prefix + name, **where)
             return None
         if not isinstance(v, str) or not v.strip():
-            self.error(f"must be a non-empty string, got {v!r}", prefix + name, **where)
+            self.error(f"必须是非空字符串，实际为 {v!r}", prefix + name, **where)
             return None
         return v.strip()
 
@@ -351,19 +351,19 @@ class _Reader:
         v = raw.get(name)
         if v is None:
             if required:
-                self.error("missing required field", prefix + name, **where)
+                self.error("缺少必填字段", prefix + name, **where)
             return default
         bad = not _is_number(v) or (v <= minimum if strict else v < minimum)
         if bad:
-            rel = ">" if strict else ">="
-            self.error(f"must be a number {rel} {minimum:g}, got {v!r}", prefix + name, **where)
+            rel = "大于" if strict else "不小于"
+            self.error(f"必须是{rel} {minimum:g} 的数，实际为 {v!r}", prefix + name, **where)
             return default
         return float(v)
 
     def _table_list(self, raw: Mapping, name: str, header: str) -> list:
         v = raw.get(name, [])
         if not isinstance(v, list) or not all(isinstance(x, dict) for x in v):
-            self.error(f"must be an array of tables ([[{header}]])", name)
+            self.error(f"必须是表数组（[[{header}]]）", name)
             return []
         return v
 
@@ -371,7 +371,7 @@ class _Reader:
 
     def read(self, raw: Mapping[str, Any], pack: str, obligations: Sequence["Obligation"]) -> Scorecard | None:
         if not isinstance(raw, Mapping):
-            self.error(f"must be a table, got {raw!r}")
+            self.error(f"必须是表（table），实际为 {raw!r}")
             return None
         self._unknown(raw, _TOP)
         title = self._text(raw, "title", True) or ""
@@ -379,10 +379,10 @@ class _Reader:
         total = self._number(raw, "total", required=False, default=100.0)
         not_applicable = raw.get("not_applicable", "scale")
         if not_applicable not in NOT_APPLICABLE:
-            self.error(f"must be one of {', '.join(NOT_APPLICABLE)}, got {not_applicable!r}", "not_applicable")
+            self.error(f"必须是 {'、'.join(NOT_APPLICABLE)} 之一，实际为 {not_applicable!r}", "not_applicable")
         flag_bottom = raw.get("flag_bottom", 3)
         if not isinstance(flag_bottom, int) or isinstance(flag_bottom, bool) or flag_bottom < 0:
-            self.error(f"must be an integer >= 0, got {flag_bottom!r}", "flag_bottom")
+            self.error(f"必须是不小于 0 的整数，实际为 {flag_bottom!r}", "flag_bottom")
             flag_bottom = 3
         flag_label = self._text(raw, "flag_label", False) or "提醒谈话"
 
@@ -399,16 +399,16 @@ class _Reader:
             self._unknown(p, _PART, **where)
             pid = p.get("id")
             if not isinstance(pid, str) or not pid.strip():
-                self.error(f"must be a non-empty string, got {pid!r}", f"part[{n + 1}].id", **where)
+                self.error(f"必须是非空字符串，实际为 {pid!r}", f"part[{n + 1}].id", **where)
                 continue
             if pid in {m[0] for m in parts_meta}:
-                self.error(f"duplicate part id {pid!r}", f"part[{n + 1}].id", **where)
+                self.error(f"部分（part）id {pid!r} 重复", f"part[{n + 1}].id", **where)
                 continue
             ptitle = self._text(p, "title", True, f"part[{n + 1}].", **where) or ""
             ppoints = self._number(p, "points", required=True, prefix=f"part[{n + 1}].", **where)
             parts_meta.append((pid, ptitle, ppoints or 0.0))
         if not raw_parts:
-            self.error("missing: a scorecard needs at least one [[scorecard.part]]", "part")
+            self.error("缺少此项：评分体系至少需要一个 [[scorecard.part]]", "part")
 
         items: list[Item] = []
         for n, it in enumerate(self._table_list(raw, "item", "scorecard.item")):
@@ -416,7 +416,7 @@ class _Reader:
             if item is None:
                 continue
             if item.id in {i.id for i in items}:
-                self.error(f"duplicate item id {item.id!r}", "id", item=item.id, table="item", index=n)
+                self.error(f"条目 id {item.id!r} 重复", "id", item=item.id, table="item", index=n)
                 continue
             items.append(item)
 
@@ -426,9 +426,9 @@ class _Reader:
         special = {x.id for x in (bonus, negative) if x is not None}
         for n, item in enumerate(items):
             if item.id in special:
-                self.error("id is used by the bonus or the negative list", "id", item=item.id, table="item", index=n)
+                self.error("此 id 已被加分项（bonus）或负面清单（negative）使用", "id", item=item.id, table="item", index=n)
         if bonus is not None and negative is not None and bonus.id == negative.id:
-            self.error(f"the bonus and the negative list share the id {bonus.id!r}", "negative.id", table="negative")
+            self.error(f"加分项（bonus）与负面清单（negative）的 id 相同：{bonus.id!r}", "negative.id", table="negative")
 
         # Totals: items add up to their part, parts to the total.
         parts: list[Part] = []
@@ -436,17 +436,17 @@ class _Reader:
             members = tuple(i for i in items if i.part == pid)
             got = sum(i.points for i in members)
             if not members:
-                self.error(f"part {pid} has no items", "part", table="part",
+                self.error(f"部分 {pid} 没有任何条目", "part", table="part",
                            index=[m[0] for m in parts_meta].index(pid))
             elif abs(got - ppoints) > EPSILON:
                 listing = " + ".join(f"{i.id} {i.points:g}" for i in members)
-                self.error(f"items of part {pid} add up to {got:g} ({listing}), not the part's {ppoints:g}",
+                self.error(f"部分 {pid} 各条目合计 {got:g} 分（{listing}），不等于该部分的 {ppoints:g} 分",
                            "points", table="part", index=[m[0] for m in parts_meta].index(pid))
             parts.append(Part(pid, ptitle, ppoints, members))
         part_sum = sum(p[2] for p in parts_meta)
         if parts_meta and total is not None and abs(part_sum - total) > EPSILON:
             listing = " + ".join(f"{p[1] or p[0]} {p[2]:g}" for p in parts_meta)
-            self.error(f"parts add up to {part_sum:g} ({listing}), not the total {total:g}", "total")
+            self.error(f"各部分合计 {part_sum:g} 分（{listing}），不等于总分 {total:g}", "total")
 
         if self.errors or bonus is None or negative is None:
             return None
@@ -459,13 +459,13 @@ class _Reader:
         before = len(self.errors)
         iid = raw.get("id")
         if not isinstance(iid, str) or not iid.strip():
-            self.error(f"must be a non-empty string, got {iid!r}", "id", table="item", index=n)
+            self.error(f"必须是非空字符串，实际为 {iid!r}", "id", table="item", index=n)
             return None
         where = {"item": iid, "table": "item", "index": n}
         self._unknown(raw, _ITEM, **where)
         part = raw.get("part", iid.split(".")[0])
         if not isinstance(part, str) or part not in part_ids:
-            self.error(f"unknown part {part!r}{_close(str(part), sorted(part_ids))}", "part", **where)
+            self.error(f"未知部分 {part!r}{_close(str(part), sorted(part_ids))}", "part", **where)
         title = self._text(raw, "title", True, **where) or ""
         points = self._number(raw, "points", required=True, **where)
         standard = self._text(raw, "standard", True, **where) or ""
@@ -473,7 +473,7 @@ class _Reader:
         if applies_to is not None:
             if (not isinstance(applies_to, list) or not applies_to
                     or any(k not in ASSESSED_KINDS for k in applies_to)):
-                self.error(f"must be a non-empty list of {', '.join(ASSESSED_KINDS)}, got {applies_to!r}",
+                self.error(f"必须是非空列表，元素取自 {'、'.join(ASSESSED_KINDS)}，实际为 {applies_to!r}",
                            "applies_to", **where)
                 applies_to = None
             else:
@@ -483,27 +483,27 @@ class _Reader:
         rules: list[Rule] = []
         raw_rules = raw.get("rule")
         if raw_rules is None:
-            self.error("missing: an item needs at least one [[scorecard.item.rule]]", "rule", **where)
+            self.error("缺少此项：每个条目至少需要一个 [[scorecard.item.rule]]", "rule", **where)
             raw_rules = []
         elif not isinstance(raw_rules, list) or not all(isinstance(r, dict) for r in raw_rules):
-            self.error("must be an array of tables ([[scorecard.item.rule]])", "rule", **where)
+            self.error("必须是表数组（[[scorecard.item.rule]]）", "rule", **where)
             raw_rules = []
         for k, rr in enumerate(raw_rules):
             rule = self._rule(k, rr, iid, n, item_keys, ob_keys)
             if rule is None:
                 continue
             if rule.id in {r.id for r in rules}:
-                self.error(f"duplicate rule id {rule.id!r} (give each rule of the same kind an id)",
+                self.error(f"规则 id {rule.id!r} 重复（同一 kind 的多条规则请各写一个 id）",
                            f"rule[{k + 1}].id", item=iid, table="item", index=n, rule=k)
                 continue
             rules.append(rule)
         if sum(1 for r in rules if r.kind == "deductions") > 1:
-            self.error("at most one deductions rule per item (findings deduct from it)", "rule", **where)
+            self.error("每个条目最多一条 deductions 规则（问题在这条规则中扣分）", "rule", **where)
         if points is not None and rules and len(rules) == len(raw_rules):
             got = sum(r.points for r in rules)
             if abs(got - points) > EPSILON:
                 listing = " + ".join(f"{r.id} {r.points:g}" for r in rules)
-                self.error(f"rules add up to {got:g} ({listing}), not the item's {points:g}", "points", **where)
+                self.error(f"各规则合计 {got:g} 分（{listing}），不等于条目的 {points:g} 分", "points", **where)
         if len(self.errors) > before:
             return None
         kinds = frozenset(k for ob in obs for k in ob.applies_to if k in ASSESSED_KINDS)
@@ -517,28 +517,28 @@ class _Reader:
         where = {"item": iid, "table": "item", "index": n, "rule": k}
         kind = raw.get("kind")
         if kind not in RULE_KINDS:
-            msg = "missing required field" if kind is None else \
-                f"unknown kind {kind!r}{_close(str(kind), RULE_KINDS)}"
+            msg = "缺少必填字段" if kind is None else \
+                f"未知 kind {kind!r}{_close(str(kind), RULE_KINDS)}"
             self.error(msg, prefix + "kind", **where)
             return None
         self._unknown(raw, _RULE_COMMON + _RULE_EXTRA[kind], prefix, **where)
         rid = raw.get("id", kind)
         if not isinstance(rid, str) or not re.match(r"^[A-Za-z0-9_-]+$", rid):
-            self.error(f"must be letters, digits, '-' or '_', got {rid!r}", prefix + "id", **where)
+            self.error(f"只能由字母、数字、'-' 或 '_' 组成，实际为 {rid!r}", prefix + "id", **where)
         points = self._number(raw, "points", required=True, prefix=prefix, **where)
         label = self._text(raw, "label", False, prefix, **where) or ""
         keys = raw.get("obligations", [])
         if not isinstance(keys, list) or not all(isinstance(x, str) for x in keys):
-            self.error(f"must be a list of obligation keys, got {keys!r}", prefix + "obligations", **where)
+            self.error(f"必须是事项 key 的列表，实际为 {keys!r}", prefix + "obligations", **where)
             keys = []
         for key in keys:
             if key not in ob_keys:
-                self.error(f"unknown obligation {key!r} in this pack", prefix + "obligations", **where)
+                self.error(f"本规则包中没有事项 {key!r}", prefix + "obligations", **where)
             elif key not in item_keys:
-                self.error(f"obligation {key!r} is not linked to item {iid} (its scorecard field)",
+                self.error(f"事项 {key!r} 没有关联到条目 {iid}（看它的 scorecard 字段）",
                            prefix + "obligations", **where)
         if kind in AUTOMATIC_KINDS and not keys and not item_keys:
-            self.error(f"a {kind} rule reads tracked obligations, but no obligation of the pack has "
+            self.error(f"{kind} 规则读取被跟踪的事项，但本规则包没有事项写了 "
                        f'scorecard = "{iid}"', prefix + "kind", **where)
         args: dict[str, Any] = {}
         if kind == "on_time" and "late_deduction" in raw:
@@ -550,7 +550,7 @@ class _Reader:
             args["per_evidence"] = self._number(raw, "per_evidence", required=False, default=0.0, strict=False,
                                                 prefix=prefix, **where)
             if (args["per_record"] or 0) + (args["per_evidence"] or 0) <= 0:
-                self.error("per_record or per_evidence must be > 0", prefix + "per_record", **where)
+                self.error("per_record 或 per_evidence 必须大于 0", prefix + "per_record", **where)
         if kind == "deductions":
             args["per_finding"] = self._number(raw, "per_finding", required=False, default=1.0,
                                                prefix=prefix, **where)
@@ -562,7 +562,7 @@ class _Reader:
 
     def _bonus(self, raw: Any) -> Bonus | None:
         if not isinstance(raw, dict):
-            self.error("missing required table [scorecard.bonus]" if raw is None else "must be a table", "bonus")
+            self.error("缺少必填的表 [scorecard.bonus]" if raw is None else "必须是表（table）", "bonus")
             return None
         where = {"table": "bonus"}
         self._unknown(raw, _BONUS, "bonus.", **where)
@@ -576,7 +576,7 @@ class _Reader:
 
     def _negative(self, raw: Any) -> NegativeList | None:
         if not isinstance(raw, dict):
-            self.error("missing required table [scorecard.negative]" if raw is None else "must be a table",
+            self.error("缺少必填的表 [scorecard.negative]" if raw is None else "必须是表（table）",
                        "negative")
             return None
         where = {"table": "negative"}
@@ -600,11 +600,11 @@ class _Reader:
             title = self._text(r, "title", True, f"ranking[{n + 1}].", **where)
             kinds = r.get("kinds")
             if not isinstance(kinds, list) or not kinds or any(k not in ASSESSED_KINDS for k in kinds):
-                self.error(f"must be a non-empty list of {', '.join(ASSESSED_KINDS)}, got {kinds!r}",
+                self.error(f"必须是非空列表，元素取自 {'、'.join(ASSESSED_KINDS)}，实际为 {kinds!r}",
                            f"ranking[{n + 1}].kinds", **where)
                 continue
             if seen_kinds & set(kinds):
-                self.error(f"unit kind {sorted(seen_kinds & set(kinds))[0]!r} is in two rankings",
+                self.error(f"单位类型 {sorted(seen_kinds & set(kinds))[0]!r} 出现在两个排名中",
                            f"ranking[{n + 1}].kinds", **where)
                 continue
             seen_kinds |= set(kinds)

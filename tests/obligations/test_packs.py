@@ -140,53 +140,53 @@ def test_error_message_names_file_line_key_and_field(tmp_path):
     path = tmp_path / "demo.toml"
     line = line_of(text, "day = 0")
     assert (err.file, err.line, err.key, err.field) == (path, line, "demo.1.2", "deadline.day")
-    assert str(err) == f"{path}:{line}: obligation demo.1.2: field deadline.day: must be an integer 1-31, got 0"
+    assert str(err) == f"{path}:{line}: 事项 demo.1.2: 字段 deadline.day: 必须是 1-31 的整数，实际为 0"
 
 
 def test_toml_syntax_error_names_file_and_line(tmp_path):
     text = GOOD.replace('clause = "9"', 'clause = "9')
     err = error_for(tmp_path, text)
     assert err.line == line_of(text, 'clause = "9')
-    assert str(err).startswith(f"{tmp_path / 'demo.toml'}:{err.line}: TOML syntax error")
+    assert str(err).startswith(f"{tmp_path / 'demo.toml'}:{err.line}: TOML 语法错误")
 
 
 @pytest.mark.parametrize(
     "old, new, key, field, message",
     [
         # unknown keys at every level
-        ('issued = "2020-12-28"', 'issued = "2020-12-28"\nauthor = "x"', None, "author", "unknown field"),
+        ('issued = "2020-12-28"', 'issued = "2020-12-28"\nauthor = "x"', None, "author", "未知字段"),
         ('responsible = "secretary"', 'responsible = "secretary"\napplies = ["branch"]', "demo.1.2", "applies",
-         "did you mean 'applies_to'"),
-        ('kind = "half_yearly"', 'kind = "half_yearly"\nevery = 2', "demo.1.2", "schedule.every", "unknown field"),
-        ("day = 15", "day = 15\nhour = 9", "demo.1.2", "deadline.hour", "unknown field"),
+         "是否想写 'applies_to'"),
+        ('kind = "half_yearly"', 'kind = "half_yearly"\nevery = 2', "demo.1.2", "schedule.every", "未知字段，kind 'half_yearly' 不用此字段"),
+        ("day = 15", "day = 15\nhour = 9", "demo.1.2", "deadline.hour", "未知字段，rule 'day_in_last_month' 不用此字段"),
         ('quote = "联席会议每季度召开一次"', 'quote = "联席会议每季度召开一次"\npage = 3', "demo.meeting",
-         "citation.page", "unknown field"),
+         "citation.page", "未知字段"),
         # bad kind / rule and fields a rule needs
-        ('kind = "half_yearly"', 'kind = "biannual"', "demo.1.2", "schedule.kind", "unknown kind 'biannual'"),
-        ('rule = "xun"', 'rule = "mid_month"', "demo.meeting", "deadline.rule", "unknown rule 'mid_month'"),
-        ("day = 15", "", "demo.1.2", "deadline.day", "rule 'day_in_last_month' needs it"),
+        ('kind = "half_yearly"', 'kind = "biannual"', "demo.1.2", "schedule.kind", "未知的 kind 'biannual'"),
+        ('rule = "xun"', 'rule = "mid_month"', "demo.meeting", "deadline.rule", "未知的 rule 'mid_month'"),
+        ("day = 15", "", "demo.1.2", "deadline.day", "缺少此字段：rule 'day_in_last_month' 需要它"),
         # bad values
-        ('xun = "mid"', 'xun = "middle"', "demo.meeting", "deadline.xun", "early"),
-        ("day = 15", "day = 32", "demo.1.2", "deadline.day", "1-31"),
-        ("times = 1", "times = 0", "demo.meeting", "times", ">= 1"),
-        ('xun = "mid"', 'xun = "mid"\nmonth = 4', "demo.meeting", "deadline.month", "1-3 for a quarterly schedule"),
-        ('xun = "mid"', 'xun = "mid"\nroll = "nearest"', "demo.meeting", "deadline.roll", "next_workday"),
-        ('kind = "half_yearly"', 'kind = "semester"\nwhich = ["winter"]', "demo.1.2", "schedule.which", "autumn"),
+        ('xun = "mid"', 'xun = "middle"', "demo.meeting", "deadline.xun", '必须是 "early"、"mid" 或 "late"'),
+        ("day = 15", "day = 32", "demo.1.2", "deadline.day", "必须是 1-31 的整数"),
+        ("times = 1", "times = 0", "demo.meeting", "times", "必须是不小于 1 的整数"),
+        ('xun = "mid"', 'xun = "mid"\nmonth = 4', "demo.meeting", "deadline.month", "必须是 1-3（quarterly 周期内的第几个月）"),
+        ('xun = "mid"', 'xun = "mid"\nroll = "nearest"', "demo.meeting", "deadline.roll", "必须是 none、next_workday"),
+        ('kind = "half_yearly"', 'kind = "semester"\nwhich = ["winter"]', "demo.1.2", "schedule.which", '只能包含 "autumn" 或 "spring"'),
         ('rule = "xun"\nxun = "mid"', 'rule = "workdays_before_event"\nworkdays = 20', "demo.meeting",
-         "deadline.rule", 'kind = "event"'),
+         "deadline.rule", 'workdays_before_event 需要 kind = "event"'),
         # keys, anchors, unit kinds, roles
-        ('key = "demo.1.2"', 'key = "other.1.2"', "other.1.2", "key", 'must start with the pack name: "demo.'),
-        ('key = "demo.before"', 'key = "demo.1.2"', "demo.1.2", "key", "duplicate key"),
-        ('anchor = "demo.meeting"', 'anchor = "demo.nomeeting"', "demo.before", "anchor", "unknown obligation"),
-        ('anchor = "demo.meeting"\n', "", "demo.before", "anchor", "before_anchor needs anchor"),
+        ('key = "demo.1.2"', 'key = "other.1.2"', "other.1.2", "key", '必须以规则包名开头："demo.'),
+        ('key = "demo.before"', 'key = "demo.1.2"', "demo.1.2", "key", "key 重复"),
+        ('anchor = "demo.meeting"', 'anchor = "demo.nomeeting"', "demo.before", "anchor", "规则包 demo 中没有事项 'demo.nomeeting'"),
+        ('anchor = "demo.meeting"\n', "", "demo.before", "anchor", "before_anchor 需要 anchor"),
         ('applies_to = ["branch", "dept_branch"]', 'applies_to = ["branch", "department"]', "demo.1.2",
-         "applies_to", "unknown unit kind 'department'"),
-        ('responsible = "secretary"', 'responsible = "dean"', "demo.1.2", "responsible", "secretary, head, propaganda"),
-        ('default = true', 'default = "yes"', "demo.before", "default", "true or false"),
-        ('times = 1', 'times = 1\nsensitive_only = "yes"', "demo.meeting", "sensitive_only", "true or false"),
+         "applies_to", "未知单位类型 'department'"),
+        ('responsible = "secretary"', 'responsible = "dean"', "demo.1.2", "responsible", "必须是 secretary、head、propaganda 之一"),
+        ('default = true', 'default = "yes"', "demo.before", "default", "必须是 true 或 false"),
+        ('times = 1', 'times = 1\nsensitive_only = "yes"', "demo.meeting", "sensitive_only", "必须是 true 或 false"),
         ('times = 1', 'times = 1\nsensitive_only = true', "demo.meeting", "sensitive_only",
-         'only for lecture approvals: kind = "event" with rule = "workdays_before_event"'),
-        ('issued = "2020-12-28"', 'issued = "28.12.2020"', None, "issued", "YYYY-MM-DD"),
+         '只用于讲座审批：kind = "event" 且 rule = "workdays_before_event"'),
+        ('issued = "2020-12-28"', 'issued = "28.12.2020"', None, "issued", '必须是日期 "YYYY-MM-DD"'),
     ],
 )
 def test_each_kind_of_error_is_reported_with_key_field_and_line(tmp_path, old, new, key, field, message):
@@ -205,7 +205,7 @@ def test_each_kind_of_error_is_reported_with_key_field_and_line(tmp_path, old, n
         assert line_text.startswith(("key =", f"[obligation.{field.split('.')[0]}]")), line_text
     assert str(err).startswith(f"{tmp_path / 'demo.toml'}:{err.line}: ")
     if key:
-        assert f"obligation {key}: field {field}: " in str(err)
+        assert f"事项 {key}: 字段 {field}: " in str(err)
 
 
 @pytest.mark.parametrize(
@@ -226,7 +226,7 @@ def test_missing_required_fields_are_named(tmp_path, remove, key, field):
     text = GOOD.replace(remove, "", 1)
     err = error_for(tmp_path, text)
     assert (err.key, err.field) == (key, field)
-    assert "missing" in err.message
+    assert "缺少" in err.message
     if key:  # points into the obligation's block: at its key line or the field's table
         assert err.line >= line_of(text, f'key = "{key}"')
         assert err.line < line_of(text, 'key = "demo.meeting"')
@@ -267,7 +267,7 @@ def test_anchor_must_share_the_schedule_of_its_meeting(tmp_path):
                         'kind = "monthly"\n\n[obligation.deadline]\nrule = "before_anchor"')
     err = error_for(tmp_path, text)
     assert (err.key, err.field) == ("demo.before", "anchor")
-    assert "same periods" in err.message
+    assert "周期一致" in err.message
 
 
 def test_anchor_on_an_obligation_without_anchor_rule_is_rejected(tmp_path):
@@ -303,7 +303,7 @@ def test_load_packs_finds_bundled_packs_by_name_and_reads_extra_dirs(tmp_path, m
 def test_unknown_bundled_pack_name_is_an_error(tmp_path, monkeypatch):
     monkeypatch.setattr(packs_module, "bundled_pack_dir", lambda: tmp_path)
     write(tmp_path, GOOD)
-    with pytest.raises(PackError, match="unknown bundled pack 'nope'.*bundled: demo"):
+    with pytest.raises(PackError, match="没有名为 'nope' 的内置规则包（内置：demo）"):
         load_packs(["nope"])
 
 
@@ -319,7 +319,7 @@ def test_same_pack_twice_across_dirs_is_reported_on_the_second_file(tmp_path):
         load_packs([], [a, b])
     err = exc.value
     assert (err.file, err.key, err.field, err.line) == (b / "copy.toml", None, "name", 1)
-    assert f"also defined in {a / 'demo.toml'}" in err.message
+    assert f"在 {a / 'demo.toml'} 中也有定义" in err.message
     assert "demo.1.2" in err.message  # names a clashing key
 
 
@@ -364,11 +364,11 @@ def test_check_dir_of_good_packs_is_empty_and_missing_dir_is_reported(tmp_path):
     write(tmp_path, GOOD)
     assert check_dir(tmp_path) == []
     [err] = check_dir(tmp_path / "missing")
-    assert "not a directory" in str(err)
+    assert "不是目录" in str(err)
 
 
 def test_missing_extra_dir_is_an_error(tmp_path):
-    with pytest.raises(PackError, match="pack directory not found"):
+    with pytest.raises(PackError, match="找不到规则包目录"):
         load_packs([], [tmp_path / "nope"])
 
 
@@ -431,11 +431,11 @@ def test_documents_name_the_cited_source_and_cite_shows_title_and_number(tmp_pat
 
 @pytest.mark.parametrize("text, field, message", [
     ('[documents."002_e020950e72e664f2.txt"]\nnumber = "x"\n', "documents.002_e020950e72e664f2.txt.title",
-     "missing required field"),
+     "缺少必填字段"),
     ('[documents."002_e020950e72e664f2.txt"]\ntitle = "t"\nnumbr = "x"\n',
-     "documents.002_e020950e72e664f2.txt.numbr", "did you mean 'number'"),
-    ('[documents."009_nobody.txt"]\ntitle = "t"\n', "documents.009_nobody.txt", "no obligation cites"),
-    ('documents = "x"\n', "documents", "must be a table"),
+     "documents.002_e020950e72e664f2.txt.numbr", "是否想写 'number'"),
+    ('[documents."009_nobody.txt"]\ntitle = "t"\n', "documents.009_nobody.txt", "没有事项引用 '009_nobody.txt'"),
+    ('documents = "x"\n', "documents", "必须由 [documents.\"<来源文件>\"] 表组成"),
 ])
 def test_bad_documents_are_refused_with_the_field_named(tmp_path, text, field, message):
     other = DOCUMENTS.replace("002_e020950e72e664f2.txt", "004_7de5d04c64a363aa.txt")

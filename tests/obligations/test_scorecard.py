@@ -197,23 +197,23 @@ def test_items_that_do_not_add_up_to_their_part_are_refused_at_the_part(tmp_path
                       .replace('kind = "records"\npoints = 4', 'kind = "records"\npoints = 3'))
     (err,) = errors_of(path)
     assert isinstance(err, ScorecardError)
-    assert err.field == "points" and "items of part 1 add up to 9 (1.1 6 + 1.2 3), not the part's 10" in str(err)
-    assert str(err).startswith(f"{path}:{line_of(path, 'points = 10')}: scorecard: field points:")
+    assert err.field == "points" and "部分 1 各条目合计 9 分（1.1 6 + 1.2 3），不等于该部分的 10 分" in str(err)
+    assert str(err).startswith(f"{path}:{line_of(path, 'points = 10')}: 评分体系: 字段 points:")
 
 
 def test_parts_that_do_not_add_up_to_the_total_are_refused(tmp_path):
     path = write_pack(tmp_path, CARD.replace('total = 15', 'total = 100'))
     (err,) = errors_of(path)
-    assert "parts add up to 15 (体制机制 10 + 阵地管理 5), not the total 100" in str(err)
+    assert "各部分合计 15 分（体制机制 10 + 阵地管理 5），不等于总分 100" in str(err)
     assert err.line == line_of(path, "total = 100")
 
 
 def test_rules_that_do_not_add_up_to_the_item_name_the_item_and_line(tmp_path):
     path = write_pack(tmp_path, CARD.replace('kind = "on_time"\npoints = 6', 'kind = "on_time"\npoints = 5'))
     errors = errors_of(path)
-    assert any(e.item == "1.1" and "rules add up to 5 (on_time 5), not the item's 6" in str(e) for e in errors)
+    assert any(e.item == "1.1" and "各规则合计 5 分（on_time 5），不等于条目的 6 分" in str(e) for e in errors)
     err = next(e for e in errors if e.item == "1.1")
-    assert str(err).startswith(f"{path}:{line_of(path, 'points = 6')}: scorecard item 1.1: field points:")
+    assert str(err).startswith(f"{path}:{line_of(path, 'points = 6')}: 评分体系条目 1.1: 字段 points:")
 
 
 def test_unknown_rule_kind_and_field_get_a_hint_and_the_rule_line(tmp_path):
@@ -221,20 +221,20 @@ def test_unknown_rule_kind_and_field_get_a_hint_and_the_rule_line(tmp_path):
         'late_deduction = 0.5', 'late_deduct = 0.5'))
     messages = {str(e) for e in errors_of(path)}
     kind_line = line_of(path, 'kind = "record"')
-    assert f"{path}:{kind_line}: scorecard item 1.2: field rule[1].kind: " \
-           "unknown kind 'record'; did you mean 'records'?" in messages
-    assert f"{path}:{line_of(path, 'late_deduct')}: scorecard item 1.1: field rule[1].late_deduct: " \
-           "unknown field; did you mean 'late_deduction'?" in messages
+    assert f"{path}:{kind_line}: 评分体系条目 1.2: 字段 rule[1].kind: " \
+           "未知 kind 'record'（是否想写 'records'？）" in messages
+    assert f"{path}:{line_of(path, 'late_deduct')}: 评分体系条目 1.1: 字段 rule[1].late_deduct: " \
+           "未知字段（是否想写 'late_deduction'？）" in messages
 
 
 def test_automatic_rule_without_obligations_and_rule_naming_an_unlinked_one(tmp_path):
     text = CARD.replace('kind = "deductions"\npoints = 5', 'kind = "completion"\npoints = 5')
     messages = [str(e) for e in errors_of(write_pack(tmp_path, text))]
-    assert any("scorecard item 2.1: field rule[1].kind: a completion rule reads tracked obligations, "
-               'but no obligation of the pack has scorecard = "2.1"' in m for m in messages)
+    assert any("评分体系条目 2.1: 字段 rule[1].kind: completion 规则读取被跟踪的事项，"
+               '但本规则包没有事项写了 scorecard = "2.1"' in m for m in messages)
     text = CARD.replace('kind = "records"\npoints = 4', 'kind = "records"\npoints = 4\nobligations = ["mine.report"]')
     messages = [str(e) for e in errors_of(write_pack(tmp_path, text))]
-    assert any("obligation 'mine.report' is not linked to item 1.2" in m for m in messages)
+    assert any("事项 'mine.report' 没有关联到条目 1.2" in m for m in messages)
 
 
 def test_obligation_linked_to_an_unknown_item_is_reported_at_the_obligation(tmp_path):
@@ -242,20 +242,20 @@ def test_obligation_linked_to_an_unknown_item_is_reported_at_the_obligation(tmp_
     errors = errors_of(path)
     err = next(e for e in errors if e.key == "mine.meeting")
     link_line = line_of(path, 'scorecard = "1.3"')
-    assert str(err) == f"{path}:{link_line}: obligation mine.meeting: field scorecard: " \
-                       "unknown scorecard item '1.3'; did you mean '1.2'?"
+    assert str(err) == f"{path}:{link_line}: 事项 mine.meeting: 字段 scorecard: " \
+                       "评分体系中没有条目 '1.3'（是否想写 '1.2'？）"
 
 
 def test_missing_bonus_and_duplicate_item_are_refused(tmp_path):
     text = CARD.replace('[scorecard.bonus]\nid = "6"\ntitle = "特色加分"\nmax = 5\n', '')
     text += '\n[[scorecard.item]]\nid = "1.1"\ntitle = "x"\npoints = 1\nstandard = "x"\n\n[[scorecard.item.rule]]\nkind = "manual"\npoints = 1\n'
     messages = [str(e) for e in errors_of(write_pack(tmp_path, text))]
-    assert any("field bonus: missing required table [scorecard.bonus]" in m for m in messages)
-    assert any("scorecard item 1.1: field id: duplicate item id '1.1'" in m for m in messages)
+    assert any("字段 bonus: 缺少必填的表 [scorecard.bonus]" in m for m in messages)
+    assert any("评分体系条目 1.1: 字段 id: 条目 id '1.1' 重复" in m for m in messages)
 
 
 def test_a_pack_with_a_broken_scorecard_is_refused_with_the_first_error(tmp_path):
-    with pytest.raises(ScorecardError, match=r"field bonus.max: must be a number > 0, got 0"):
+    with pytest.raises(ScorecardError, match=r"字段 bonus.max: 必须是大于 0 的数，实际为 0"):
         load_pack(write_pack(tmp_path, CARD.replace('max = 5', 'max = 0')))
 
 
