@@ -51,7 +51,7 @@ class ReminderPolicyError(ValueError):
 
 _WINDOW_OR_DAYS = re.compile(r"^window_or_(\d+)_days$")
 _DAYS = re.compile(r"^(\d+)_days$")
-FIRST_NOTICE_HELP = '"window_or_N_days" (default N=7), "window", "N_days" or "none"'
+FIRST_NOTICE_HELP = '"window_or_N_days"（默认 N=7）、"window"、"N_days" 或 "none"'
 
 
 def _parse_first_notice(value: Any) -> tuple[str, int]:
@@ -63,7 +63,7 @@ def _parse_first_notice(value: Any) -> tuple[str, int]:
             m = pattern.match(value)
             if m and int(m.group(1)) >= 1:
                 return mode, int(m.group(1))
-    raise ValueError(f"must be {FIRST_NOTICE_HELP}, got {value!r}")
+    raise ValueError(f"必须是 {FIRST_NOTICE_HELP}，实际为 {value!r}")
 
 
 @dataclass(frozen=True)
@@ -87,14 +87,14 @@ class ReminderPolicy:
         object.__setattr__(self, "before_days", tuple(self.before_days))
         object.__setattr__(self, "before_workdays", tuple(self.before_workdays))
         for name in _FIELDS:
-            _check_field(name, getattr(self, name), "reminder policy")
+            _check_field(name, getattr(self, name), "提醒策略")
 
     @classmethod
     def from_mapping(
         cls,
         mapping: Mapping[str, Any] | None,
         *,
-        where: str = "config [reminders]",
+        where: str = "配置文件 [reminders]",
         base: "ReminderPolicy | None" = None,
         allow_window_keys: bool = False,
     ) -> "ReminderPolicy":
@@ -109,18 +109,18 @@ class ReminderPolicy:
         if mapping is None:
             return base
         if not isinstance(mapping, Mapping):
-            raise ReminderPolicyError(where, "reminders", f"must be a table, got {mapping!r}")
+            raise ReminderPolicyError(where, "reminders", f"必须是表（table），实际为 {mapping!r}")
         changes: dict[str, Any] = {}
         for key, value in mapping.items():
             if key in WINDOW_KEYS:
                 if not allow_window_keys:
                     raise ReminderPolicyError(
                         where, key,
-                        "sending windows are set in the config file's [reminders], not in a pack")
+                        "发送时段在配置文件的 [reminders] 中设置，不能写在规则包里")
                 continue  # read by SendingWindow.from_mapping
             if key not in _FIELDS:
-                known = ", ".join(_FIELDS + (WINDOW_KEYS if allow_window_keys else ()))
-                raise ReminderPolicyError(where, key, f"unknown setting (known: {known})")
+                known = "、".join(_FIELDS + (WINDOW_KEYS if allow_window_keys else ()))
+                raise ReminderPolicyError(where, key, f"未知设置项（可用：{known}）")
             _check_field(key, value, where)
             changes[key] = tuple(value) if isinstance(value, list) else value
         return replace(base, **changes)
@@ -167,18 +167,17 @@ def _check_field(name: str, value: Any, where: str) -> None:
         if not isinstance(value, (list, tuple)) or not all(
             _is_whole(v) and v >= 1 for v in value
         ):
-            raise bad(f"must be a list of whole numbers of at least 1, such as [7, 3], "
-                      f"got {value!r}")
+            raise bad(f"必须是不小于 1 的整数列表，例如 [7, 3]，实际为 {value!r}")
         if len(set(value)) != len(value):
-            raise bad(f"lists a number twice: {value!r}")
+            raise bad(f"有重复的数字：{value!r}")
     elif name == "on_due":
         if not isinstance(value, bool):
-            raise bad(f"must be true or false, got {value!r}")
+            raise bad(f"必须是 true 或 false，实际为 {value!r}")
     elif name in ("short_window_days", "stop_after_days"):
         if not _is_whole(value) or value < 0:
-            raise bad(f"must be a whole number of days, 0 or more, got {value!r}")
+            raise bad(f"必须是天数（0 或正整数），实际为 {value!r}")
     elif not _is_whole(value) or value < 1:  # overdue_every_workdays, escalate_after_workdays
-        raise bad(f"must be a whole number of working days, at least 1, got {value!r}")
+        raise bad(f"必须是工作日数（至少 1 的整数），实际为 {value!r}")
 
 
 DEFAULT_POLICY = ReminderPolicy()
@@ -189,8 +188,8 @@ def effective_policy(
     pack: Mapping[str, Any] | None = None,
     config: Mapping[str, Any] | None = None,
     obligation: Mapping[str, Any] | None = None,
-    pack_where: str = "pack [reminders]",
-    config_where: str = "config [reminders]",
+    pack_where: str = "规则包 [reminders]",
+    config_where: str = "配置文件 [reminders]",
     obligation_where: str = "[obligation.reminders]",
 ) -> ReminderPolicy:
     """The policy for one obligation. Layers, each overriding the keys it names:

@@ -222,7 +222,7 @@ class Planner:
                 obligation=ob.reminders,
                 pack_where=f"{pack_path} [reminders]",
                 config_where=f"{config_path} [reminders]",
-                obligation_where=f"{pack_path} [obligation {ob.key}] reminders",
+                obligation_where=f"{pack_path} 事项 {ob.key} 的 reminders",
             )
         return self._policies[ob.key]
 

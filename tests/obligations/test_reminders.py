@@ -288,12 +288,22 @@ def test_bad_settings_name_the_field(mapping, field):
     assert str(err.value).startswith(f"packs/mine.toml [reminders]: {field}: ")
 
 
+def test_bad_first_notice_lists_the_accepted_values_in_chinese():
+    with pytest.raises(ReminderPolicyError) as err:
+        ReminderPolicy.from_mapping({"first_notice": "window_or_week"}, where="packs/mine.toml [reminders]")
+    assert err.value.message == ('必须是 "window_or_N_days"（默认 N=7）、"window"、"N_days" 或 "none"，'
+                                 "实际为 'window_or_week'")
+    with pytest.raises(ReminderPolicyError) as err:
+        ReminderPolicy.from_mapping({"befor_days": [3]}, where="packs/mine.toml [reminders]")
+    assert err.value.message.startswith("未知设置项（可用：first_notice、short_window_days、")
+
+
 def test_sending_window_keys_belong_to_the_config_only():
     config = {"window_start": "08:00", "workdays_only": True, "before_days": [5]}
     assert effective_policy(config=config).before_days == (5,)
     with pytest.raises(ReminderPolicyError) as err:
         effective_policy(pack={"window_start": "08:00"}, pack_where="packs/mine.toml [reminders]")
-    assert err.value.field == "window_start" and "config" in err.value.message
+    assert err.value.field == "window_start" and "配置文件的 [reminders]" in err.value.message
     with pytest.raises(ReminderPolicyError):
         ReminderPolicy.from_mapping({"window_end": "17:00"}, where="[obligation.reminders]")
 
@@ -316,9 +326,10 @@ def test_layers_default_then_pack_then_config_then_obligation():
 
 
 def test_layer_errors_name_their_source():
-    with pytest.raises(ReminderPolicyError, match=r"^packs/mine.toml \[obligation mine.1\] reminders: on_due: "):
+    with pytest.raises(ReminderPolicyError,
+                       match=r"^packs/mine.toml 事项 mine.1 的 reminders: on_due: 必须是 true 或 false，实际为 1$"):
         effective_policy(obligation={"on_due": 1},
-                         obligation_where="packs/mine.toml [obligation mine.1] reminders")
+                         obligation_where="packs/mine.toml 事项 mine.1 的 reminders")
 
 
 # ---------------------------------------------------------------------------------------------

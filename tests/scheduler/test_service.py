@@ -176,7 +176,7 @@ def test_the_service_reads_its_settings_and_names_bad_ones(tmp_path, reminder_co
     result = CliRunner().invoke(main, ["--config", str(bad_policy), "tick"])
     assert result.exit_code == 1
     # The config's [reminders] errors name the line too (issue 10, item 9).
-    assert f"{bad_policy}:9: field reminders.before_days: must be a list" in result.output
+    assert f"{bad_policy}:9: field reminders.before_days: 必须是不小于 1 的整数列表" in result.output
     good = reminder_config("spring", extra='[service]\nplan_every_minutes = 2\nchannels = ["email"]\n'
                                            'materialise_at = "01:30"\nscore_at = "02:15"\nsender = "宣传部"\n')
     settings = service_settings(open_app(good).config)
