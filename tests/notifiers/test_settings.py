@@ -183,7 +183,7 @@ def test_errors_carry_the_line_when_given_a_line_lookup(tmp_path):
         build_channels({"email": {"host": "h", "from_addr": "a@b.cn", "prot": 1}},
                        config_path=tmp_path / "ccal.toml", data_dir=tmp_path, environ={},
                        line_of=lines.get)
-    assert str(err.value).startswith(f"{tmp_path / 'ccal.toml'}:12: [notify.email] prot: unknown setting")
+    assert str(err.value).startswith(f"{tmp_path / 'ccal.toml'}:12: [notify.email] prot: 未知设置（可用：")
     with pytest.raises(NotifyConfigError) as err:
         template_environment({"dir": "nope"}, config_path=tmp_path / "ccal.toml", line_of=lines.get)
     assert err.value.line == 20
