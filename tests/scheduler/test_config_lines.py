@@ -19,15 +19,15 @@ CASES = [
     (EMAIL + 'prot = 587\n', 11, "[notify.email] prot: 未知设置（可用：cafile、concurrency、"),
     (EMAIL + 'port = "abc"\n', 11, "[notify.email] port: 应为整数"),
     (EMAIL + 'port = 70000\n', 11, "[notify.email] port: 应在 1 到 65535 之间"),
-    (EMAIL + 'security = "ssl"\n', 11, "[notify.email] security"),
-    (EMAIL + 'reply_to = "not an address"\n', 11, "[notify.email] reply_to"),
+    (EMAIL + 'security = "ssl"\n', 11, "[notify.email] security: 应为以下之一："),
+    (EMAIL + 'reply_to = "not an address"\n', 11, "[notify.email] reply_to: 应为电子邮件地址"),
     (EMAIL + 'cafile = "missing.pem"\n', 11, "[notify.email] cafile: 找不到文件："),
     ('[notify.email]\nfrom_addr = "ccal@example.edu.cn"\n', 8, "[notify.email] host: 必须填写"),
     ('[notify.emial]\nhost = "h"\n', 8, "[notify] emial: 未知设置（可用：email、local、secret_file、wecom_app、wecom_robot）"),
-    ('[notify]\nsecret_file = "missing.env"\n', 9, "secret_file"),
+    ('[notify]\nsecret_file = "missing.env"\n', 9, "[notify] secret_file: "),
     ('[notify.email]\nhost = "h"\nfrom_addr = "a@b.cn"\npassword = "x-literal-x"\n', 11,
-     "[notify.email] password"),
-    ('[notify.wecom_robot]\nper_minute = 30\n', 9, "[notify.wecom_robot] per_minute"),
+     "[notify.email] password: 密钥不能写在配置文件里"),
+    ('[notify.wecom_robot]\nper_minute = 30\n', 9, "[notify.wecom_robot] per_minute: 应在 1 到 20 之间"),
     ('[notify.wecom_app]\ncorp_id = "ww1"\n', 8, "[notify.wecom_app] agent_id: 必须填写"),
     ('[notify.local]\ndir = 3\n', 9, "[notify.local] dir: 应为非空字符串"),
     ('[reminders]\nbefore_dayz = [3]\n', 9, "字段 reminders.before_dayz: unknown setting"),
@@ -114,4 +114,4 @@ def test_a_missing_secret_names_the_line_of_its_table(reminder_config):
             Service(app, environ={})
     finally:
         app.engine.dispose()
-    assert str(err.value).startswith(f"{cfg}:8: [notify.wecom_robot] key_env: secret CCAL_WECOM_ROBOT_KEY")
+    assert str(err.value).startswith(f"{cfg}:8: [notify.wecom_robot] key_env: 密钥 CCAL_WECOM_ROBOT_KEY 在环境变量中没有设置")
