@@ -557,7 +557,7 @@ class _Builder:
         for key, value in tbl.items():
             where = f"seasons.{key}"
             if not re.fullmatch(r"[a-z][a-z0-9_]*", key):
-                raise self.fail(where, "时段名称只能用小写英文字母、数字和下划线，并以字母开头（例如 kaixue）")
+                raise self.fail(where, "时段代号（[seasons.代号] 中的代号）只能用小写英文字母、数字和下划线，并以字母开头（例如 kaixue）")
             if not isinstance(value, dict):
                 raise self.fail(where, f"应为表 [{where}]，实际为 {_show(value)}")
             for k in value:

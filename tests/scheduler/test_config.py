@@ -206,6 +206,14 @@ def test_a_new_season_needs_all_its_fields(tmp_path):
     assert error_of(path) == f"{path}:1: 字段 seasons.junxun: 新增时段须同时填写 name、start 和 end"
 
 
+def test_season_keys_are_lower_case_ascii_and_feb_29_is_refused(tmp_path):
+    path = write(tmp_path, '[seasons.KaiXue]\nname = "开学季"\n')
+    assert error_of(path).startswith(f"{path}:1: 字段 seasons.KaiXue: 时段代号（[seasons.代号] 中的代号）"
+                                     "只能用小写英文字母")
+    path = write(tmp_path, '[seasons.biye]\nstart = "02-29"\n')
+    assert error_of(path) == f'{path}:2: 字段 seasons.biye.start: 02-29 不能用作每年的日期（平年没有 2 月 29 日），实际为 "02-29"'
+
+
 def test_missing_explicit_file_is_an_error(tmp_path):
     assert error_of(tmp_path / "nope.toml") == f"{tmp_path / 'nope.toml'}: 找不到配置文件"
 
