@@ -97,11 +97,11 @@ def load_secret_file(path: Path) -> dict[str, str]:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise SecretError(path, "secret_file", f"cannot read the secret file ({exc.strerror})") from None
+        raise SecretError(path, "secret_file", f"无法读取密钥文件（{exc.strerror}）") from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise SecretError(path, "secret_file", "not UTF-8 text") from None
+        raise SecretError(path, "secret_file", "不是 UTF-8 文本（请将文件另存为 UTF-8 编码）") from None
     if path.suffix.lower() == ".toml":
         return _parse_toml_secrets(path, text)
     return _parse_env_secrets(path, text)
@@ -112,11 +112,11 @@ def _parse_toml_secrets(path: Path, text: str) -> dict[str, str]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         # The message carries line/column, not the offending value.
-        raise SecretError(path, "secret_file", f"invalid TOML: {exc}") from None
+        raise SecretError(path, "secret_file", f"TOML 语法错误：{exc}") from None
     values: dict[str, str] = {}
     for name, value in data.items():
         if not isinstance(value, str):
-            raise SecretError(path, name, "must be a string (top-level `NAME = \"value\"`)")
+            raise SecretError(path, name, "应为字符串（写在文件顶层，格式为 `NAME = \"value\"`）")
         values[name] = value
     return values
 
@@ -132,7 +132,7 @@ def _parse_env_secrets(path: Path, text: str) -> dict[str, str]:
         name, sep, value = stripped.partition("=")
         name = name.strip()
         if not sep or not _ENV_NAME.match(name):
-            raise SecretError(path, "secret_file", "expected NAME=value", line=lineno)
+            raise SecretError(path, "secret_file", "应为 NAME=value 格式", line=lineno)
         value = value.strip()
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
             value = value[1:-1]
@@ -156,9 +156,9 @@ class SecretStore:
     def get(self, var: str, *, field: str, config_path: Path | str | None) -> Secret:
         value = self._environ.get(var) or self._file_values.get(var)
         if not value:
-            where = f"the environment or secret file {self._file_path}" if self._file_path else (
-                "the environment (or set [notify] secret_file)")
-            raise SecretError(config_path, field, f"secret {var} is not set in {where}")
+            where = f"环境变量和密钥文件 {self._file_path} 中都没有设置" if self._file_path else (
+                "环境变量中没有设置（也可以用 [notify] secret_file 指定密钥文件）")
+            raise SecretError(config_path, field, f"密钥 {var} 在{where}")
         return Secret(var, value)
 
 
@@ -169,6 +169,6 @@ def check_no_literal_secrets(table: Mapping, table_name: str, config_path: Path 
             raise SecretError(
                 config_path,
                 f"[{table_name}] {field}",
-                f"secrets must not be written in the config file; set {replacement} = \"VARIABLE\" "
-                "and put the value in that environment variable or in [notify] secret_file",
+                f"密钥不能写在配置文件里；请设置 {replacement} = \"VARIABLE\"，"
+                "并把密钥值放在该环境变量或 [notify] secret_file 指定的密钥文件中",
             )

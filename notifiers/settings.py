@@ -100,11 +100,11 @@ class _Table:
         self.name = name
         self.config_path = config_path
         if not isinstance(raw, Mapping):
-            raise self.error("", "must be a table")
+            raise self.error("", "应为表")
         self.raw = raw
         unknown = sorted(set(raw) - TABLE_KEYS[name])
         if unknown:
-            raise self.error(unknown[0], f"unknown setting; allowed: {', '.join(sorted(TABLE_KEYS[name]))}")
+            raise self.error(unknown[0], f"未知设置（可用：{'、'.join(sorted(TABLE_KEYS[name]))}）")
 
     def error(self, field: str, message: str) -> NotifyConfigError:
         label = f"[notify.{self.name}] {field}".rstrip()
@@ -114,54 +114,54 @@ class _Table:
         value = self.raw.get(field, default)
         if value is None:
             if required:
-                raise self.error(field, "is required")
+                raise self.error(field, "必须填写")
             return None
         if not isinstance(value, str) or not value.strip():
-            raise self.error(field, "must be a non-empty string")
+            raise self.error(field, "应为非空字符串")
         return value.strip()
 
     def integer(self, field: str, default: int | None, *, low: int, high: int, required: bool = False) -> int | None:
         value = self.raw.get(field, default)
         if value is None:
             if required:
-                raise self.error(field, "is required")
+                raise self.error(field, "必须填写")
             return None
         if isinstance(value, str) and value.strip().isdigit():
             value = int(value.strip())
         if isinstance(value, bool) or not isinstance(value, int):
-            raise self.error(field, "must be a whole number")
+            raise self.error(field, "应为整数")
         if not low <= value <= high:
-            raise self.error(field, f"must be between {low} and {high}")
+            raise self.error(field, f"应在 {low} 到 {high} 之间")
         return value
 
     def number(self, field: str, default: float, *, low: float = 0.0, strict: bool = True) -> float:
         value = self.raw.get(field, default)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.error(field, "must be a number")
+            raise self.error(field, "应为数字")
         if value < low or (strict and value == low):
-            raise self.error(field, f"must be {'greater than' if strict else 'at least'} {low:g}")
+            raise self.error(field, f"应{'大于' if strict else '不小于'} {low:g}")
         return float(value)
 
     def flag(self, field: str, default: bool) -> bool:
         value = self.raw.get(field, default)
         if not isinstance(value, bool):
-            raise self.error(field, "must be true or false")
+            raise self.error(field, "应为 true 或 false")
         return value
 
     def env_name(self, field: str) -> str:
         name = self.text(field, DEFAULT_SECRET_VARS[self.name])
         if not _ENV_NAME.match(name):
-            raise self.error(field, "must be an environment variable name (letters, digits, _)")
+            raise self.error(field, "应为环境变量名（只能用英文字母、数字和 _）")
         return name
 
     def base_url(self) -> str:
         url = self.text("base_url", DEFAULT_BASE_URL)
         if not url.startswith(("http://", "https://")):
-            raise self.error("base_url", "must start with http:// or https://")
+            raise self.error("base_url", "应以 http:// 或 https:// 开头")
         if "?" in url or _CREDENTIAL_IN_URL.search(url):
             # Someone pasted the whole webhook URL: the key would sit in the config.
-            raise self.error("base_url", "must be the API root only (e.g. https://qyapi.weixin.qq.com); "
-                                         "put the webhook key in the variable named by key_env")
+            raise self.error("base_url", "只填接口根地址（例如 https://qyapi.weixin.qq.com）；"
+                                         "webhook 密钥请放在 key_env 指定的环境变量中")
         return url.rstrip("/")
 
     def path(self, field: str, default: Path | None = None) -> Path | None:
@@ -182,10 +182,10 @@ def _secret_store(notify: Mapping, config_path: Path | None, environ: Mapping[st
     if raw is None:
         return SecretStore(environ)
     if not isinstance(raw, str) or not raw.strip():
-        raise NotifyConfigError(config_path, "[notify] secret_file", "must be a path")
+        raise NotifyConfigError(config_path, "[notify] secret_file", "应为文件路径")
     path = _resolve(Path(raw.strip()).expanduser(), config_path)
     if config_path is not None and path.resolve() == Path(config_path).resolve():
-        raise NotifyConfigError(config_path, "[notify] secret_file", "must be a separate file, not the config itself")
+        raise NotifyConfigError(config_path, "[notify] secret_file", "应为单独的文件，不能是配置文件本身")
     try:
         values = load_secret_file(path)
     except SecretError as exc:
@@ -232,11 +232,11 @@ def _build_channels(notify: Mapping, *, config_path: Path | None, data_dir: Path
                     environ: Mapping[str, str],
                     clock: Callable[[], datetime] | None) -> dict[str, Channel]:
     if not isinstance(notify, Mapping):
-        raise NotifyConfigError(config_path, "[notify]", "must be a table")
+        raise NotifyConfigError(config_path, "[notify]", "应为表")
     unknown = sorted(set(notify) - NOTIFY_KEYS)
     if unknown:
         raise NotifyConfigError(config_path, f"[notify] {unknown[0]}",
-                                f"unknown setting; allowed: {', '.join(sorted(NOTIFY_KEYS))}")
+                                f"未知设置（可用：{'、'.join(sorted(NOTIFY_KEYS))}）")
     try:
         for name in ("email", "wecom_robot", "wecom_app"):
             if isinstance(notify.get(name), Mapping):
@@ -277,24 +277,24 @@ def _address(t: _Table, field: str, default: str | None = None, *, optional: boo
     except (ValueError, IndexError):
         parsed = None
     if parsed is None or not parsed.domain or not parsed.username:
-        raise t.error(field, "must be an email address like name@example.edu.cn")
+        raise t.error(field, "应为电子邮件地址，例如 name@example.edu.cn")
     return value
 
 
 def _email(t: _Table, store: SecretStore, clock: Callable[[], datetime] | None) -> EmailChannel:
     security = t.text("security", "starttls")
     if security not in SECURITY_CHOICES:
-        raise t.error("security", f"must be one of {', '.join(repr(s) for s in SECURITY_CHOICES)}")
+        raise t.error("security", f"应为以下之一：{'、'.join(repr(s) for s in SECURITY_CHOICES)}")
     username = t.text("username")
     password = None
     if username is not None:
         password = store.get(t.env_name("password_env"), field="[notify.email] password_env",
                              config_path=t.config_path)
     elif "password_env" in t.raw:
-        raise t.error("password_env", "needs username (login happens only with a username)")
+        raise t.error("password_env", "需要同时填写 username（只有设置了 username 才会登录）")
     cafile = t.path("cafile")
     if cafile is not None and not cafile.is_file():
-        raise t.error("cafile", f"file not found: {cafile}")
+        raise t.error("cafile", f"找不到文件：{cafile}")
     return EmailChannel(
         host=t.text("host", required=True),
         port=t.integer("port", DEFAULT_PORTS[security], low=1, high=65535),
@@ -357,16 +357,16 @@ def template_environment(templates: Mapping | None, *, config_path: Path | None,
 def _template_environment(templates: Mapping | None, *, config_path: Path | None) -> jinja2.Environment:
     templates = templates or {}
     if not isinstance(templates, Mapping):
-        raise NotifyConfigError(config_path, "[templates]", "must be a table")
+        raise NotifyConfigError(config_path, "[templates]", "应为表")
     unknown = sorted(set(templates) - {"dir"})
     if unknown:
-        raise NotifyConfigError(config_path, f"[templates] {unknown[0]}", "unknown setting; allowed: dir")
+        raise NotifyConfigError(config_path, f"[templates] {unknown[0]}", "未知设置（可用：dir）")
     raw = templates.get("dir")
     if raw is None:
         return make_environment(None)
     if not isinstance(raw, str) or not raw.strip():
-        raise NotifyConfigError(config_path, "[templates] dir", "must be a path")
+        raise NotifyConfigError(config_path, "[templates] dir", "应为目录路径")
     path = _resolve(Path(raw.strip()).expanduser(), config_path)
     if not path.is_dir():
-        raise NotifyConfigError(config_path, "[templates] dir", f"directory not found: {path}")
+        raise NotifyConfigError(config_path, "[templates] dir", f"找不到目录：{path}")
     return make_environment(path)

@@ -55,7 +55,7 @@ class ConfigError(ValueError):
             where += f":{self.line}"
         parts = [where] if where else []
         if self.field:
-            parts.append(f"field {self.field}")
+            parts.append(f"字段 {self.field}")
         parts.append(self.message)
         return ": ".join(parts)
 
@@ -70,15 +70,15 @@ class MonthDay:
     def parse(cls, text: str) -> "MonthDay":
         m = re.fullmatch(r"(\d{2})-(\d{2})", text)
         if not m:
-            raise ValueError("expected MM-DD")
+            raise ValueError('应为 MM-DD 格式（例如 "09-01"）')
         month, day = int(m.group(1)), int(m.group(2))
         if (month, day) == (2, 29):
             # Would not exist in three years out of four.
-            raise ValueError("02-29 is not a valid yearly date")
+            raise ValueError("02-29 不能用作每年的日期（平年没有 2 月 29 日）")
         try:
             date(2001, month, day)
         except ValueError:
-            raise ValueError("no such day of the year") from None
+            raise ValueError("一年中没有这一天") from None
         return cls(month, day)
 
     def in_year(self, year: int) -> date:
@@ -218,11 +218,11 @@ def check_pack_settings(config: Config) -> None:
             continue
         known = bundled_pack_names()
         if name not in known:
-            raise config.error("packs.enabled", f"unknown bundled pack {_show(name)} "
-                                                f"(bundled: {', '.join(known) or 'none'})")
+            raise config.error("packs.enabled", f"未知的内置规则包 {_show(name)}"
+                                                f"（内置规则包：{'、'.join(known) or '无'}）")
     for d in config.packs.extra_dirs:
         if not Path(d).is_dir():
-            raise config.error("packs.extra_dirs", f"pack directory not found: {d}")
+            raise config.error("packs.extra_dirs", f"找不到规则包目录：{d}")
 
 
 # --------------------------------------------------------------------------- loading
@@ -261,16 +261,16 @@ def _read_toml(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError("config file not found", file=path) from None
+        raise ConfigError("找不到配置文件", file=path) from None
     except IsADirectoryError:
-        raise ConfigError("is a directory, not a config file", file=path) from None
+        raise ConfigError("这是一个目录，不是配置文件", file=path) from None
     except OSError as e:
-        raise ConfigError(f"cannot read config file: {e.strerror}", file=path) from None
+        raise ConfigError(f"无法读取配置文件：{e.strerror}", file=path) from None
     try:
         text = raw.decode("utf-8-sig")     # Windows editors add a BOM
     except UnicodeDecodeError as e:
         line = raw[:e.start].count(b"\n") + 1
-        raise ConfigError("not UTF-8 text (save the file as UTF-8)", file=path, line=line) from None
+        raise ConfigError("不是 UTF-8 文本（请将文件另存为 UTF-8 编码）", file=path, line=line) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -280,7 +280,7 @@ def _read_toml(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
         if m is None and msg.endswith("(at end of document)"):
             line = text.count("\n") + 1
         msg = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)$", "", msg)
-        raise ConfigError(f"TOML syntax error: {msg}", file=path, line=line) from None
+        raise ConfigError(f"TOML 语法错误：{msg}", file=path, line=line) from None
     return data, _key_lines(text)
 
 
@@ -356,7 +356,7 @@ def _show(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (dict, list)):
-        return "a table" if isinstance(value, dict) else "a list"
+        return "一个表" if isinstance(value, dict) else "一个列表"
     return str(value)
 
 
@@ -377,10 +377,10 @@ class _Builder:
     def table(self, name: str, allowed: tuple[str, ...]) -> dict[str, Any]:
         value = self.data.get(name, {})
         if not isinstance(value, dict):
-            raise self.fail(name, f"expected a table [{name}], got {_show(value)}")
+            raise self.fail(name, f"应为表 [{name}]，实际为 {_show(value)}")
         for key in value:
             if key not in allowed:
-                raise self.fail(f"{name}.{key}", f"unknown setting (known: {', '.join(allowed)})")
+                raise self.fail(f"{name}.{key}", f"未知设置（可用：{'、'.join(allowed)}）")
         return value
 
     def string(self, tbl: dict, name: str, dotted: str, default: str | None) -> str | None:
@@ -388,7 +388,7 @@ class _Builder:
             return default
         value = tbl[name]
         if not isinstance(value, str) or not value.strip():
-            raise self.fail(dotted, f"expected a non-empty string, got {_show(value)}")
+            raise self.fail(dotted, f"应为非空字符串，实际为 {_show(value)}")
         return value.strip()
 
     def path_value(self, tbl: dict, name: str, dotted: str) -> Path | None:
@@ -403,15 +403,15 @@ class _Builder:
             return default
         value = tbl[name]
         if not isinstance(value, str):
-            raise self.fail(dotted, f'expected MM-DD (a quoted string like "09-01"), got {_show(value)}')
+            raise self.fail(dotted, f'应为 MM-DD 格式（带引号的字符串，例如 "09-01"），实际为 {_show(value)}')
         try:
             return MonthDay.parse(value.strip())
         except ValueError as e:
-            raise self.fail(dotted, f"{e}, got {_show(value)}") from None
+            raise self.fail(dotted, f"{e}，实际为 {_show(value)}") from None
 
     def a_date(self, tbl: dict, name: str, dotted: str) -> date:
         if name not in tbl:
-            raise self.fail(dotted, "missing (expected a date like 2026-09-01)")
+            raise self.fail(dotted, "缺少（应为日期，例如 2026-09-01）")
         value = tbl[name]
         if isinstance(value, date) and not hasattr(value, "hour"):
             return value
@@ -420,7 +420,7 @@ class _Builder:
                 return date.fromisoformat(value.strip())
             except ValueError:
                 pass
-        raise self.fail(dotted, f"expected a date like 2026-09-01, got {_show(value)}")
+        raise self.fail(dotted, f"应为日期（例如 2026-09-01），实际为 {_show(value)}")
 
     # -- tables
     def build(self) -> Config:
@@ -428,7 +428,7 @@ class _Builder:
                  "organisation", "evidence") + RAW_TABLES
         for key in self.data:
             if key not in known:
-                raise self.fail(key, f"unknown table or setting (known tables: {', '.join(known)})")
+                raise self.fail(key, f"未知的表或设置（可用的表：{'、'.join(known)}）")
 
         general = self.general()
         data_dir = general.data_dir
@@ -436,7 +436,7 @@ class _Builder:
         for name in RAW_TABLES:
             value = self.data.get(name, {})
             if not isinstance(value, dict):
-                raise self.fail(name, f"expected a table [{name}], got {_show(value)}")
+                raise self.fail(name, f"应为表 [{name}]，实际为 {_show(value)}")
             raw[name] = value
         return Config(
             general=general,
@@ -463,7 +463,7 @@ class _Builder:
             ZoneInfo(tz)
         except (ZoneInfoNotFoundError, ValueError):
             raise self.fail("general.timezone",
-                            f'unknown time zone {_show(tz)} (use an IANA name like "Asia/Shanghai")') from None
+                            f'未知时区 {_show(tz)}（请使用 IANA 名称，例如 "Asia/Shanghai"）') from None
         data_dir = self.path_value(tbl, "data_dir", "general.data_dir")
         if data_dir is None:
             home = os.environ.get(ENV_HOME)
@@ -475,7 +475,7 @@ class _Builder:
         tbl = self.table("database", ("url",))
         env_url = os.environ.get(ENV_DATABASE_URL)
         if env_url:
-            source, url, base = f"env {ENV_DATABASE_URL}", env_url.strip(), Path.cwd()
+            source, url, base = f"环境变量 {ENV_DATABASE_URL}", env_url.strip(), Path.cwd()
         else:
             source, url, base = None, self.string(tbl, "url", "database.url", None), self.base
         if url is None:
@@ -495,9 +495,9 @@ class _Builder:
         except (ArgumentError, ValueError):
             # The value is not echoed: database URLs may carry a password.
             if source:
-                raise ConfigError("not a valid SQLAlchemy database URL", file=source) from None
-            raise self.fail("database.url", "not a valid SQLAlchemy database URL "
-                            "(e.g. sqlite:///ccal.db or postgresql://user@host/ccal)") from None
+                raise ConfigError("不是有效的 SQLAlchemy 数据库地址", file=source) from None
+            raise self.fail("database.url", "不是有效的 SQLAlchemy 数据库地址"
+                            "（例如 sqlite:///ccal.db 或 postgresql://user@host/ccal）") from None
         if parsed.get_backend_name() == "sqlite":
             db = parsed.database
             if db and db != ":memory:" and not db.startswith("file:"):
@@ -515,57 +515,57 @@ class _Builder:
                   for name in ("autumn_start", "autumn_end", "spring_start", "spring_end")}
         if values["spring_end"] < values["spring_start"]:
             raise self.fail("semesters.spring_end",
-                            f"spring semester ends ({values['spring_end']}) before it starts "
-                            f"({values['spring_start']})")
+                            f"春季学期的结束日期（{values['spring_end']}）早于开始日期"
+                            f"（{values['spring_start']}）")
         terms_raw = tbl.get("term", [])
         if not isinstance(terms_raw, list):
-            raise self.fail("semesters.term", "expected [[semesters.term]] entries")
+            raise self.fail("semesters.term", "应为 [[semesters.term]] 条目")
         terms: list[Term] = []
         for i, t in enumerate(terms_raw, start=1):
             where = f"semesters.term[{i}]"
             if not isinstance(t, dict):
-                raise self.fail(where, f"expected a table, got {_show(t)}")
+                raise self.fail(where, f"应为表，实际为 {_show(t)}")
             for key in t:
                 if key not in ("label", "start", "end"):
-                    raise self.fail(f"{where}.{key}", "unknown setting (known: label, start, end)")
+                    raise self.fail(f"{where}.{key}", "未知设置（可用：label、start、end）")
             label = t.get("label")
             m = re.fullmatch(r"(\d{4})-(autumn|spring)", label) if isinstance(label, str) else None
             if not m:
                 raise self.fail(f"{where}.label",
-                                f'expected "YYYY-autumn" or "YYYY-spring", got {_show(label)}')
+                                f'应为 "YYYY-autumn" 或 "YYYY-spring"（例如 "2026-autumn"），实际为 {_show(label)}')
             start = self.a_date(t, "start", f"{where}.start")
             end = self.a_date(t, "end", f"{where}.end")
             if start.year != int(m.group(1)):
                 raise self.fail(f"{where}.start",
-                                f"{label} must start in {m.group(1)}, got {start.isoformat()}")
+                                f"{label} 必须在 {m.group(1)} 年开始，实际为 {start.isoformat()}")
             if end < start:
-                raise self.fail(f"{where}.end", f"ends ({end}) before it starts ({start})")
+                raise self.fail(f"{where}.end", f"结束日期（{end}）早于开始日期（{start}）")
             for other in terms:
                 if other.label == label:
-                    raise self.fail(f"{where}.label", f"term {label} is listed twice")
+                    raise self.fail(f"{where}.label", f"学期 {label} 重复列出")
                 if start <= other.end and other.start <= end:
-                    raise self.fail(f"{where}.start", f"{label} overlaps {other.label}")
+                    raise self.fail(f"{where}.start", f"{label} 与 {other.label} 的日期重叠")
             terms.append(Term(label, start, end))
         return SemesterSettings(**values, terms=tuple(sorted(terms, key=lambda x: x.start)))
 
     def seasons(self) -> tuple[SeasonSettings, ...]:
         tbl = self.data.get("seasons", {})
         if not isinstance(tbl, dict):
-            raise self.fail("seasons", f"expected a table [seasons], got {_show(tbl)}")
+            raise self.fail("seasons", f"应为表 [seasons]，实际为 {_show(tbl)}")
         defaults = {s.key: s for s in DEFAULT_SEASONS}
         result = dict(defaults)
         for key, value in tbl.items():
             where = f"seasons.{key}"
             if not re.fullmatch(r"[a-z][a-z0-9_]*", key):
-                raise self.fail(where, "season keys are lower-case ASCII (e.g. kaixue)")
+                raise self.fail(where, "时段代号（[seasons.代号] 中的代号）只能用小写英文字母、数字和下划线，并以字母开头（例如 kaixue）")
             if not isinstance(value, dict):
-                raise self.fail(where, f"expected a table [{where}], got {_show(value)}")
+                raise self.fail(where, f"应为表 [{where}]，实际为 {_show(value)}")
             for k in value:
                 if k not in ("name", "start", "end"):
-                    raise self.fail(f"{where}.{k}", "unknown setting (known: name, start, end)")
+                    raise self.fail(f"{where}.{k}", "未知设置（可用：name、start、end）")
             base = defaults.get(key)
             if base is None and not {"name", "start", "end"} <= value.keys():
-                raise self.fail(where, "a new season needs name, start and end")
+                raise self.fail(where, "新增时段须同时填写 name、start 和 end")
             result[key] = SeasonSettings(
                 key=key,
                 name=self.string(value, "name", f"{where}.name", base.name if base else None),
@@ -578,13 +578,13 @@ class _Builder:
         tbl = self.table("packs", ("enabled", "extra_dirs"))
         enabled = tbl.get("enabled", list(DEFAULT_PACKS))
         if not isinstance(enabled, list) or not all(isinstance(x, str) and x.strip() for x in enabled):
-            raise self.fail("packs.enabled", f"expected a list of pack names, got {_show(enabled)}")
+            raise self.fail("packs.enabled", f"应为规则包名称列表（例如 [\"henan-2023\"]），实际为 {_show(enabled)}")
         dup = next((x for i, x in enumerate(enabled) if x in enabled[:i]), None)
         if dup:
-            raise self.fail("packs.enabled", f"pack {_show(dup)} is listed twice")
+            raise self.fail("packs.enabled", f"规则包 {_show(dup)} 重复列出")
         dirs = tbl.get("extra_dirs", [])
         if not isinstance(dirs, list) or not all(isinstance(x, str) and x.strip() for x in dirs):
-            raise self.fail("packs.extra_dirs", f"expected a list of directories, got {_show(dirs)}")
+            raise self.fail("packs.extra_dirs", f"应为目录列表，实际为 {_show(dirs)}")
         resolved = []
         for d in dirs:
             p = Path(d.strip()).expanduser()

@@ -48,13 +48,14 @@ def test_bad_secret_file_line_is_named_without_its_value(tmp_path):
     with pytest.raises(SecretError) as err:
         load_secret_file(path)
     assert err.value.line == 2 and str(path) in str(err.value) and ":2:" in str(err.value)
+    assert str(err.value).endswith("secret_file: 应为 NAME=value 格式")
     assert "the-secret-value" not in str(err.value)
 
 
 def test_non_string_toml_value_is_refused(tmp_path):
     path = tmp_path / "secrets.toml"
     path.write_text("CCAL_SMTP_PASSWORD = 12345\n", encoding="utf-8")
-    with pytest.raises(SecretError, match="CCAL_SMTP_PASSWORD"):
+    with pytest.raises(SecretError, match="CCAL_SMTP_PASSWORD: 应为字符串"):
         load_secret_file(path)
 
 
@@ -69,12 +70,12 @@ def test_missing_secret_names_the_variable_and_field():
         SecretStore({}).get("CCAL_SMTP_PASSWORD", field="[notify.email] password_env", config_path="/etc/ccal.toml")
     message = str(err.value)
     assert "/etc/ccal.toml" in message and "[notify.email] password_env" in message
-    assert "CCAL_SMTP_PASSWORD" in message
+    assert "[notify.email] password_env: 密钥 CCAL_SMTP_PASSWORD 在环境变量中没有设置" in message
 
 
 def test_literal_password_in_config_is_refused_without_echoing_it():
     with pytest.raises(SecretError) as err:
         check_no_literal_secrets({"host": "smtp", "password": "plaintext-pass"}, "notify.email", "ccal.toml")
     assert "ccal.toml" in str(err.value) and "[notify.email] password" in str(err.value)
-    assert "password_env" in str(err.value)
+    assert "密钥不能写在配置文件里；请设置 password_env = " in str(err.value)
     assert "plaintext-pass" not in str(err.value)

@@ -80,7 +80,7 @@ def test_literal_password_is_refused_naming_file_and_field(tmp_path):
     with pytest.raises(NotifyConfigError) as err:
         build('[notify.email]\nhost = "h"\nfrom_addr = "a@b.cn"\npassword = "hunter2-pass"\n', tmp_path)
     assert str(tmp_path / "ccal.toml") in str(err.value)
-    assert "[notify.email] password" in str(err.value)
+    assert "[notify.email] password: 密钥不能写在配置文件里" in str(err.value)
     assert err.value.dotted == "notify.email.password"
     assert "hunter2-pass" not in str(err.value)
 
@@ -89,32 +89,38 @@ def test_webhook_url_with_key_in_base_url_is_refused(tmp_path):
     toml = '[notify.wecom_robot]\nbase_url = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=abc-secret"\n'
     with pytest.raises(NotifyConfigError) as err:
         build(toml, tmp_path, {"CCAL_WECOM_ROBOT_KEY": "k"})
-    assert "[notify.wecom_robot] base_url" in str(err.value) and "abc-secret" not in str(err.value)
+    assert "[notify.wecom_robot] base_url: 只填接口根地址" in str(err.value) and "abc-secret" not in str(err.value)
 
 
 def test_missing_secret_names_the_variable(tmp_path):
     with pytest.raises(NotifyConfigError) as err:
         build("[notify.wecom_robot]\n", tmp_path)
-    assert "CCAL_WECOM_ROBOT_KEY" in str(err.value) and "[notify.wecom_robot] key_env" in str(err.value)
+    assert "[notify.wecom_robot] key_env: 密钥 CCAL_WECOM_ROBOT_KEY 在环境变量中没有设置" in str(err.value)
 
 
-@pytest.mark.parametrize("toml,field", [
-    ('[notify.email]\nhost = "h"\nfrom_addr = "a@b.cn"\nsecurity = "ssl"\n', "[notify.email] security"),
-    ('[notify.email]\nhost = "h"\nfrom_addr = "not-an-address"\n', "[notify.email] from_addr"),
-    ('[notify.email]\nfrom_addr = "a@b.cn"\n', "[notify.email] host"),
-    ('[notify.email]\nhost = "h"\nfrom_addr = "a@b.cn"\nport = 70000\n', "[notify.email] port"),
-    ('[notify.email]\nhost = "h"\nfrom_addr = "a@b.cn"\nconcurency = 2\n', "[notify.email] concurency"),
-    ('[notify.email]\nhost = "h"\nfrom_addr = "a@b.cn"\npassword_env = "X"\n', "[notify.email] password_env"),
-    ('[notify.wecom_robot]\nper_minute = 30\n', "[notify.wecom_robot] per_minute"),
-    ('[notify.wecom_app]\ncorp_id = "ww1"\n', "[notify.wecom_app] agent_id"),
-    ('[notify.emial]\nhost = "h"\n', "[notify] emial"),
-    ('[notify]\nsecret_file = "missing.env"\n', "secret_file"),
+@pytest.mark.parametrize("toml,field,message", [
+    ('[notify.email]\nhost = "h"\nfrom_addr = "a@b.cn"\nsecurity = "ssl"\n', "[notify.email] security",
+     "应为以下之一：'starttls'、"),
+    ('[notify.email]\nhost = "h"\nfrom_addr = "not-an-address"\n', "[notify.email] from_addr",
+     "应为电子邮件地址，例如 name@example.edu.cn"),
+    ('[notify.email]\nfrom_addr = "a@b.cn"\n', "[notify.email] host", "必须填写"),
+    ('[notify.email]\nhost = "h"\nfrom_addr = "a@b.cn"\nport = 70000\n', "[notify.email] port",
+     "应在 1 到 65535 之间"),
+    ('[notify.email]\nhost = "h"\nfrom_addr = "a@b.cn"\nconcurency = 2\n', "[notify.email] concurency",
+     "未知设置（可用：cafile、concurrency、"),
+    ('[notify.email]\nhost = "h"\nfrom_addr = "a@b.cn"\npassword_env = "X"\n', "[notify.email] password_env",
+     "需要同时填写 username"),
+    ('[notify.wecom_robot]\nper_minute = 30\n', "[notify.wecom_robot] per_minute", "应在 1 到 20 之间"),
+    ('[notify.wecom_app]\ncorp_id = "ww1"\n', "[notify.wecom_app] agent_id", "必须填写"),
+    ('[notify.emial]\nhost = "h"\n', "[notify] emial",
+     "未知设置（可用：email、local、secret_file、wecom_app、wecom_robot）"),
+    ('[notify]\nsecret_file = "missing.env"\n', "[notify] secret_file", "无法读取密钥文件（"),
 ])
-def test_bad_settings_name_the_field(tmp_path, toml, field):
+def test_bad_settings_name_the_field(tmp_path, toml, field, message):
     environ = {"CCAL_WECOM_ROBOT_KEY": "k", "CCAL_WECOM_APP_SECRET": "s"}
     with pytest.raises(NotifyConfigError) as err:
         build(toml, tmp_path, environ)
-    assert field in str(err.value)
+    assert f"{field}: " in str(err.value) and message in str(err.value), str(err.value)
 
 
 def test_wecom_channels_are_built_and_no_local_outbox_is_added(tmp_path):
@@ -145,7 +151,7 @@ def test_user_templates_directory_overrides_single_templates(tmp_path):
 
 
 def test_missing_templates_directory_is_an_error(tmp_path):
-    with pytest.raises(NotifyConfigError, match=r"\[templates\] dir"):
+    with pytest.raises(NotifyConfigError, match=r"\[templates\] dir: 找不到目录："):
         template_environment({"dir": "nope"}, config_path=tmp_path / "ccal.toml")
 
 
@@ -183,7 +189,7 @@ def test_errors_carry_the_line_when_given_a_line_lookup(tmp_path):
         build_channels({"email": {"host": "h", "from_addr": "a@b.cn", "prot": 1}},
                        config_path=tmp_path / "ccal.toml", data_dir=tmp_path, environ={},
                        line_of=lines.get)
-    assert str(err.value).startswith(f"{tmp_path / 'ccal.toml'}:12: [notify.email] prot: unknown setting")
+    assert str(err.value).startswith(f"{tmp_path / 'ccal.toml'}:12: [notify.email] prot: 未知设置（可用：")
     with pytest.raises(NotifyConfigError) as err:
         template_environment({"dir": "nope"}, config_path=tmp_path / "ccal.toml", line_of=lines.get)
     assert err.value.line == 20

@@ -153,18 +153,18 @@ def test_terms_may_be_quoted_strings(tmp_path):
 
 def test_bad_month_day_names_file_line_and_field(tmp_path):
     path = write(tmp_path, '# institution dates\n\n[semesters]\nautumn_start = "9/1"\n')
-    assert error_of(path) == f'{path}:4: field semesters.autumn_start: expected MM-DD, got "9/1"'
+    assert error_of(path) == f'{path}:4: 字段 semesters.autumn_start: 应为 MM-DD 格式（例如 "09-01"），实际为 "9/1"'
 
 
 def test_impossible_day_is_refused(tmp_path):
     path = write(tmp_path, '[seasons.biye]\nend = "06-31"\n')
-    assert error_of(path) == f'{path}:2: field seasons.biye.end: no such day of the year, got "06-31"'
+    assert error_of(path) == f'{path}:2: 字段 seasons.biye.end: 一年中没有这一天，实际为 "06-31"'
 
 
 def test_toml_syntax_error_carries_the_line(tmp_path):
     path = write(tmp_path, '[general]\ntimezone = "Asia/Shanghai"\ndata_dir = /srv/ccal\n')
     msg = error_of(path)
-    assert msg.startswith(f"{path}:3: TOML syntax error")
+    assert msg.startswith(f"{path}:3: TOML 语法错误：")
 
 
 @pytest.mark.parametrize("text, line, field", [
@@ -175,25 +175,25 @@ def test_toml_syntax_error_carries_the_line(tmp_path):
 ])
 def test_unknown_tables_and_keys_are_errors(tmp_path, text, line, field):
     path = write(tmp_path, text)
-    assert error_of(path).startswith(f"{path}:{line}: field {field}: unknown")
+    assert error_of(path).startswith(f"{path}:{line}: 字段 {field}: 未知")
 
 
 def test_unknown_timezone(tmp_path):
     path = write(tmp_path, '[general]\ntimezone = "Beijing"\n')
-    assert error_of(path).startswith(f'{path}:2: field general.timezone: unknown time zone "Beijing"')
+    assert error_of(path).startswith(f'{path}:2: 字段 general.timezone: 未知时区 "Beijing"（请使用 IANA 名称，例如 "Asia/Shanghai"）')
 
 
 def test_wrong_type_is_named(tmp_path):
     path = write(tmp_path, '[packs]\nenabled = "jincheng-2020"\n')
-    assert error_of(path) == (f'{path}:2: field packs.enabled: expected a list of pack names, '
-                              f'got "jincheng-2020"')
+    assert error_of(path) == (f'{path}:2: 字段 packs.enabled: 应为规则包名称列表（例如 ["henan-2023"]），'
+                              f'实际为 "jincheng-2020"')
 
 
 @pytest.mark.parametrize("term, line, message", [
-    ('label = "2026-fall"\nstart = 2026-09-01\nend = 2027-01-20', 7, 'field semesters.term[2].label: expected "YYYY-autumn"'),
-    ('label = "2026-autumn"\nstart = 2025-09-01\nend = 2026-01-20', 8, "field semesters.term[2].start: 2026-autumn must start in 2026"),
-    ('label = "2026-autumn"\nstart = 2026-09-01\nend = 2026-08-01', 9, "field semesters.term[2].end: ends"),
-    ('label = "2026-autumn"\nstart = 2026-07-01\nend = 2026-12-01', 8, "field semesters.term[2].start: 2026-autumn overlaps 2026-spring"),
+    ('label = "2026-fall"\nstart = 2026-09-01\nend = 2027-01-20', 7, '字段 semesters.term[2].label: 应为 "YYYY-autumn" 或 "YYYY-spring"'),
+    ('label = "2026-autumn"\nstart = 2025-09-01\nend = 2026-01-20', 8, "字段 semesters.term[2].start: 2026-autumn 必须在 2026 年开始，实际为 2025-09-01"),
+    ('label = "2026-autumn"\nstart = 2026-09-01\nend = 2026-08-01', 9, "字段 semesters.term[2].end: 结束日期（2026-08-01）早于开始日期（2026-09-01）"),
+    ('label = "2026-autumn"\nstart = 2026-07-01\nend = 2026-12-01', 8, "字段 semesters.term[2].start: 2026-autumn 与 2026-spring 的日期重叠"),
 ])
 def test_bad_terms_name_the_term(tmp_path, term, line, message):
     path = write(tmp_path, '[[semesters.term]]\nlabel = "2026-spring"\nstart = 2026-02-25\n'
@@ -203,22 +203,30 @@ def test_bad_terms_name_the_term(tmp_path, term, line, message):
 
 def test_a_new_season_needs_all_its_fields(tmp_path):
     path = write(tmp_path, '[seasons.junxun]\nstart = "09-01"\n')
-    assert error_of(path) == f"{path}:1: field seasons.junxun: a new season needs name, start and end"
+    assert error_of(path) == f"{path}:1: 字段 seasons.junxun: 新增时段须同时填写 name、start 和 end"
+
+
+def test_season_keys_are_lower_case_ascii_and_feb_29_is_refused(tmp_path):
+    path = write(tmp_path, '[seasons.KaiXue]\nname = "开学季"\n')
+    assert error_of(path).startswith(f"{path}:1: 字段 seasons.KaiXue: 时段代号（[seasons.代号] 中的代号）"
+                                     "只能用小写英文字母")
+    path = write(tmp_path, '[seasons.biye]\nstart = "02-29"\n')
+    assert error_of(path) == f'{path}:2: 字段 seasons.biye.start: 02-29 不能用作每年的日期（平年没有 2 月 29 日），实际为 "02-29"'
 
 
 def test_missing_explicit_file_is_an_error(tmp_path):
-    assert error_of(tmp_path / "nope.toml") == f"{tmp_path / 'nope.toml'}: config file not found"
+    assert error_of(tmp_path / "nope.toml") == f"{tmp_path / 'nope.toml'}: 找不到配置文件"
 
 
 def test_bad_database_url_does_not_echo_the_secret(tmp_path, monkeypatch):
     path = write(tmp_path, '[database]\nurl = "postgresql://ccal:s3cret@db:notaport/ccal"\n')
     msg = error_of(path)
-    assert msg.startswith(f"{path}:2: field database.url: not a valid SQLAlchemy database URL")
+    assert msg.startswith(f"{path}:2: 字段 database.url: 不是有效的 SQLAlchemy 数据库地址")
     assert "s3cret" not in msg
     monkeypatch.setenv("CCAL_DATABASE_URL", "postgresql://ccal:s3cret@db:notaport/ccal")
     with pytest.raises(ConfigError) as e:
         load_config(None)
-    assert str(e.value).startswith("env CCAL_DATABASE_URL: not a valid") and "s3cret" not in str(e.value)
+    assert str(e.value).startswith("环境变量 CCAL_DATABASE_URL: 不是有效的 SQLAlchemy 数据库地址") and "s3cret" not in str(e.value)
 
 
 # ---------------------------------------------------------------- raw tables for the reminder service
@@ -243,8 +251,8 @@ dir = "tpl"
     assert c.notify == {"email": {"host": "smtp.example.edu.cn", "port": "twenty-five"}}
     assert c.service == {"tick": "07:30"}
     assert c.templates == {"dir": "tpl"}
-    err = c.error("notify.email.port", "expected an integer")
-    assert str(err) == f"{path}:7: field notify.email.port: expected an integer"
+    err = c.error("notify.email.port", "应为整数")
+    assert str(err) == f"{path}:7: 字段 notify.email.port: 应为整数"
     # a key that is absent falls back to its table's line
     assert c.error("notify.email.user", "missing").line == 5
 
@@ -258,7 +266,7 @@ stages = [
 [general]
 timezone = "Nowhere/City"
 """)
-    assert error_of(path).startswith(f"{path}:7: field general.timezone")
+    assert error_of(path).startswith(f"{path}:7: 字段 general.timezone: 未知时区")
 
 
 def test_every_reminder_service_setting_in_the_example_is_accepted(tmp_path):

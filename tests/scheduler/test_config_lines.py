@@ -16,28 +16,28 @@ from scheduler.service import Service
 EMAIL = '[notify.email]\nhost = "smtp.example.edu.cn"\nfrom_addr = "ccal@example.edu.cn"\n'
 CASES = [
     # (extra TOML, line, what the message must name)
-    (EMAIL + 'prot = 587\n', 11, "[notify.email] prot: unknown setting"),
-    (EMAIL + 'port = "abc"\n', 11, "[notify.email] port: must be a whole number"),
-    (EMAIL + 'port = 70000\n', 11, "[notify.email] port: must be between"),
-    (EMAIL + 'security = "ssl"\n', 11, "[notify.email] security"),
-    (EMAIL + 'reply_to = "not an address"\n', 11, "[notify.email] reply_to"),
-    (EMAIL + 'cafile = "missing.pem"\n', 11, "[notify.email] cafile: file not found"),
-    ('[notify.email]\nfrom_addr = "ccal@example.edu.cn"\n', 8, "[notify.email] host: is required"),
-    ('[notify.emial]\nhost = "h"\n', 8, "[notify] emial: unknown setting"),
-    ('[notify]\nsecret_file = "missing.env"\n', 9, "secret_file"),
+    (EMAIL + 'prot = 587\n', 11, "[notify.email] prot: 未知设置（可用：cafile、concurrency、"),
+    (EMAIL + 'port = "abc"\n', 11, "[notify.email] port: 应为整数"),
+    (EMAIL + 'port = 70000\n', 11, "[notify.email] port: 应在 1 到 65535 之间"),
+    (EMAIL + 'security = "ssl"\n', 11, "[notify.email] security: 应为以下之一："),
+    (EMAIL + 'reply_to = "not an address"\n', 11, "[notify.email] reply_to: 应为电子邮件地址"),
+    (EMAIL + 'cafile = "missing.pem"\n', 11, "[notify.email] cafile: 找不到文件："),
+    ('[notify.email]\nfrom_addr = "ccal@example.edu.cn"\n', 8, "[notify.email] host: 必须填写"),
+    ('[notify.emial]\nhost = "h"\n', 8, "[notify] emial: 未知设置（可用：email、local、secret_file、wecom_app、wecom_robot）"),
+    ('[notify]\nsecret_file = "missing.env"\n', 9, "[notify] secret_file: "),
     ('[notify.email]\nhost = "h"\nfrom_addr = "a@b.cn"\npassword = "x-literal-x"\n', 11,
-     "[notify.email] password"),
-    ('[notify.wecom_robot]\nper_minute = 30\n', 9, "[notify.wecom_robot] per_minute"),
-    ('[notify.wecom_app]\ncorp_id = "ww1"\n', 8, "[notify.wecom_app] agent_id: is required"),
-    ('[notify.local]\ndir = 3\n', 9, "[notify.local] dir: must be a non-empty string"),
-    ('[reminders]\nbefore_dayz = [3]\n', 9, "field reminders.before_dayz: 未知设置项（可用："),
-    ('[reminders]\nbefore_days = "3"\n', 9, "field reminders.before_days: 必须是不小于 1 的整数列表"),
-    ('[reminders]\nwindow_start = "25:00"\n', 9, "field reminders.window_start"),
-    ('[reminders]\nwindow_start = "10:00"\nwindow_end = "09:00"\n', 10, "field reminders.window_end"),
-    ('[service]\nbatch_size = 0\n', 9, "field service.batch_size"),
-    ('[service]\nbatchsize = 10\n', 9, "field service.batchsize: unknown setting"),
-    ('[templates]\ndir = "nope"\n', 9, "[templates] dir: directory not found"),
-    ('[templates]\ndri = "nope"\n', 9, "[templates] dri: unknown setting"),
+     "[notify.email] password: 密钥不能写在配置文件里"),
+    ('[notify.wecom_robot]\nper_minute = 30\n', 9, "[notify.wecom_robot] per_minute: 应在 1 到 20 之间"),
+    ('[notify.wecom_app]\ncorp_id = "ww1"\n', 8, "[notify.wecom_app] agent_id: 必须填写"),
+    ('[notify.local]\ndir = 3\n', 9, "[notify.local] dir: 应为非空字符串"),
+    ('[reminders]\nbefore_dayz = [3]\n', 9, "字段 reminders.before_dayz: 未知设置项（可用："),
+    ('[reminders]\nbefore_days = "3"\n', 9, "字段 reminders.before_days: 必须是不小于 1 的整数列表"),
+    ('[reminders]\nwindow_start = "25:00"\n', 9, "字段 reminders.window_start"),
+    ('[reminders]\nwindow_start = "10:00"\nwindow_end = "09:00"\n', 10, "字段 reminders.window_end"),
+    ('[service]\nbatch_size = 0\n', 9, "字段 service.batch_size"),
+    ('[service]\nbatchsize = 10\n', 9, "字段 service.batchsize: unknown setting"),
+    ('[templates]\ndir = "nope"\n', 9, "[templates] dir: 找不到目录："),
+    ('[templates]\ndri = "nope"\n', 9, "[templates] dri: 未知设置（可用：dir）"),
 ]
 
 
@@ -60,7 +60,7 @@ def test_tick_prints_the_line_of_a_misspelt_setting(reminder_config):
     cfg = reminder_config("spring", extra=EMAIL + "prot = 587\n")
     result = CliRunner().invoke(main, ["--config", str(cfg), "tick", "--now", "2026-03-11 10:00"])
     assert result.exit_code == 1
-    assert f"{cfg}:11: [notify.email] prot: unknown setting" in result.output
+    assert f"{cfg}:11: [notify.email] prot: 未知设置（可用：" in result.output
     assert "Traceback" not in result.output
 
 
@@ -89,21 +89,21 @@ def test_every_core_config_error_names_its_line(tmp_path, text, line, field):
     with pytest.raises(ConfigError) as err:
         load_config(path)
     assert (err.value.line, err.value.field) == (line, field)
-    assert str(err.value).startswith(f"{path}:{line}: field {field}: ")
+    assert str(err.value).startswith(f"{path}:{line}: 字段 {field}: ")
 
 
 @pytest.mark.parametrize("text,line,field,message", [
     ('[general]\ndata_dir = "data"\n\n[packs]\nenabled = ["nopack"]\n', 5, "packs.enabled",
-     'unknown bundled pack "nopack"'),
+     '未知的内置规则包 "nopack"（内置规则包：'),
     ('[packs]\nenabled = []\nextra_dirs = ["missing-packs"]\n', 3, "packs.extra_dirs",
-     "pack directory not found"),
+     "找不到规则包目录："),
 ])
 def test_packs_the_config_asks_for_name_the_config_line(tmp_path, text, line, field, message):
     path = tmp_path / "ccal.toml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError) as err:
         open_app(path)
-    assert str(err.value).startswith(f"{path}:{line}: field {field}: {message}")
+    assert str(err.value).startswith(f"{path}:{line}: 字段 {field}: {message}")
 
 
 def test_a_missing_secret_names_the_line_of_its_table(reminder_config):
@@ -114,4 +114,4 @@ def test_a_missing_secret_names_the_line_of_its_table(reminder_config):
             Service(app, environ={})
     finally:
         app.engine.dispose()
-    assert str(err.value).startswith(f"{cfg}:8: [notify.wecom_robot] key_env: secret CCAL_WECOM_ROBOT_KEY")
+    assert str(err.value).startswith(f"{cfg}:8: [notify.wecom_robot] key_env: 密钥 CCAL_WECOM_ROBOT_KEY 在环境变量中没有设置")

@@ -170,13 +170,13 @@ def test_the_service_reads_its_settings_and_names_bad_ones(tmp_path, reminder_co
     cfg = reminder_config("spring", extra='[service]\nbatch_size = 0\n')
     result = CliRunner().invoke(main, ["--config", str(cfg), "tick", "--now", "2026-03-11 10:00"])
     assert result.exit_code == 1
-    assert f"{cfg}:" in result.output and "field service.batch_size" in result.output
+    assert f"{cfg}:" in result.output and "字段 service.batch_size" in result.output
     assert "Traceback" not in result.output
     bad_policy = reminder_config("spring", extra='[reminders]\nbefore_days = "3"\n')
     result = CliRunner().invoke(main, ["--config", str(bad_policy), "tick"])
     assert result.exit_code == 1
     # The config's [reminders] errors name the line too (issue 10, item 9).
-    assert f"{bad_policy}:9: field reminders.before_days: 必须是不小于 1 的整数列表" in result.output
+    assert f"{bad_policy}:9: 字段 reminders.before_days: 必须是不小于 1 的整数列表" in result.output
     good = reminder_config("spring", extra='[service]\nplan_every_minutes = 2\nchannels = ["email"]\n'
                                            'materialise_at = "01:30"\nscore_at = "02:15"\nsender = "宣传部"\n')
     settings = service_settings(open_app(good).config)
