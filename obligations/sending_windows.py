@@ -51,7 +51,7 @@ def _parse_time(value: Any, where: str, field: str) -> time:
     m = _HH_MM.match(value) if isinstance(value, str) else None
     if m and int(m.group(1)) <= 23 and int(m.group(2)) <= 59:
         return time(int(m.group(1)), int(m.group(2)))
-    raise SendingWindowError(where, field, f'must be a time "HH:MM" such as "09:00", got {value!r}')
+    raise SendingWindowError(where, field, f'应为 "HH:MM" 格式的时间，例如 "09:00"，实际为 {value!r}')
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class SendingWindow:
         if not self.start < self.end:
             raise SendingWindowError(
                 "sending window", "window_end",
-                f"must be later than window_start ({self.start:%H:%M}), got {self.end:%H:%M}",
+                f"应晚于 window_start（{self.start:%H:%M}），实际为 {self.end:%H:%M}",
             )
 
     @classmethod
@@ -78,7 +78,7 @@ class SendingWindow:
         (``ReminderPolicy.from_mapping`` checks them)."""
         mapping = mapping or {}
         if not isinstance(mapping, Mapping):
-            raise SendingWindowError(where, "reminders", f"must be a table, got {mapping!r}")
+            raise SendingWindowError(where, "reminders", f"应为表，实际为 {mapping!r}")
         start = cls.start if "window_start" not in mapping else _parse_time(
             mapping["window_start"], where, "window_start")
         end = cls.end if "window_end" not in mapping else _parse_time(
@@ -86,11 +86,11 @@ class SendingWindow:
         workdays_only = mapping.get("workdays_only", cls.workdays_only)
         if not isinstance(workdays_only, bool):
             raise SendingWindowError(
-                where, "workdays_only", f"must be true or false, got {workdays_only!r}")
+                where, "workdays_only", f"应为 true 或 false，实际为 {workdays_only!r}")
         if not start < end:
             raise SendingWindowError(
                 where, "window_end",
-                f"must be later than window_start ({start:%H:%M}), got {end:%H:%M}")
+                f"应晚于 window_start（{start:%H:%M}），实际为 {end:%H:%M}")
         return cls(start=start, end=end, workdays_only=workdays_only)
 
 

@@ -125,17 +125,17 @@ def service_settings(config) -> ServiceSettings:
     raw: Mapping[str, Any] = config.service or {}
     for key in raw:
         if key not in SERVICE_KEYS:
-            raise config.error(f"service.{key}", f"unknown setting (known: {', '.join(SERVICE_KEYS)})")
+            raise config.error(f"service.{key}", f"未知设置（可用：{'、'.join(SERVICE_KEYS)}）")
     ints = {}
     for key, (default, low, high) in _INTS.items():
         value = raw.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise config.error(f"service.{key}",
-                               f"must be a whole number from {low} to {high}, got {value!r}")
+                               f"应为 {low} 到 {high} 之间的整数，实际为 {value!r}")
         ints[key] = value
     if ints["retry_max_seconds"] < ints["retry_base_seconds"]:
         raise config.error("service.retry_max_seconds",
-                           "must be at least retry_base_seconds")
+                           "不能小于 retry_base_seconds")
     times = {}
     for key, default in _TIMES.items():
         value = raw.get(key, default)
@@ -143,19 +143,19 @@ def service_settings(config) -> ServiceSettings:
                 and int(m.group(1)) < 24 and int(m.group(2)) < 60:
             value = time(int(m.group(1)), int(m.group(2)))
         if not isinstance(value, time):
-            raise config.error(f"service.{key}", f'must be a time "HH:MM", got {value!r}')
+            raise config.error(f"service.{key}", f'应为 "HH:MM" 格式的时间，实际为 {value!r}')
         times[key] = value
     texts = {}
     for key in _TEXTS:
         value = raw.get(key)
         if value is not None and (not isinstance(value, str) or not value.strip()):
-            raise config.error(f"service.{key}", f"must be a non-empty string, got {value!r}")
+            raise config.error(f"service.{key}", f"应为非空字符串，实际为 {value!r}")
         texts[key] = value.strip() if value else None
     routes = raw.get("channels")
     if routes is not None:
         if not isinstance(routes, list) or not all(r in ROUTES for r in routes) or not routes:
             raise config.error("service.channels",
-                               f"must be a non-empty list of {', '.join(ROUTES)}, got {routes!r}")
+                               f"应为非空列表，取值为 {'、'.join(ROUTES)}，实际为 {routes!r}")
         routes = tuple(dict.fromkeys(routes))
     return ServiceSettings(
         routes=routes,

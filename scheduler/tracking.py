@@ -44,7 +44,7 @@ class TrackedSpan:
 def track_years(app: "App") -> int:
     value = (app.config.service or {}).get("track_years", DEFAULT_TRACK_YEARS)
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 20:
-        raise app.config.error("service.track_years", f"must be a whole number from 1 to 20, got {value!r}")
+        raise app.config.error("service.track_years", f"应为 1 到 20 之间的整数，实际为 {value!r}")
     return value
 
 

@@ -50,25 +50,25 @@ def web_settings(config: "Config") -> WebSettings:
     raw: Mapping = config.web or {}
     for key in raw:
         if key not in KNOWN:
-            raise config.error(f"web.{key}", f"unknown setting (known: {', '.join(KNOWN)})")
+            raise config.error(f"web.{key}", f"未知设置（可用：{'、'.join(KNOWN)}）")
         if key in ("secret", "token", "password"):
-            raise config.error(f"web.{key}", "secrets never go into the config file")
+            raise config.error(f"web.{key}", "密钥不能写在配置文件里（请用环境变量或密钥文件）")
     listen = raw.get("listen", "127.0.0.1:8080")
     if not isinstance(listen, str) or ":" not in listen:
-        raise config.error("web.listen", f'expected "HOST:PORT", got {listen!r}')
+        raise config.error("web.listen", f'应为 "HOST:PORT" 格式，实际为 {listen!r}')
     host, _, port_text = listen.rpartition(":")
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise config.error("web.listen", f"bad port in {listen!r}")
+        raise config.error("web.listen", f"端口无效：{listen!r}")
     host = host.strip("[]") or "127.0.0.1"
     base = raw.get("base_url") or f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port_text}"
     if not isinstance(base, str) or not base.startswith(("http://", "https://")):
-        raise config.error("web.base_url", f"expected an http(s) URL, got {base!r}")
+        raise config.error("web.base_url", f"应为 http(s) 网址，实际为 {base!r}")
     ints = {}
     for name, default, low in (("link_days", 365, 1), ("max_upload_mb", 20, 1),
                                ("stale_after_minutes", 30, 1)):
         value = raw.get(name, default)
         if not isinstance(value, int) or isinstance(value, bool) or value < low:
-            raise config.error(f"web.{name}", f"expected a whole number >= {low}, got {value!r}")
+            raise config.error(f"web.{name}", f"应为不小于 {low} 的整数，实际为 {value!r}")
         ints[name] = value
     secret_file = raw.get("secret_file") or (config.notify or {}).get("secret_file")
     if secret_file is not None:
