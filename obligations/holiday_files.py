@@ -66,7 +66,7 @@ def read_holiday_file(path: Path) -> dict[int, YearData]:
         try:
             decoded = decode_csv(path.read_bytes())
         except OSError as exc:
-            raise HolidayFileError(path, f"cannot read file: {exc}") from exc
+            raise HolidayFileError(path, f"无法读取文件：{exc}") from exc
         except CSVEncodingError as exc:
             raise HolidayFileError(path, str(exc), line=exc.line) from None
         years = _parse_csv(path, decoded.text)
@@ -74,10 +74,10 @@ def read_holiday_file(path: Path) -> dict[int, YearData]:
     try:
         text = path.read_text(encoding="utf-8-sig")   # TOML is UTF-8 by definition
     except (OSError, UnicodeDecodeError) as exc:
-        raise HolidayFileError(path, f"cannot read file: {exc}") from exc
+        raise HolidayFileError(path, f"无法读取文件：{exc}") from exc
     if suffix == ".toml":
         return {y: replace(d, encoding=UTF8) for y, d in _parse_toml(path, text).items()}
-    raise HolidayFileError(path, "unsupported file type; use .toml or .csv")
+    raise HolidayFileError(path, "不支持的文件类型：请用 .toml 或 .csv")
 
 
 def load_year_files(holiday_dir: Path | None) -> dict[int, YearData]:
@@ -89,8 +89,8 @@ def load_year_files(holiday_dir: Path | None) -> dict[int, YearData]:
     for path in paths:
         for year, data in read_holiday_file(path).items():
             if year in years:
-                raise HolidayFileError(path, f"year {year} is also defined in {years[year].file}; "
-                                             "keep one file per year", field="year")
+                raise HolidayFileError(path, f"{year} 年也在 {years[year].file} 中定义；"
+                                             "每年只保留一个文件", field="year")
             years[year] = data
     return years
 
@@ -142,7 +142,7 @@ def install_holiday_file(src: Path, holiday_dir: Path) -> InstalledYears:
                 continue
             clash = [y for y in read_holiday_file(path) if y in years and path.name != f"{y}.toml"]
             if clash:
-                raise HolidayFileError(path, f"already defines year {clash[0]}; remove it before installing {src}",
+                raise HolidayFileError(path, f"已定义 {clash[0]} 年；安装 {src} 前请先删除它",
                                        field="year")
     for data in years.values():
         write_year_file(data, holiday_dir)
@@ -164,10 +164,10 @@ def _parse_toml(path: Path, text: str) -> dict[int, YearData]:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         found = re.search(r"line (\d+)", str(exc))
-        raise HolidayFileError(path, f"not valid TOML: {exc}", line=int(found.group(1)) if found else None) from exc
+        raise HolidayFileError(path, f"不是有效的 TOML：{exc}", line=int(found.group(1)) if found else None) from exc
     if "years" in doc:
         if set(doc) != {"years"} or not isinstance(doc["years"], list):
-            raise HolidayFileError(path, "use either top-level `year = ...` or `[[years]]` tables, not both",
+            raise HolidayFileError(path, "顶层 `year = ...` 与 `[[years]]` 表只能用一种，不能同时使用",
                                    line=_key_line(text, "years"), field="years")
         tables = [(f"years[{i}].", t) for i, t in enumerate(doc["years"])]
     else:
@@ -176,7 +176,7 @@ def _parse_toml(path: Path, text: str) -> dict[int, YearData]:
     for prefix, table in tables:
         data = _toml_year(path, text, prefix, table)
         if data.year in result:
-            raise HolidayFileError(path, f"year {data.year} appears twice", field=f"{prefix}year")
+            raise HolidayFileError(path, f"{data.year} 年出现了两次", field=f"{prefix}year")
         result[data.year] = data
     return result
 
@@ -186,35 +186,35 @@ def _toml_year(path: Path, text: str, prefix: str, table: object) -> YearData:
         return HolidayFileError(path, message, line=_key_line(text, key) if key else None, field=prefix + fld)
 
     if not isinstance(table, dict):
-        raise HolidayFileError(path, "must be a table", field=prefix.rstrip("."))
+        raise HolidayFileError(path, "必须是表", field=prefix.rstrip("."))
     unknown = sorted(set(table) - _YEAR_KEYS)
     if unknown:
-        raise fail(f"unknown key; allowed: {', '.join(sorted(_YEAR_KEYS))}", unknown[0], unknown[0])
+        raise fail(f"未知的键（可用：{'、'.join(sorted(_YEAR_KEYS))}）", unknown[0], unknown[0])
     year = table.get("year")
     if not isinstance(year, int) or isinstance(year, bool) or year not in YEAR_RANGE:
-        raise fail(f"must be a year {YEAR_RANGE.start}-{YEAR_RANGE.stop - 1}, got {year!r}", "year", "year")
+        raise fail(f"必须是 {YEAR_RANGE.start}-{YEAR_RANGE.stop - 1} 之间的年份，实际为 {year!r}", "year", "year")
     source = table.get("source", "")
     if not isinstance(source, str):
-        raise fail("must be a string", "source", "source")
+        raise fail("必须是字符串", "source", "source")
     entries: dict[str, list[_Entry]] = {}
     for kind in (HOLIDAY, WORKDAY):
         items = table.get(kind + "s", [])
         if not isinstance(items, list):
-            raise fail("must be an array", kind + "s", kind + "s")
+            raise fail("必须是数组", kind + "s", kind + "s")
         entries[kind] = []
         for i, item in enumerate(items):
             where, name = f"{kind}s[{i}]", ""
             if isinstance(item, dict):
                 extra = sorted(set(item) - {"date", "name"})
                 if extra or "date" not in item:
-                    raise fail("an entry table takes `date` and optional `name`", where, extra[0] if extra else None)
+                    raise fail("每一项只能有 `date` 和可选的 `name`", where, extra[0] if extra else None)
                 name = item.get("name", "")
                 if not isinstance(name, str):
-                    raise fail("must be a string", where + ".name", None)
+                    raise fail("必须是字符串", where + ".name", None)
                 item, where = item["date"], where + ".date"
             raw = item.isoformat() if isinstance(item, date) else item
             if not isinstance(raw, str):
-                raise fail(f'must be a date string like "{year}-01-01", got {item!r}', where)
+                raise fail(f'必须是日期字符串，例如 "{year}-01-01"，实际为 {item!r}', where)
             line = _line_of(text, raw)
             try:
                 days = _expand(raw)
@@ -246,26 +246,26 @@ def _parse_csv(path: Path, text: str) -> dict[int, YearData]:
     rows = [(n, row) for n, row in enumerate(csv.reader(text.splitlines()), start=1)
             if any(c.strip() for c in row) and not row[0].lstrip().startswith("#")]
     if not rows:
-        raise HolidayFileError(path, "empty file; expected header date,type,name")
+        raise HolidayFileError(path, "文件为空；第一行应为表头 date,type,name")
     header_line, header = rows[0][0], [c.strip().lower() for c in rows[0][1]]
     if header not in (["date", "type", "name"], ["date", "type"]):
-        raise HolidayFileError(path, f"header must be date,type,name, got {','.join(header)}", line=header_line,
+        raise HolidayFileError(path, f"表头必须是 date,type,name，实际为 {','.join(header)}", line=header_line,
                                field="header")
     by_year: dict[int, dict[str, list[_Entry]]] = {}
     for line, row in rows[1:]:
         if len(row) > len(header):
-            raise HolidayFileError(path, f"{len(row)} columns, header has {len(header)}", line=line)
+            raise HolidayFileError(path, f"本行有 {len(row)} 列，表头有 {len(header)} 列", line=line)
         raw, kind, name = (row + ["", ""])[:3]
         try:
             days = _expand(raw.strip())
         except ValueError as exc:
             raise HolidayFileError(path, str(exc), line=line, field="date") from exc
         if days[0].year != days[-1].year or days[0].year not in YEAR_RANGE:
-            raise HolidayFileError(path, f"dates must lie in one year {YEAR_RANGE.start}-{YEAR_RANGE.stop - 1}",
+            raise HolidayFileError(path, f"日期必须在 {YEAR_RANGE.start}-{YEAR_RANGE.stop - 1} 之间的同一年内",
                                    line=line, field="date")
         kind = _TYPES.get(kind.strip().lower())
         if kind is None:
-            raise HolidayFileError(path, f"unknown type {row[1].strip()!r}; use holiday/休 or workday/班", line=line,
+            raise HolidayFileError(path, f"未知的类型 {row[1].strip()!r}：请用 holiday/休 或 workday/班", line=line,
                                    field="type")
         entries = by_year.setdefault(days[0].year, {HOLIDAY: [], WORKDAY: []})
         entries[kind] += [_Entry("date", line, d, name.strip()) for d in days]
@@ -278,13 +278,13 @@ def _expand(raw: str) -> list[date]:
     """ "2027-02-05" or "2027-02-05..2027-02-11" -> the dates, inclusive."""
     parts = [p.strip() for p in raw.split("..")]
     if len(parts) > 2 or not all(_DATE_RE.fullmatch(p) for p in parts):
-        raise ValueError(f"bad date {raw!r}; write YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD")
+        raise ValueError(f"日期 {raw!r} 无效：请写 YYYY-MM-DD 或 YYYY-MM-DD..YYYY-MM-DD")
     try:
         first, last = date.fromisoformat(parts[0]), date.fromisoformat(parts[-1])
-    except ValueError as exc:
-        raise ValueError(f"bad date {raw!r}: {exc}") from exc
+    except ValueError as exc:   # the format matched: a day that does not exist (02-30, 13-01)
+        raise ValueError(f"日期 {raw!r} 无效：没有这一天") from exc
     if last < first:
-        raise ValueError(f"range {raw!r} ends before it starts")
+        raise ValueError(f"日期范围 {raw!r} 的结束早于开始")
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
@@ -299,25 +299,25 @@ def _build_year(path: Path, year: int, entries: Mapping[str, list[_Entry]], sour
 
             d = entry.day
             if d.year != year:
-                raise fail(f"{d} is not in year {year}")
+                raise fail(f"{d} 不在 {year} 年内")
             if d in seen:
                 other = seen[d]
-                also = f"line {other.line}" if other.field == entry.field else other.field
-                raise fail(f"{d} listed {'twice' if d in days[kind] else 'as both holiday and workday'} "
-                           f"(also {also})")
+                also = f"第 {other.line} 行" if other.field == entry.field else other.field
+                raise fail(f"{d} {'重复列出' if d in days[kind] else '同时列为节假日和调休上班日'}"
+                           f"（另见 {also}）")
             if kind == WORKDAY and d.weekday() < 5:
-                raise fail(f"{d} is a 星期{_WEEKDAY_ZH[d.weekday()]}, already a working day; "
-                           "only a Saturday or Sunday can be an adjusted working day")
+                raise fail(f"{d} 是星期{_WEEKDAY_ZH[d.weekday()]}，本来就是工作日；"
+                           "只有星期六或星期日才能是调休上班日")
             seen[d] = entry
             days[kind][d] = entry.name
     if not days[HOLIDAY]:
-        raise HolidayFileError(path, f"year {year} lists no holidays; a year file must hold the whole year",
+        raise HolidayFileError(path, f"{year} 年没有列出任何节假日；一个年度文件必须包含全年",
                                field="holidays")
     if year >= STATUTORY_RULE_FROM:
         for d, name in statutory_holidays(year).items():
             if d not in days[HOLIDAY]:
-                raise HolidayFileError(path, f"year {year}: statutory holiday {d} ({name}) is not listed as a "
-                                             "holiday; a year file must hold the whole year", field="holidays")
+                raise HolidayFileError(path, f"{year} 年：法定节假日 {d}（{name}）没有列为节假日；"
+                                             "一个年度文件必须包含全年", field="holidays")
     return YearData(year, dict(sorted(days[HOLIDAY].items())), dict(sorted(days[WORKDAY].items())), source, path)
 
 

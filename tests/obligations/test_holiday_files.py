@@ -107,7 +107,7 @@ def test_csv_rows_for_several_years_give_several_years(tmp_path):
 def test_csv_bad_date_names_line_and_field(tmp_path):
     err = error_for(tmp_path, "h.csv", csv_text(*CSV_2027_ROWS[:3], "2027-02-30,holiday,春节", *CSV_2027_ROWS[3:]))
     assert (err.line, err.field) == (5, "date")
-    assert "2027-02-30" in str(err) and ":5:" in str(err)
+    assert "2027-02-30" in str(err) and ":5:" in str(err) and "没有这一天" in str(err)
 
 
 def test_csv_unknown_type_names_line_and_field(tmp_path):
@@ -119,7 +119,7 @@ def test_csv_unknown_type_names_line_and_field(tmp_path):
 def test_csv_date_listed_as_both_names_both_lines(tmp_path):
     err = error_for(tmp_path, "h.csv", csv_text(*CSV_2027_ROWS, "2027-02-06,班,春节"))
     assert (err.line, err.field) == (10, "date")
-    assert "both" in err.message and "line 3" in err.message
+    assert "同时列为节假日和调休上班日" in err.message and "第 3 行" in err.message
 
 
 def test_csv_bad_header(tmp_path):
@@ -135,7 +135,7 @@ def test_csv_range_across_years_is_refused(tmp_path):
 def test_csv_stray_row_for_another_year_is_refused_as_incomplete(tmp_path):
     # A typo puts one row into 2028, which would otherwise replace 2028's provisional rules.
     err = error_for(tmp_path, "h.csv", csv_text(*CSV_2027_ROWS, "2028-02-09,holiday,春节"))
-    assert err.field == "holidays" and "2028" in err.message and "statutory" in err.message
+    assert err.field == "holidays" and "2028" in err.message and "法定节假日" in err.message
 
 
 def test_toml_bad_date_names_index_and_line(tmp_path):
@@ -147,18 +147,18 @@ def test_toml_bad_date_names_index_and_line(tmp_path):
 def test_toml_date_outside_declared_year(tmp_path):
     err = error_for(tmp_path, "2027.toml", TOML_2027.replace('"2027-10-09"', '"2026-10-10"'))
     assert err.field == "workdays[1]" and err.line == 15
-    assert "not in year 2027" in err.message
+    assert "不在 2027 年内" in err.message
 
 
 def test_toml_date_listed_as_both(tmp_path):
     err = error_for(tmp_path, "2027.toml", TOML_2027.replace('"2027-10-09"', '"2027-10-02"'))
     assert err.field == "workdays[1]" and err.line == 15
-    assert "both" in err.message and "holidays[7].date" in err.message
+    assert "同时列为节假日和调休上班日" in err.message and "holidays[7].date" in err.message
 
 
 def test_toml_weekday_cannot_be_an_adjusted_working_day(tmp_path):
     err = error_for(tmp_path, "2027.toml", TOML_2027.replace('"2027-10-09"', '"2027-10-11"'))
-    assert err.field == "workdays[1]" and "Saturday or Sunday" in err.message
+    assert err.field == "workdays[1]" and "只有星期六或星期日才能是调休上班日" in err.message
 
 
 def test_toml_reversed_range(tmp_path):
@@ -188,7 +188,7 @@ def test_toml_syntax_error_gives_line(tmp_path):
 
 def test_unsupported_extension(tmp_path):
     err = error_for(tmp_path, "2027.txt", TOML_2027)
-    assert "toml" in err.message
+    assert "不支持的文件类型" in err.message and ".toml" in err.message
 
 
 # --- directory, normalised files, install --------------------------------------------------
