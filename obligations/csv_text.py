@@ -30,6 +30,20 @@ class CSVEncodingError(ValueError):
                          "(neither UTF-8 nor GB18030 text)")
 
 
+@dataclass(frozen=True)
+class RowError:
+    """A problem with one row (or the whole file, `line` None) of an imported CSV file, shown
+    as `file:line: 字段 field：message` (organisation import, bulk submissions)."""
+    file: str
+    line: int | None
+    field: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: 字段 {self.field}：{self.message}" if self.field else f"{where}: {self.message}"
+
+
 def decode_csv(raw: bytes) -> DecodedCSV:
     """`raw` as text: UTF-8 (a leading BOM dropped), else GB18030."""
     if raw.startswith(b"\xef\xbb\xbf"):

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import bindparam, insert
 from sqlmodel import Session, col, select
 
-from obligations.csv_text import CSVEncodingError, decode_csv
+from obligations.csv_text import CSVEncodingError, RowError, decode_csv
 from obligations.schedules import periods_in_year
 from scheduler.materialise import anchor_keys, applies_to_unit, materialise, move_dependents, period_year
 from scheduler.models import Occurrence, Submission, Unit
@@ -51,18 +51,6 @@ class SubmitRow:
     period: str
     at: datetime | None = None
     note: str = ""
-
-
-@dataclass(frozen=True)
-class RowError:
-    file: str
-    line: int | None
-    field: str | None
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: 字段 {self.field}：{self.message}" if self.field else f"{where}: {self.message}"
 
 
 @dataclass

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from obligations.csv_text import CSVEncodingError, decode_csv
+from obligations.csv_text import CSVEncodingError, RowError, decode_csv
 from scheduler.models import ROLES, UNIT_KINDS, Person, RoleAssignment, Unit, local_now, person_key
 
 REQUIRED_COLUMNS = ("code", "name", "kind")
@@ -52,23 +52,10 @@ _WECOM = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
 _MOBILE = re.compile(r"(?:\+?86)?(1[3-9]\d{9})")
 
 
-@dataclass(frozen=True)
-class OrgRowError:
-    file: str
-    line: int | None
-    field: str | None
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: 字段 {self.field}：{self.message}" if self.field \
-            else f"{where}: {self.message}"
-
-
 class OrgImportError(ValueError):
     """The file cannot be imported; `errors` lists every problem found."""
 
-    def __init__(self, errors: list[OrgRowError]):
+    def __init__(self, errors: list[RowError]):
         self.errors = list(errors)
         super().__init__("\n".join(str(e) for e in self.errors))
 
@@ -82,7 +69,7 @@ class ImportResult:
     people_updated: int = 0
     roles_added: int = 0
     roles_removed: int = 0
-    errors: list[OrgRowError] = field(default_factory=list)   # rows skipped (partial=True)
+    errors: list[RowError] = field(default_factory=list)   # rows skipped (partial=True)
     new_units: list[str] = field(default_factory=list)   # codes created or whose kind changed
     encoding: str = ""            # how the file was decoded (obligations.csv_text)
 
@@ -146,31 +133,31 @@ def import_org(session: Session, path: Path | str, *, partial: bool = False,
     return result
 
 
-def _error_order(e: OrgRowError):
+def _error_order(e: RowError):
     return (e.line or 0, e.field or "")
 
 
 # --------------------------------------------------------------------------- reading
 
-def _parse(path: Path, label: str) -> tuple[list[_Row], list[OrgRowError], dict[str, int], str]:
+def _parse(path: Path, label: str) -> tuple[list[_Row], list[RowError], dict[str, int], str]:
     """Valid rows, row errors, the first line of every unit code in the file (good or bad), and
     the encoding the file was read in."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise OrgImportError([OrgRowError(label, None, None, "文件不存在")]) from None
+        raise OrgImportError([RowError(label, None, None, "文件不存在")]) from None
     except OSError as e:
-        raise OrgImportError([OrgRowError(label, None, None, f"无法读取文件（{e.strerror}）")]) from None
+        raise OrgImportError([RowError(label, None, None, f"无法读取文件（{e.strerror}）")]) from None
     try:
         decoded = decode_csv(raw)
     except CSVEncodingError as e:
-        raise OrgImportError([OrgRowError(label, e.line, None, str(e))]) from None
+        raise OrgImportError([RowError(label, e.line, None, str(e))]) from None
     text, encoding = decoded.text, decoded.encoding
 
     reader = csv.reader(io.StringIO(text, newline=""))
     header: list[str] | None = None
     rows: list[_Row] = []
-    errors: list[OrgRowError] = []
+    errors: list[RowError] = []
     lines_by_code: dict[str, int] = {}
     last = 0
     try:
@@ -182,7 +169,7 @@ def _parse(path: Path, label: str) -> tuple[list[_Row], list[OrgRowError], dict[
                 header = _check_header(cells, line, label)
                 continue
             if len(cells) != len(header):
-                errors.append(OrgRowError(label, line, None,
+                errors.append(RowError(label, line, None,
                                           f"应有 {len(header)} 列，实有 {len(cells)} 列"))
                 continue
             values = dict(zip(header, (c.strip() for c in cells)))
@@ -192,9 +179,9 @@ def _parse(path: Path, label: str) -> tuple[list[_Row], list[OrgRowError], dict[
             if row is not None:
                 rows.append(row)
     except csv.Error as e:
-        raise OrgImportError([OrgRowError(label, reader.line_num, None, f"CSV 格式有误（{e}）")]) from None
+        raise OrgImportError([RowError(label, reader.line_num, None, f"CSV 格式有误（{e}）")]) from None
     if header is None:
-        raise OrgImportError([OrgRowError(label, None, None, "文件为空（没有表头行）")])
+        raise OrgImportError([RowError(label, None, None, "文件为空（没有表头行）")])
     return rows, errors, lines_by_code, encoding
 
 
@@ -203,17 +190,17 @@ def _check_header(cells: list[str], line: int, label: str) -> list[str]:
     errors = []
     for i, col in enumerate(header):
         if col not in KNOWN_COLUMNS:
-            errors.append(OrgRowError(label, line, col or f"#{i + 1}",
+            errors.append(RowError(label, line, col or f"#{i + 1}",
                                       f"未知列（可用的列：{', '.join(KNOWN_COLUMNS)}）"))
         elif col in header[:i]:
-            errors.append(OrgRowError(label, line, col, "列重复"))
+            errors.append(RowError(label, line, col, "列重复"))
     for col in REQUIRED_COLUMNS:
         if col not in header:
-            errors.append(OrgRowError(label, line, col, "缺少必填列"))
+            errors.append(RowError(label, line, col, "缺少必填列"))
     for name_col, contacts in ROLE_COLUMNS.values():
         for col in contacts:
             if col in header and name_col not in header:
-                errors.append(OrgRowError(label, line, col,
+                errors.append(RowError(label, line, col,
                                           f"有联系方式列但没有 {name_col} 列"))
     if errors:
         raise OrgImportError(errors)
@@ -221,11 +208,11 @@ def _check_header(cells: list[str], line: int, label: str) -> list[str]:
 
 
 def _parse_row(values: dict[str, str], line: int, label: str
-               ) -> tuple[_Row | None, list[OrgRowError]]:
-    errors: list[OrgRowError] = []
+               ) -> tuple[_Row | None, list[RowError]]:
+    errors: list[RowError] = []
 
     def bad(col: str, message: str) -> None:
-        errors.append(OrgRowError(label, line, col, message))
+        errors.append(RowError(label, line, col, message))
 
     code = values["code"]
     if not _CODE.fullmatch(code):
@@ -284,7 +271,7 @@ def _q(text: str) -> str:
 
 # --------------------------------------------------------------------------- cross-row checks
 
-def _check_across_rows(rows: list[_Row], errors: list[OrgRowError], existing: dict[str, Unit],
+def _check_across_rows(rows: list[_Row], errors: list[RowError], existing: dict[str, Unit],
                        lines_by_code: dict[str, int], label: str) -> list[_Row]:
     """Duplicate codes, one person described two ways, missing parents, parent loops.
     Appends to `errors`; returns the rows that can be imported."""
@@ -292,7 +279,7 @@ def _check_across_rows(rows: list[_Row], errors: list[OrgRowError], existing: di
     seen: dict[str, int] = {}
     for row in rows:
         if row.code in seen:
-            errors.append(OrgRowError(label, row.line, "code",
+            errors.append(RowError(label, row.line, "code",
                                       f"单位 {row.code} 已在第 {seen[row.code]} 行"))
         else:
             seen[row.code] = row.line
@@ -311,7 +298,7 @@ def _check_across_rows(rows: list[_Row], errors: list[OrgRowError], existing: di
                 if a and b and a != b:
                     col = ROLE_COLUMNS[p.role][0] if attr == "name" else \
                         ROLE_COLUMNS[p.role][1][CONTACT_FIELDS.index(attr)]
-                    errors.append(OrgRowError(
+                    errors.append(RowError(
                         label, row.line, col,
                         f"{_q(b)} 与第 {first.line} 行同一人员（{p.key}）的 {_q(a)} 不一致"))
                     row_ok = False
@@ -331,7 +318,7 @@ def _check_across_rows(rows: list[_Row], errors: list[OrgRowError], existing: di
         for r in orphans:
             why = f"第 {lines_by_code[r.parent]} 行有误" if r.parent in lines_by_code \
                 else "没有该单位"
-            errors.append(OrgRowError(label, r.line, "parent",
+            errors.append(RowError(label, r.line, "parent",
                                       f"上级单位 {r.parent} 未导入（{why}）"))
         good = [r for r in good if r not in orphans]
 
@@ -345,7 +332,7 @@ def _check_across_rows(rows: list[_Row], errors: list[OrgRowError], existing: di
             code = parents.get(code)
         if code is not None:
             looping.append(r)
-            errors.append(OrgRowError(label, r.line, "parent",
+            errors.append(RowError(label, r.line, "parent",
                                       "上级关系成环：" + " → ".join(chain + [code])))
     return [r for r in good if r not in looping]
 
